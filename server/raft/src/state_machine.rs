@@ -1,0 +1,191 @@
+//! openraft's RaftStateMachine over rzk-tree's DataTree, with snapshots in rzk-storage.
+
+use crate::types::*;
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
+use parking_lot::RwLock;
+use rzk_storage::SnapshotStore;
+use rzk_tree::{CmdResult, DataTree, WatchEvent};
+use serde::{Deserialize, Serialize};
+use std::io::Cursor;
+use std::sync::Arc;
+
+/// Called for every applied entry while the tree is still write-locked, so watch notifications are
+/// queued before any later read can observe the change.
+pub trait ApplyHook: Send + Sync + 'static {
+    fn applied(&self, zxid: i64, events: &[WatchEvent]);
+}
+
+/// What a snapshot file holds besides openraft's own metadata.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    tree: DataTree,
+}
+
+fn sto_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError {
+    openraft::StorageIOError::new(ErrorSubject::StateMachine, verb, openraft::AnyError::new(&e)).into()
+}
+
+pub struct StateMachine {
+    pub(crate) tree: Arc<RwLock<DataTree>>,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    snapshots: SnapshotStore,
+    hook: Arc<dyn ApplyHook>,
+    current: Option<(SnapshotMeta, Vec<u8>)>,
+}
+
+impl StateMachine {
+    /// Restores from the newest valid snapshot in `snapshots` (if any) into `tree`.
+    pub fn open(
+        tree: Arc<RwLock<DataTree>>,
+        snapshots: SnapshotStore,
+        hook: Arc<dyn ApplyHook>,
+    ) -> Result<Self, rzk_storage::StorageError> {
+        let mut sm = StateMachine {
+            tree,
+            last_applied: None,
+            membership: StoredMembership::default(),
+            snapshots,
+            hook,
+            current: None,
+        };
+        if let Some(snap) = sm.snapshots.load_latest()? {
+            match (postcard::from_bytes::<SnapshotMeta>(&snap.meta), postcard::from_bytes::<SnapshotBody>(&snap.data)) {
+                (Ok(meta), Ok(body)) => {
+                    sm.install(body);
+                    sm.current = Some((meta, snap.data));
+                    tracing::info!(last_applied = ?sm.last_applied, "restored snapshot");
+                }
+                _ => {
+                    return Err(rzk_storage::StorageError::Failed(format!(
+                        "snapshot {:?} passed its checksum but does not decode",
+                        snap.id
+                    )))
+                }
+            }
+        }
+        Ok(sm)
+    }
+
+    fn install(&mut self, mut body: SnapshotBody) {
+        body.tree.rebuild_indexes();
+        *self.tree.write() = body.tree;
+        self.last_applied = body.last_applied;
+        self.membership = body.membership;
+    }
+
+    fn build(&mut self) -> Result<(SnapshotMeta, Vec<u8>), StorageError> {
+        let data = {
+            let tree = self.tree.read();
+            #[derive(Serialize)]
+            struct BodyRef<'a> {
+                last_applied: Option<LogId>,
+                membership: &'a StoredMembership,
+                tree: &'a DataTree,
+            }
+            postcard::to_allocvec(&BodyRef { last_applied: self.last_applied, membership: &self.membership, tree: &tree })
+                .map_err(|e| sto_err(ErrorVerb::Write, e))?
+        };
+        let idx = self.last_applied.map_or(0, |l| l.index);
+        let meta = SnapshotMeta {
+            last_log_id: self.last_applied,
+            last_membership: self.membership.clone(),
+            snapshot_id: format!("{}-{}", idx, self.last_applied.map_or(0, |l| l.leader_id.term)),
+        };
+        let meta_bytes = postcard::to_allocvec(&meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
+        self.snapshots.save(idx, &meta_bytes, &data).map_err(|e| sto_err(ErrorVerb::Write, e))?;
+        self.current = Some((meta.clone(), data.clone()));
+        Ok((meta, data))
+    }
+}
+
+/// Builds a snapshot of the state machine as of the moment it is called.
+pub struct Builder {
+    sm: Arc<tokio::sync::Mutex<Option<(SnapshotMeta, Vec<u8>)>>>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for Builder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (meta, data) = self
+            .sm
+            .lock()
+            .await
+            .take()
+            .ok_or_else(|| sto_err(ErrorVerb::Write, std::io::Error::other("snapshot was not prepared")))?;
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Builder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CmdResult>, StorageError>
+    where
+        I: IntoIterator<Item = RaftEntry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        let mut tree = self.tree.write();
+        for e in entries {
+            let zxid = e.log_id.index as i64;
+            self.last_applied = Some(e.log_id);
+            match e.payload {
+                EntryPayload::Blank => {
+                    let (r, _) = tree.apply(zxid, &rzk_tree::Entry { time_ms: 0, cmd: rzk_tree::Command::Noop });
+                    self.hook.applied(zxid, &[]);
+                    out.push(r);
+                }
+                EntryPayload::Normal(entry) => {
+                    let (r, events) = tree.apply(zxid, &entry);
+                    self.hook.applied(zxid, &events);
+                    out.push(r);
+                }
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembership::new(Some(e.log_id), m);
+                    self.hook.applied(zxid, &[]);
+                    out.push(CmdResult::Done);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        // Serialize now, while no apply can run concurrently (openraft calls this from the SM task).
+        let built = match self.build() {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::error!(error = %e, "building snapshot failed");
+                None
+            }
+        };
+        Builder { sm: Arc::new(tokio::sync::Mutex::new(built)) }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        let body: SnapshotBody = postcard::from_bytes(&data).map_err(|e| sto_err(ErrorVerb::Read, e))?;
+        let meta_bytes = postcard::to_allocvec(meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
+        self.snapshots
+            .save(meta.last_log_id.map_or(0, |l| l.index), &meta_bytes, &data)
+            .map_err(|e| sto_err(ErrorVerb::Write, e))?;
+        self.install(body);
+        self.current = Some((meta.clone(), data));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        Ok(self.current.clone().map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+    }
+}

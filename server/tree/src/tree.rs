@@ -1,0 +1,606 @@
+//! The znode tree and session table: the deterministic state machine every member applies.
+
+use crate::acl::{self, Acl, Id};
+use crate::command::{CmdResult, Command, Entry, OpResult, WatchEvent, WriteOp};
+use crate::path;
+use rzk_proto::consts::{create_mode, event_type, op, perms};
+use rzk_proto::ErrorCode;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// `ephemeralOwner` of container nodes (EphemeralType.CONTAINER).
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// High byte marking TTL nodes in `ephemeralOwner` (EphemeralType.TTL); the TTL is in the low 40 bits.
+pub const TTL_MASK: i64 = 0xff00_0000_0000_0000u64 as i64;
+pub const TTL_MAX: i64 = 0x0000_00ff_ffff_ffff;
+
+/// Znode metadata as clients see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Stat {
+    pub czxid: i64,
+    pub mzxid: i64,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    pub cversion: i32,
+    pub aversion: i32,
+    pub ephemeral_owner: i64,
+    pub data_length: i32,
+    pub num_children: i32,
+    pub pzxid: i64,
+}
+
+impl From<Stat> for rzk_proto::records::Stat {
+    fn from(s: Stat) -> Self {
+        rzk_proto::records::Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion,
+            aversion: s.aversion,
+            ephemeral_owner: s.ephemeral_owner,
+            data_length: s.data_length,
+            num_children: s.num_children,
+            pzxid: s.pzxid,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Node {
+    pub data: Option<Vec<u8>>,
+    pub acl: Arc<Vec<Acl>>,
+    pub stat: Stat,
+    pub children: BTreeSet<String>,
+}
+
+impl Node {
+    fn stat(&self) -> Stat {
+        let mut s = self.stat;
+        s.data_length = self.data.as_ref().map_or(0, |d| d.len() as i32);
+        s.num_children = self.children.len() as i32;
+        s
+    }
+    pub fn is_container(&self) -> bool {
+        self.stat.ephemeral_owner == CONTAINER_OWNER
+    }
+    pub fn ttl(&self) -> Option<i64> {
+        let o = self.stat.ephemeral_owner;
+        (o != CONTAINER_OWNER && o & TTL_MASK == TTL_MASK).then_some(o & TTL_MAX)
+    }
+    /// Owner session of an ephemeral node.
+    pub fn ephemeral_session(&self) -> Option<i64> {
+        let o = self.stat.ephemeral_owner;
+        (o != 0 && o != CONTAINER_OWNER && o & TTL_MASK != TTL_MASK).then_some(o)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub timeout_ms: i32,
+    pub passwd: Vec<u8>,
+}
+
+/// The replicated state. Serializable as a whole for snapshots.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    sessions: BTreeMap<i64, SessionInfo>,
+    #[serde(skip)]
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    #[serde(skip)]
+    containers: BTreeSet<String>,
+    #[serde(skip)]
+    ttls: BTreeSet<String>,
+    last_zxid: i64,
+}
+
+const CONFIG_NODE: &str = "/zookeeper/config";
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+type Undo = Vec<(String, Option<Node>)>;
+
+impl DataTree {
+    pub fn new() -> Self {
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            sessions: BTreeMap::new(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            last_zxid: 0,
+        };
+        let empty = |children: &[&str], acl: Vec<Acl>| Node {
+            data: Some(Vec::new()),
+            acl: Arc::new(acl),
+            stat: Stat::default(),
+            children: children.iter().map(|c| c.to_string()).collect(),
+        };
+        t.nodes.insert("/".into(), empty(&["zookeeper"], Acl::world_all()));
+        t.nodes.insert("/zookeeper".into(), empty(&["quota", "config"], Acl::world_all()));
+        t.nodes.insert("/zookeeper/quota".into(), empty(&[], Acl::world_all()));
+        t.nodes.insert(CONFIG_NODE.into(), empty(&[], Acl::world_read()));
+        t
+    }
+
+    /// Rebuilds the derived indexes after deserializing a snapshot.
+    pub fn rebuild_indexes(&mut self) {
+        self.ephemerals.clear();
+        self.containers.clear();
+        self.ttls.clear();
+        let paths: Vec<String> = self.nodes.keys().cloned().collect();
+        for p in paths {
+            self.index_node(&p);
+        }
+    }
+
+    fn index_node(&mut self, p: &str) {
+        let Some(n) = self.nodes.get(p) else { return };
+        if let Some(s) = n.ephemeral_session() {
+            self.ephemerals.entry(s).or_default().insert(p.to_string());
+        } else if n.is_container() {
+            self.containers.insert(p.to_string());
+        } else if n.ttl().is_some() {
+            self.ttls.insert(p.to_string());
+        }
+    }
+
+    fn unindex_node(&mut self, p: &str) {
+        let Some(n) = self.nodes.get(p) else { return };
+        if let Some(s) = n.ephemeral_session() {
+            if let Some(set) = self.ephemerals.get_mut(&s) {
+                set.remove(p);
+                if set.is_empty() {
+                    self.ephemerals.remove(&s);
+                }
+            }
+        }
+        self.containers.remove(p);
+        self.ttls.remove(p);
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn session(&self, id: i64) -> Option<&SessionInfo> {
+        self.sessions.get(&id)
+    }
+    pub fn sessions(&self) -> &BTreeMap<i64, SessionInfo> {
+        &self.sessions
+    }
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+    pub fn ephemerals_by_session(&self) -> &HashMap<i64, BTreeSet<String>> {
+        &self.ephemerals
+    }
+    /// ZooKeeper's approximateDataSize: sum of path lengths and data lengths.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.nodes.iter().map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, |d| d.len())) as u64).sum()
+    }
+    pub fn node(&self, p: &str) -> Option<&Node> {
+        self.nodes.get(p)
+    }
+
+    // ---- reads -------------------------------------------------------------------------------
+
+    pub fn exists(&self, p: &str) -> Option<Stat> {
+        self.nodes.get(p).map(|n| n.stat())
+    }
+
+    pub fn get_data(&self, p: &str, auth: &[Id]) -> Result<(Option<Vec<u8>>, Stat), ErrorCode> {
+        let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&n.acl, perms::READ, auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        Ok((n.data.clone(), n.stat()))
+    }
+
+    pub fn get_children(&self, p: &str, auth: &[Id]) -> Result<(Vec<String>, Stat), ErrorCode> {
+        let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&n.acl, perms::READ, auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        Ok((n.children.iter().cloned().collect(), n.stat()))
+    }
+
+    pub fn get_acl(&self, p: &str, auth: &[Id]) -> Result<(Vec<Acl>, Stat), ErrorCode> {
+        let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&n.acl, perms::READ | perms::ADMIN, auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        Ok((n.acl.as_ref().clone(), n.stat()))
+    }
+
+    /// Number of all descendants of `p`.
+    pub fn all_children_number(&self, p: &str, auth: &[Id]) -> Result<i32, ErrorCode> {
+        let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&n.acl, perms::READ, auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        if p == "/" {
+            return Ok(self.nodes.len() as i32 - 1);
+        }
+        let prefix = format!("{p}/");
+        Ok(self.nodes.keys().filter(|k| k.starts_with(&prefix)).count() as i32)
+    }
+
+    pub fn ephemerals_of(&self, session: i64, prefix: &str) -> Vec<String> {
+        self.ephemerals
+            .get(&session)
+            .map(|s| s.iter().filter(|p| prefix == "/" || p.starts_with(prefix)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Containers that are empty and have had children, and TTL nodes without children whose TTL
+    /// elapsed at `now_ms`: the leader proposes a [`Command::Reap`] for each.
+    pub fn reap_candidates(&self, now_ms: i64) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for p in &self.containers {
+            if let Some(n) = self.nodes.get(p) {
+                if n.children.is_empty() && n.stat.cversion > 0 {
+                    out.push((p.clone(), n.stat.czxid));
+                }
+            }
+        }
+        for p in &self.ttls {
+            if let Some(n) = self.nodes.get(p) {
+                if n.children.is_empty() && n.ttl().is_some_and(|ttl| now_ms - n.stat.mtime > ttl) {
+                    out.push((p.clone(), n.stat.czxid));
+                }
+            }
+        }
+        out
+    }
+
+    // ---- writes ------------------------------------------------------------------------------
+
+    /// Applies one log entry at `zxid`; returns the result and the watch events it triggers.
+    pub fn apply(&mut self, zxid: i64, entry: &Entry) -> (CmdResult, Vec<WatchEvent>) {
+        let mut events = Vec::new();
+        if zxid > self.last_zxid {
+            self.last_zxid = zxid;
+        }
+        let t = entry.time_ms;
+        let res = match &entry.cmd {
+            Command::Noop => CmdResult::Done,
+            Command::CreateSession { session_id, timeout_ms, passwd } => {
+                self.sessions.insert(*session_id, SessionInfo { timeout_ms: *timeout_ms, passwd: passwd.clone() });
+                CmdResult::Session(ErrorCode::Ok)
+            }
+            Command::CloseSession { session_id } => {
+                if self.sessions.remove(session_id).is_none() {
+                    CmdResult::Session(ErrorCode::SessionExpired)
+                } else {
+                    let paths: Vec<String> =
+                        self.ephemerals.get(session_id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+                    for p in paths.iter().rev() {
+                        self.remove_node(p, zxid, &mut events);
+                    }
+                    CmdResult::Session(ErrorCode::Ok)
+                }
+            }
+            Command::Write { session_id, auth, op } => {
+                if *session_id != 0 && !self.sessions.contains_key(session_id) {
+                    CmdResult::Op(OpResult::Error(ErrorCode::SessionExpired))
+                } else {
+                    let mut undo = Vec::new();
+                    let r = self.apply_op(op, *session_id, auth, zxid, t, &mut undo, &mut events);
+                    if matches!(r, OpResult::Error(_)) {
+                        self.rollback(undo);
+                        events.clear();
+                    }
+                    CmdResult::Op(r)
+                }
+            }
+            Command::Multi { session_id, auth, ops } => {
+                if *session_id != 0 && !self.sessions.contains_key(session_id) {
+                    CmdResult::Op(OpResult::Error(ErrorCode::SessionExpired))
+                } else {
+                    CmdResult::Multi(self.apply_multi(ops, *session_id, auth, zxid, t, &mut events))
+                }
+            }
+            Command::Reap { path: p, czxid } => {
+                let ok = self.nodes.get(p).is_some_and(|n| {
+                    n.stat.czxid == *czxid
+                        && n.children.is_empty()
+                        && (n.is_container() && n.stat.cversion > 0 || n.ttl().is_some_and(|ttl| t - n.stat.mtime > ttl))
+                });
+                if ok {
+                    self.remove_node(p, zxid, &mut events);
+                    CmdResult::Op(OpResult::Deleted)
+                } else {
+                    CmdResult::Op(OpResult::Error(ErrorCode::NoNode))
+                }
+            }
+            Command::SetConfig { data } => {
+                if let Some(n) = self.nodes.get_mut(CONFIG_NODE) {
+                    n.data = Some(data.clone());
+                    n.stat.mzxid = zxid;
+                    n.stat.mtime = t;
+                    n.stat.version += 1;
+                    events.push(WatchEvent { path: CONFIG_NODE.into(), typ: event_type::NODE_DATA_CHANGED });
+                }
+                CmdResult::Done
+            }
+        };
+        (res, events)
+    }
+
+    fn apply_multi(
+        &mut self,
+        ops: &[WriteOp],
+        session: i64,
+        auth: &[Id],
+        zxid: i64,
+        t: i64,
+        events: &mut Vec<WatchEvent>,
+    ) -> Vec<OpResult> {
+        let mut undo = Vec::new();
+        let mut results = Vec::with_capacity(ops.len());
+        let mut failed: Option<usize> = None;
+        for (i, o) in ops.iter().enumerate() {
+            let r = self.apply_op(o, session, auth, zxid, t, &mut undo, events);
+            let err = matches!(r, OpResult::Error(_));
+            results.push(r);
+            if err {
+                failed = Some(i);
+                break;
+            }
+        }
+        if let Some(f) = failed {
+            self.rollback(undo);
+            events.clear();
+            let mut out = Vec::with_capacity(ops.len());
+            for i in 0..ops.len() {
+                out.push(match i.cmp(&f) {
+                    std::cmp::Ordering::Less => OpResult::Error(ErrorCode::Ok),
+                    std::cmp::Ordering::Equal => results[f].clone(),
+                    std::cmp::Ordering::Greater => OpResult::Error(ErrorCode::RuntimeInconsistency),
+                });
+            }
+            return out;
+        }
+        results
+    }
+
+    fn save(&self, undo: &mut Undo, p: &str) {
+        if !undo.iter().any(|(q, _)| q == p) {
+            undo.push((p.to_string(), self.nodes.get(p).cloned()));
+        }
+    }
+
+    fn rollback(&mut self, undo: Undo) {
+        for (p, old) in undo.into_iter().rev() {
+            self.unindex_node(&p);
+            match old {
+                Some(n) => {
+                    self.nodes.insert(p.clone(), n);
+                    self.index_node(&p);
+                }
+                None => {
+                    self.nodes.remove(&p);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_op(
+        &mut self,
+        o: &WriteOp,
+        session: i64,
+        auth: &[Id],
+        zxid: i64,
+        t: i64,
+        undo: &mut Undo,
+        events: &mut Vec<WatchEvent>,
+    ) -> OpResult {
+        match self.try_op(o, session, auth, zxid, t, undo, events) {
+            Ok(r) => r,
+            Err(e) => OpResult::Error(e),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn try_op(
+        &mut self,
+        o: &WriteOp,
+        session: i64,
+        auth: &[Id],
+        zxid: i64,
+        t: i64,
+        undo: &mut Undo,
+        events: &mut Vec<WatchEvent>,
+    ) -> Result<OpResult, ErrorCode> {
+        match o {
+            WriteOp::Create { path: p, data, acl: req_acl, flags, ttl, op: opc } => {
+                let flags = *flags;
+                let is_ttl = matches!(flags, create_mode::PERSISTENT_WITH_TTL | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL);
+                let ephemeral = matches!(flags, create_mode::EPHEMERAL | create_mode::EPHEMERAL_SEQUENTIAL);
+                let sequential = matches!(
+                    flags,
+                    create_mode::PERSISTENT_SEQUENTIAL | create_mode::EPHEMERAL_SEQUENTIAL | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL
+                );
+                let container = flags == create_mode::CONTAINER;
+                if !(0..=6).contains(&flags) {
+                    return Err(ErrorCode::BadArguments);
+                }
+                if is_ttl {
+                    if *ttl <= 0 || *ttl > TTL_MAX {
+                        return Err(ErrorCode::BadArguments);
+                    }
+                } else if *ttl >= 0 {
+                    return Err(ErrorCode::BadArguments);
+                }
+                if (*opc == op::CREATE_TTL) != is_ttl {
+                    return Err(ErrorCode::BadArguments);
+                }
+                if ephemeral && session == 0 {
+                    return Err(ErrorCode::BadArguments);
+                }
+                let slash = match p.rfind('/') {
+                    Some(i) if !p.contains('\0') => i,
+                    _ => return Err(ErrorCode::BadArguments),
+                };
+                let parent_path = if slash == 0 { "/".to_string() } else { p[..slash].to_string() };
+                let fixed = acl::fixup(req_acl, auth).ok_or(ErrorCode::InvalidAcl)?;
+                let parent = self.nodes.get(&parent_path).ok_or(ErrorCode::NoNode)?;
+                if !acl::check(&parent.acl, perms::CREATE, auth) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                let final_path = if sequential { format!("{p}{:010}", parent.stat.cversion) } else { p.clone() };
+                if path::validate(&final_path).is_err() {
+                    return Err(ErrorCode::BadArguments);
+                }
+                if self.nodes.contains_key(&final_path) {
+                    return Err(ErrorCode::NodeExists);
+                }
+                if parent.ephemeral_session().is_some() {
+                    return Err(ErrorCode::NoChildrenForEphemerals);
+                }
+                let owner = if ephemeral {
+                    session
+                } else if container {
+                    CONTAINER_OWNER
+                } else if is_ttl {
+                    TTL_MASK | *ttl
+                } else {
+                    0
+                };
+                self.save(undo, &parent_path);
+                self.save(undo, &final_path);
+                let parent = self.nodes.get_mut(&parent_path).expect("parent checked above");
+                parent.stat.cversion += 1;
+                parent.stat.pzxid = zxid;
+                parent.children.insert(path::name(&final_path).to_string());
+                let node = Node {
+                    data: data.clone(),
+                    acl: Arc::new(fixed),
+                    stat: Stat {
+                        czxid: zxid,
+                        mzxid: zxid,
+                        ctime: t,
+                        mtime: t,
+                        version: 0,
+                        cversion: 0,
+                        aversion: 0,
+                        ephemeral_owner: owner,
+                        data_length: 0,
+                        num_children: 0,
+                        pzxid: zxid,
+                    },
+                    children: BTreeSet::new(),
+                };
+                let stat = node.stat();
+                self.nodes.insert(final_path.clone(), node);
+                self.index_node(&final_path);
+                events.push(WatchEvent { path: final_path.clone(), typ: event_type::NODE_CREATED });
+                events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
+                Ok(OpResult::Created { path: final_path, stat })
+            }
+            WriteOp::Delete { path: p, version } => {
+                if !p.contains('/') || p.contains('\0') || is_special(p) {
+                    return Err(ErrorCode::BadArguments);
+                }
+                let parent = self.nodes.get(path::parent(p)).ok_or(ErrorCode::NoNode)?;
+                if !acl::check(&parent.acl, perms::DELETE, auth) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+                if *version != -1 && n.stat.version != *version {
+                    return Err(ErrorCode::BadVersion);
+                }
+                if !n.children.is_empty() {
+                    return Err(ErrorCode::NotEmpty);
+                }
+                self.save(undo, path::parent(p));
+                self.save(undo, p);
+                self.remove_node(p, zxid, events);
+                Ok(OpResult::Deleted)
+            }
+            WriteOp::SetData { path: p, data, version } => {
+                if path::validate(p).is_err() {
+                    return Err(ErrorCode::BadArguments);
+                }
+                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+                if !acl::check(&n.acl, perms::WRITE, auth) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                if *version != -1 && n.stat.version != *version {
+                    return Err(ErrorCode::BadVersion);
+                }
+                self.save(undo, p);
+                let n = self.nodes.get_mut(p).expect("checked");
+                n.data = data.clone();
+                n.stat.version = n.stat.version.wrapping_add(1);
+                n.stat.mzxid = zxid;
+                n.stat.mtime = t;
+                let stat = n.stat();
+                events.push(WatchEvent { path: p.clone(), typ: event_type::NODE_DATA_CHANGED });
+                Ok(OpResult::SetData { stat })
+            }
+            WriteOp::SetAcl { path: p, acl: req_acl, version } => {
+                if path::validate(p).is_err() {
+                    return Err(ErrorCode::BadArguments);
+                }
+                let fixed = acl::fixup(req_acl, auth).ok_or(ErrorCode::InvalidAcl)?;
+                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+                if !acl::check(&n.acl, perms::ADMIN, auth) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                if *version != -1 && n.stat.aversion != *version {
+                    return Err(ErrorCode::BadVersion);
+                }
+                self.save(undo, p);
+                let n = self.nodes.get_mut(p).expect("checked");
+                n.acl = Arc::new(fixed);
+                n.stat.aversion = n.stat.aversion.wrapping_add(1);
+                Ok(OpResult::SetAcl { stat: n.stat() })
+            }
+            WriteOp::Check { path: p, version } => {
+                if path::validate(p).is_err() {
+                    return Err(ErrorCode::BadArguments);
+                }
+                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+                if !acl::check(&n.acl, perms::READ, auth) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                if *version != -1 && n.stat.version != *version {
+                    return Err(ErrorCode::BadVersion);
+                }
+                Ok(OpResult::Checked)
+            }
+        }
+    }
+
+    fn remove_node(&mut self, p: &str, zxid: i64, events: &mut Vec<WatchEvent>) {
+        self.unindex_node(p);
+        if self.nodes.remove(p).is_none() {
+            return;
+        }
+        let parent_path = path::parent(p).to_string();
+        if let Some(parent) = self.nodes.get_mut(&parent_path) {
+            parent.children.remove(path::name(p));
+            parent.stat.cversion += 1;
+            parent.stat.pzxid = zxid;
+        }
+        events.push(WatchEvent { path: p.to_string(), typ: event_type::NODE_DELETED });
+        events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
+    }
+}
+
+fn is_special(p: &str) -> bool {
+    matches!(p, "/" | "/zookeeper" | "/zookeeper/quota" | CONFIG_NODE)
+}
