@@ -17,7 +17,11 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
 
 /// Writes `parts` (concatenated) to `dir/name` atomically and durably:
 /// write `name.tmp`, fsync it, rename over `name`, fsync `dir`.
-pub(crate) fn atomic_write(dir: &Path, name: &str, parts: &[&[u8]]) -> Result<PathBuf, StorageError> {
+pub(crate) fn atomic_write(
+    dir: &Path,
+    name: &str,
+    parts: &[&[u8]],
+) -> Result<PathBuf, StorageError> {
     let final_path = dir.join(name);
     let tmp_path = dir.join(format!("{name}{TMP_SUFFIX}"));
     {

@@ -23,7 +23,6 @@ pub const RECORD_HEADER_LEN: usize = 16;
 
 const SEGMENT_PREFIX: &str = "log.";
 const PURGED_FILE: &str = "purged";
-const WRITE_BUFFER: usize = 256 * 1024;
 
 /// Tuning knobs for [`LogStore`].
 #[derive(Debug, Clone)]
@@ -32,12 +31,26 @@ pub struct LogOptions {
     /// segment exceed this many bytes (a single larger record gets a segment of its own).
     /// Default: 64 MiB.
     pub segment_bytes: u64,
+    /// Capacity of the in-process write buffer in front of the active segment; buffered
+    /// bytes reach the file at the latest on [`LogStore::sync`]. Default: 256 KiB.
+    pub write_buffer_bytes: usize,
+}
+
+impl LogOptions {
+    /// Default options with a different segment size.
+    pub fn with_segment_bytes(segment_bytes: u64) -> Self {
+        LogOptions {
+            segment_bytes,
+            ..LogOptions::default()
+        }
+    }
 }
 
 impl Default for LogOptions {
     fn default() -> Self {
         LogOptions {
             segment_bytes: 64 * 1024 * 1024,
+            write_buffer_bytes: 256 * 1024,
         }
     }
 }
@@ -146,7 +159,9 @@ impl MemLog {
         if self.entries.is_empty() {
             return;
         }
-        let keep = from.saturating_sub(self.first).min(self.entries.len() as u64) as usize;
+        let keep = from
+            .saturating_sub(self.first)
+            .min(self.entries.len() as u64) as usize;
         self.entries.truncate(keep);
     }
 
@@ -158,7 +173,8 @@ impl MemLog {
         if self.entries.is_empty() {
             return;
         }
-        let drop_n = (upto.saturating_add(1).saturating_sub(self.first)).min(self.entries.len() as u64);
+        let drop_n =
+            (upto.saturating_add(1).saturating_sub(self.first)).min(self.entries.len() as u64);
         self.entries.drain(..drop_n as usize);
         self.first += drop_n;
     }
@@ -361,7 +377,8 @@ fn find_valid_record_after(buf: &[u8], bad: usize, expected: u64) -> Option<usiz
     let mut p = bad + 1;
     while p + RECORD_HEADER_LEN <= buf.len() {
         if let Some(index) = le_u64(buf, p + 8) {
-            if index >= expected && index - expected <= max_records && parse_record(buf, p).is_ok() {
+            if index >= expected && index - expected <= max_records && parse_record(buf, p).is_ok()
+            {
                 return Some(p);
             }
         }
@@ -382,7 +399,12 @@ enum Scanned {
     },
 }
 
-fn scan_segment(path: &Path, first: u64, buf: &[u8], is_last: bool) -> Result<Scanned, StorageError> {
+fn scan_segment(
+    path: &Path,
+    first: u64,
+    buf: &[u8],
+    is_last: bool,
+) -> Result<Scanned, StorageError> {
     if buf.len() < SEGMENT_HEADER_LEN {
         let reason = format!("segment header truncated ({} bytes)", buf.len());
         return if is_last {
@@ -396,7 +418,11 @@ fn scan_segment(path: &Path, first: u64, buf: &[u8], is_last: bool) -> Result<Sc
         if is_last && buf.iter().all(|&b| b == 0) {
             return Ok(Scanned::TornHeader("segment file is all zeros".to_string()));
         }
-        return Err(StorageError::corrupt(path, 0, "bad segment magic or version"));
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            "bad segment magic or version",
+        ));
     }
     let header_first = le_u64(buf, 8).unwrap_or(0);
     if header_first != first {
@@ -487,7 +513,10 @@ impl DiskLog {
     }
 
     /// Runs a mutation, poisoning the store if it fails.
-    fn guarded<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, StorageError>) -> Result<T, StorageError> {
+    fn guarded<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
         self.shared.check_ok()?;
         let r = f(self);
         if let Err(e) = &r {
@@ -498,7 +527,9 @@ impl DiskLog {
 
     pub(crate) fn count_append(&self, entries: usize) {
         self.shared.appends.fetch_add(1, Ordering::Relaxed);
-        self.shared.entries.fetch_add(entries as u64, Ordering::Relaxed);
+        self.shared
+            .entries
+            .fetch_add(entries as u64, Ordering::Relaxed);
     }
 
     /// Appends one record (buffered).
@@ -576,7 +607,7 @@ impl DiskLog {
             .truncate(true)
             .open(&path)
             .at(&path)?;
-        let mut w = BufWriter::with_capacity(WRITE_BUFFER, f);
+        let mut w = BufWriter::with_capacity(self.opts.write_buffer_bytes.max(1), f);
         let mut hdr = [0u8; SEGMENT_HEADER_LEN];
         hdr[0..4].copy_from_slice(SEGMENT_MAGIC);
         hdr[4..8].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
@@ -597,8 +628,14 @@ impl DiskLog {
     fn open_active(&mut self) -> Result<(), StorageError> {
         self.active = None;
         if let Some(seg) = self.segments.last() {
-            let f = OpenOptions::new().append(true).open(&seg.path).at(&seg.path)?;
-            self.active = Some(BufWriter::with_capacity(WRITE_BUFFER, f));
+            let f = OpenOptions::new()
+                .append(true)
+                .open(&seg.path)
+                .at(&seg.path)?;
+            self.active = Some(BufWriter::with_capacity(
+                self.opts.write_buffer_bytes.max(1),
+                f,
+            ));
         }
         Ok(())
     }
@@ -652,7 +689,10 @@ impl DiskLog {
             if seg.last().is_some_and(|l| l >= from) {
                 let keep = (from - seg.first) as usize;
                 let new_len = seg.offsets[keep];
-                let f = OpenOptions::new().write(true).open(&seg.path).at(&seg.path)?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&seg.path)
+                    .at(&seg.path)?;
                 f.set_len(new_len).at(&seg.path)?;
                 f.sync_all().at(&seg.path)?;
                 self.shared.syncs.fetch_add(1, Ordering::Relaxed);
@@ -805,7 +845,11 @@ impl LogStore {
             }
             if offsets.is_empty() {
                 if !is_last {
-                    return Err(StorageError::corrupt(path, SEGMENT_HEADER_LEN as u64, "sealed segment has no records"));
+                    return Err(StorageError::corrupt(
+                        path,
+                        SEGMENT_HEADER_LEN as u64,
+                        "sealed segment has no records",
+                    ));
                 }
                 tracing::info!(file = %path.display(), "removing empty last segment");
                 fs::remove_file(path).at(path)?;
@@ -819,7 +863,9 @@ impl LogStore {
                     return Err(StorageError::corrupt(
                         path,
                         0,
-                        format!("gap between segments: expected first index {expected}, found {first}"),
+                        format!(
+                            "gap between segments: expected first index {expected}, found {first}"
+                        ),
                     ));
                 }
             }

@@ -31,14 +31,22 @@ pub(crate) fn encode_meta(value: &[u8]) -> Result<Vec<u8>, StorageError> {
 /// Decodes and verifies a metadata file's content.
 pub(crate) fn decode_meta(path: &Path, buf: &[u8]) -> Result<Vec<u8>, StorageError> {
     if buf.len() < META_HEADER {
-        return Err(StorageError::corrupt(path, 0, format!("file too short ({} bytes)", buf.len())));
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            format!("file too short ({} bytes)", buf.len()),
+        ));
     }
     if &buf[0..4] != META_MAGIC {
         return Err(StorageError::corrupt(path, 0, "bad magic"));
     }
     let version = le_u32(buf, 4).unwrap_or(0);
     if version != META_VERSION {
-        return Err(StorageError::corrupt(path, 4, format!("unsupported version {version}")));
+        return Err(StorageError::corrupt(
+            path,
+            4,
+            format!("unsupported version {version}"),
+        ));
     }
     let len = le_u32(buf, 8).unwrap_or(0) as usize;
     let stored_crc = le_u32(buf, 12).unwrap_or(0);
@@ -71,7 +79,9 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('-')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A directory of small, checksummed values, each replaced atomically.
@@ -98,7 +108,9 @@ impl MetaStore {
                 }
             }
         }
-        Ok(MetaStore { dir: dir.to_path_buf() })
+        Ok(MetaStore {
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// The directory backing this store.

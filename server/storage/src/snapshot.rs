@@ -73,14 +73,22 @@ fn parse_name(name: &str) -> Option<SnapshotId> {
 fn decode(path: &Path, id: SnapshotId, buf: Vec<u8>) -> Result<Snapshot, StorageError> {
     let total = buf.len();
     if total < SNAP_HEADER + SNAP_TRAILER {
-        return Err(StorageError::corrupt(path, 0, format!("file too short ({total} bytes)")));
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            format!("file too short ({total} bytes)"),
+        ));
     }
     if &buf[0..4] != SNAP_MAGIC {
         return Err(StorageError::corrupt(path, 0, "bad magic"));
     }
     let version = le_u32(&buf, 4).unwrap_or(0);
     if version != SNAP_VERSION {
-        return Err(StorageError::corrupt(path, 4, format!("unsupported version {version}")));
+        return Err(StorageError::corrupt(
+            path,
+            4,
+            format!("unsupported version {version}"),
+        ));
     }
     let last_index = le_u64(&buf, 8).unwrap_or(0);
     if last_index != id.0 {
@@ -105,7 +113,11 @@ fn decode(path: &Path, id: SnapshotId, buf: Vec<u8>) -> Result<Snapshot, Storage
     let body_end = total - SNAP_TRAILER;
     let stored_crc = le_u32(&buf, body_end).unwrap_or(0);
     if crc32fast::hash(&buf[..body_end]) != stored_crc {
-        return Err(StorageError::corrupt(path, body_end as u64, "checksum mismatch"));
+        return Err(StorageError::corrupt(
+            path,
+            body_end as u64,
+            "checksum mismatch",
+        ));
     }
     let meta_end = SNAP_HEADER + meta_len as usize;
     let meta = buf[SNAP_HEADER..meta_end].to_vec();
@@ -161,7 +173,12 @@ impl SnapshotStore {
     /// Atomically and durably stores a snapshot covering the log up to `last_index`,
     /// then deletes all but the newest `keep` snapshots (by index). Saving an index that
     /// already exists replaces it.
-    pub fn save(&self, last_index: u64, meta: &[u8], data: &[u8]) -> Result<SnapshotId, StorageError> {
+    pub fn save(
+        &self,
+        last_index: u64,
+        meta: &[u8],
+        data: &[u8],
+    ) -> Result<SnapshotId, StorageError> {
         let id = SnapshotId(last_index);
         let mut header = Vec::with_capacity(SNAP_HEADER);
         header.extend_from_slice(SNAP_MAGIC);

@@ -60,7 +60,9 @@ pub struct LogWriter {
 
 impl std::fmt::Debug for LogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogWriter").field("stats", &self.stats()).finish()
+        f.debug_struct("LogWriter")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
