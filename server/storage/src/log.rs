@@ -702,6 +702,19 @@ impl DiskLog {
             // Otherwise the remaining newest segment is a sealed (already fsynced) one.
         }
         self.dirty = false;
+        // If truncation reached into the purged prefix, what remains is purged entirely.
+        if let Some(p) = self.purged {
+            if self
+                .segments
+                .last()
+                .is_some_and(|s| s.last().is_none_or(|l| l <= p))
+            {
+                for seg in self.segments.drain(..) {
+                    fs::remove_file(&seg.path).at(&seg.path)?;
+                }
+                fsutil::sync_dir(&self.dir)?;
+            }
+        }
         self.open_active()
     }
 

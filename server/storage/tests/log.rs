@@ -297,6 +297,23 @@ fn purge_removes_files_and_persists_first_index() {
 }
 
 #[test]
+fn truncate_below_purge_point_empties_log() {
+    init_tracing();
+    let tmp = TempDir::new("trunc-purged");
+    let mut log = open(tmp.path(), small());
+    append_range(&mut log, 1, 50, 0);
+    log.purge_upto(30).unwrap();
+    log.truncate_from(20).unwrap();
+    assert_eq!(log.last_index(), None);
+    assert!(segment_files(tmp.path()).is_empty());
+    log.append(&[(31, b"x")]).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let log = open(tmp.path(), small());
+    assert_eq!((log.first_index(), log.last_index()), (Some(31), Some(31)));
+}
+
+#[test]
 fn interrupted_purge_is_completed_on_open() {
     init_tracing();
     // Simulate a crash after the purge marker was written but before files were deleted:
