@@ -1010,12 +1010,15 @@ impl Parser {
                             return Err(self.err(e, key, "must be in the dynamic config file when dynamicConfigFile is set (ZooKeeper rejects it too)"));
                         }
                         self.ensemble_entry(&mut cfg, e, key)?;
-                    } else if let Some((_, why)) = UNSUPPORTED_KEYS.iter().find(|(k, _)| *k == key) {
-                        self.warn(e.line, key, WarningKind::Unsupported, format!("{why}; ignored"));
-                    } else if let Some((_, why)) =
-                        UNSUPPORTED_PREFIXES.iter().find(|(p, _)| key.starts_with(p))
+                    } else if let Some((_, why)) = UNSUPPORTED_KEYS
+                        .iter()
+                        .chain(UNSUPPORTED_PREFIXES)
+                        .find(|(k, _)| *k == key || (k.ends_with(['.', '_']) && key.starts_with(k)))
                     {
-                        self.warn(e.line, key, WarningKind::Unsupported, format!("{why}; ignored"));
+                        // `sslQuorum=false` and friends ask for nothing rzk lacks
+                        if !v.eq_ignore_ascii_case("false") {
+                            self.warn(e.line, key, WarningKind::Unsupported, format!("{why}; ignored"));
+                        }
                     } else if IGNORED_KEYS.contains(&key)
                         || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p))
                     {
