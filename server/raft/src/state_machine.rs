@@ -13,7 +13,8 @@ use std::sync::Arc;
 /// Called for every applied entry while the tree is still write-locked, so watch notifications are
 /// queued before any later read can observe the change.
 pub trait ApplyHook: Send + Sync + 'static {
-    fn applied(&self, zxid: i64, events: &[WatchEvent]);
+    /// `entry` is `None` for Raft-internal entries (leader blank, membership).
+    fn applied(&self, zxid: i64, entry: Option<&rzk_tree::Entry>, events: &[WatchEvent]);
 }
 
 /// What a snapshot file holds besides openraft's own metadata.
@@ -139,17 +140,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             match e.payload {
                 EntryPayload::Blank => {
                     let (r, _) = tree.apply(zxid, &rzk_tree::Entry { time_ms: 0, cmd: rzk_tree::Command::Noop });
-                    self.hook.applied(zxid, &[]);
+                    self.hook.applied(zxid, None, &[]);
                     out.push(r);
                 }
                 EntryPayload::Normal(entry) => {
                     let (r, events) = tree.apply(zxid, &entry);
-                    self.hook.applied(zxid, &events);
+                    self.hook.applied(zxid, Some(&entry), &events);
                     out.push(r);
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(e.log_id), m);
-                    self.hook.applied(zxid, &[]);
+                    self.hook.applied(zxid, None, &[]);
                     out.push(CmdResult::Done);
                 }
             }

@@ -1,0 +1,233 @@
+//! Four-letter words on the client port, in ZooKeeper 3.8's output formats.
+
+use crate::server::Shared;
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::UNIX_EPOCH;
+
+pub const VERSION: &str = concat!("3.9.0-rzk-", env!("CARGO_PKG_VERSION"), ", built on 2026-11-25 00:00 UTC");
+
+const WORDS: &[&str] = &[
+    "ruok", "srvr", "stat", "conf", "cons", "crst", "srst", "mntr", "wchs", "wchc", "wchp", "dump", "envi", "isro", "dirs",
+    "gtmk", "stmk",
+];
+
+/// The command if the first four bytes of a connection are a four-letter word.
+pub fn detect(first: &[u8]) -> Option<&'static str> {
+    WORDS.iter().copied().find(|w| w.as_bytes() == first)
+}
+
+fn conn_lines(s: &Shared, detailed: bool) -> String {
+    let mut out = String::new();
+    let conns = s.conns.lock();
+    let mut list: Vec<_> = conns.iter().collect();
+    list.sort_by_key(|(id, _)| **id);
+    for (_, c) in list {
+        let _ = write!(
+            out,
+            " /{}:{}[1](queued=0,recved={},sent={}",
+            c.peer.ip(),
+            c.peer.port(),
+            c.received.load(Relaxed),
+            c.sent.load(Relaxed)
+        );
+        if detailed {
+            let est = c.established.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+            let _ = write!(out, ",sid=0x{:x},est={},to={}", c.session_id, est, c.timeout_ms);
+        }
+        out.push_str(")\n");
+    }
+    out
+}
+
+fn du(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => du(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn summary(s: &Shared, out: &mut String) {
+    let (min, avg, max) = s.stats.latency_ms();
+    let tree = s.tree.read();
+    let _ = write!(
+        out,
+        "Latency min/avg/max: {}/{:.4}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
+        min.round() as u64,
+        avg,
+        max.round() as u64,
+        s.stats.packets_received.load(Relaxed),
+        s.stats.packets_sent.load(Relaxed),
+        s.conns.lock().len(),
+        s.stats.outstanding.load(Relaxed).max(0),
+        tree.last_zxid(),
+        s.mode(),
+        tree.node_count()
+    );
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+/// `mntr` key/value pairs (also used by metrics).
+pub fn mntr_pairs(s: &Shared) -> Vec<(String, String)> {
+    let (min, avg, max) = s.stats.latency_ms();
+    let tree = s.tree.read();
+    let w = s.watches.lock();
+    let mut v: Vec<(String, String)> = vec![
+        ("zk_version".into(), VERSION.into()),
+        ("zk_server_state".into(), s.mode().into()),
+        ("zk_avg_latency".into(), format!("{avg:.4}")),
+        ("zk_max_latency".into(), format!("{}", max.round() as u64)),
+        ("zk_min_latency".into(), format!("{}", min.round() as u64)),
+        ("zk_packets_received".into(), s.stats.packets_received.load(Relaxed).to_string()),
+        ("zk_packets_sent".into(), s.stats.packets_sent.load(Relaxed).to_string()),
+        ("zk_num_alive_connections".into(), s.conns.lock().len().to_string()),
+        ("zk_outstanding_requests".into(), s.stats.outstanding.load(Relaxed).max(0).to_string()),
+        ("zk_znode_count".into(), tree.node_count().to_string()),
+        ("zk_watch_count".into(), w.watch_count().to_string()),
+        ("zk_ephemerals_count".into(), tree.ephemeral_count().to_string()),
+        ("zk_approximate_data_size".into(), tree.approximate_data_size().to_string()),
+        ("zk_open_file_descriptor_count".into(), open_fds().to_string()),
+        ("zk_max_file_descriptor_count".into(), "1048576".into()),
+        ("zk_global_sessions".into(), tree.sessions().len().to_string()),
+        ("zk_local_sessions".into(), "0".into()),
+        ("zk_uptime".into(), s.started.elapsed().as_millis().to_string()),
+    ];
+    if let Some(r) = s.raft.get() {
+        let st = r.status();
+        if s.is_leader() && s.cfg.is_distributed() {
+            let followers = st.voters.len().saturating_sub(1) + st.learners.len();
+            v.push(("zk_learners".into(), followers.to_string()));
+            v.push(("zk_followers".into(), st.voters.len().saturating_sub(1).to_string()));
+            v.push(("zk_synced_followers".into(), st.voters.len().saturating_sub(1).to_string()));
+            v.push(("zk_pending_syncs".into(), "0".into()));
+        }
+        v.push(("zk_quorum_size".into(), (st.voters.len() / 2 + 1).to_string()));
+    }
+    v
+}
+
+/// Runs a four-letter word and returns its full response.
+pub fn run(s: &Shared, cmd: &str) -> String {
+    if !s.cfg.four_letter_word_enabled(cmd) {
+        return format!("{cmd} is not executed because it is not in the whitelist.\n");
+    }
+    let mut out = String::new();
+    match cmd {
+        "ruok" => out.push_str("imok"),
+        "isro" => out.push_str("rw"),
+        "srvr" => {
+            let _ = writeln!(out, "Zookeeper version: {VERSION}");
+            summary(s, &mut out);
+        }
+        "stat" => {
+            let _ = writeln!(out, "Zookeeper version: {VERSION}\nClients:");
+            out.push_str(&conn_lines(s, false));
+            out.push('\n');
+            summary(s, &mut out);
+        }
+        "cons" => {
+            out.push_str(&conn_lines(s, true));
+            out.push('\n');
+        }
+        "crst" => out.push_str("Connection stats reset.\n"),
+        "srst" => {
+            s.stats.reset();
+            out.push_str("Server stats reset.\n");
+        }
+        "conf" => {
+            let c = &s.cfg;
+            let client = c.client_address().map(|a| a.1).unwrap_or(2181);
+            let _ = write!(
+                out,
+                "clientPort={client}\nsecureClientPort=-1\ndataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId={}\n",
+                c.data_dir.display(),
+                du(&c.data_dir),
+                c.data_log_dir.display(),
+                du(&c.data_log_dir),
+                c.tick_time,
+                c.max_client_cnxns,
+                c.min_session_timeout,
+                c.max_session_timeout,
+                c.server_id.unwrap_or(0)
+            );
+            if c.is_distributed() {
+                let _ = write!(out, "initLimit={}\nsyncLimit={}\nelectionAlg=3\n", c.init_limit, c.sync_limit);
+                for (id, sp) in &c.servers {
+                    let _ = writeln!(out, "server.{id}={}", sp.to_value());
+                }
+            }
+        }
+        "mntr" => {
+            for (k, v) in mntr_pairs(s) {
+                let _ = writeln!(out, "{k}\t{v}");
+            }
+        }
+        "wchs" => {
+            let w = s.watches.lock();
+            let _ = write!(out, "{} connections watching {} paths\nTotal watches:{}\n", w.conn_count(), w.path_count(), w.watch_count());
+        }
+        "wchc" => {
+            let w = s.watches.lock();
+            let conns = s.conns.lock();
+            for (c, paths) in w.by_conn() {
+                let sid = conns.get(&c).map_or(0, |ci| ci.session_id);
+                let _ = writeln!(out, "0x{sid:x}");
+                for p in paths {
+                    let _ = writeln!(out, "\t{p}");
+                }
+            }
+        }
+        "wchp" => {
+            let w = s.watches.lock();
+            let conns = s.conns.lock();
+            for (p, cs) in w.by_path() {
+                let _ = writeln!(out, "{p}");
+                for c in cs {
+                    let _ = writeln!(out, "\t0x{:x}", conns.get(&c).map_or(0, |ci| ci.session_id));
+                }
+            }
+        }
+        "dump" => {
+            let tree = s.tree.read();
+            let _ = writeln!(out, "SessionTracker dump:\nGlobal Sessions({}):", tree.sessions().len());
+            for (id, info) in tree.sessions() {
+                let _ = writeln!(out, "0x{id:x}\t{}ms", info.timeout_ms);
+            }
+            let _ = writeln!(out, "ephemeral nodes dump:\nSessions with Ephemerals ({}):", tree.ephemerals_by_session().len());
+            let mut e: Vec<_> = tree.ephemerals_by_session().iter().collect();
+            e.sort_by_key(|(k, _)| **k);
+            for (sid, paths) in e {
+                let _ = writeln!(out, "0x{sid:x}:");
+                for p in paths {
+                    let _ = writeln!(out, "\t{p}");
+                }
+            }
+        }
+        "envi" => {
+            let _ = writeln!(out, "Environment:\nzookeeper.version={VERSION}");
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "localhost".into());
+            let _ = writeln!(out, "host.name={}", host.trim());
+            let _ = writeln!(out, "os.name={}\nos.arch={}", std::env::consts::OS, std::env::consts::ARCH);
+            if let Ok(d) = std::env::current_dir() {
+                let _ = writeln!(out, "user.dir={}", d.display());
+            }
+        }
+        "dirs" => {
+            let _ = write!(out, "datadir_size: {}\nlogdir_size: {}\n", du(&s.cfg.data_dir), du(&s.cfg.data_log_dir));
+        }
+        _ => {
+            let _ = writeln!(out, "{cmd} is not supported");
+        }
+    }
+    out
+}

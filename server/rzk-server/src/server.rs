@@ -1,0 +1,259 @@
+//! The running server: shared state, the apply hook that fires watches, session expiry and reaping.
+
+use crate::stats::Stats;
+use crate::watches::{ConnId, WatchManager};
+use parking_lot::{Mutex, RwLock};
+use rzk_config::ServerConfig;
+use rzk_proto::consts::{keeper_state, xid};
+use rzk_proto::records::{ReplyHeader, WatcherEvent};
+use rzk_proto::{Jute, Writer};
+use rzk_raft::{ApplyHook, RaftNode, RaftNodeConfig, Role};
+use rzk_tree::{Command, DataTree, Entry, WatchEvent};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// Frames for a connection's writer task.
+pub enum Out {
+    Frame(Vec<u8>),
+    /// Flush what is queued, then close the socket.
+    Close,
+}
+
+/// What the server knows about a live client connection (for notifications, `cons`, expiry).
+pub struct ConnInfo {
+    pub tx: mpsc::UnboundedSender<Out>,
+    pub session_id: i64,
+    pub peer: SocketAddr,
+    pub established: SystemTime,
+    pub received: AtomicU64,
+    pub sent: AtomicU64,
+    pub last_zxid: AtomicU64,
+    pub timeout_ms: i32,
+    /// Set when the client itself sent closeSession: its reply must go out before the socket closes.
+    pub closing: std::sync::atomic::AtomicBool,
+}
+
+pub struct Shared {
+    pub cfg: Arc<ServerConfig>,
+    pub tree: Arc<RwLock<DataTree>>,
+    pub raft: OnceLock<RaftNode>,
+    pub watches: Mutex<WatchManager>,
+    pub conns: Mutex<HashMap<ConnId, Arc<ConnInfo>>>,
+    /// Last time each session was heard from on this server (expiry input on the leader).
+    pub touches: Mutex<HashMap<i64, Instant>>,
+    /// Sessions for which a close has been proposed, so expiry proposes it only once.
+    pub closing: Mutex<HashMap<i64, Instant>>,
+    pub stats: Stats,
+    pub next_conn: AtomicU64,
+    pub started: Instant,
+    session_seq: AtomicU64,
+    pub server_id: u64,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A framed notification for `ev` (xid -1, zxid -1).
+pub fn notification_frame(ev: &WatchEvent) -> Vec<u8> {
+    let mut w = Writer::framed();
+    ReplyHeader { xid: xid::NOTIFICATION, zxid: -1, err: 0 }.encode(&mut w);
+    WatcherEvent { typ: ev.typ, state: keeper_state::SYNC_CONNECTED, path: ev.path.clone() }.encode(&mut w);
+    w.finish_frame()
+}
+
+struct Hook(Arc<Shared>);
+
+impl ApplyHook for Hook {
+    fn applied(&self, _zxid: i64, entry: Option<&Entry>, events: &[WatchEvent]) {
+        let s = &self.0;
+        if !events.is_empty() {
+            let mut watches = s.watches.lock();
+            let conns = s.conns.lock();
+            for ev in events {
+                let targets = watches.trigger(&ev.path, ev.typ);
+                if targets.is_empty() {
+                    continue;
+                }
+                let frame = notification_frame(ev);
+                for c in targets {
+                    if let Some(ci) = conns.get(&c) {
+                        let _ = ci.tx.send(Out::Frame(frame.clone()));
+                        s.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        if let Some(Entry { cmd: Command::CloseSession { session_id }, .. }) = entry {
+            s.touches.lock().remove(session_id);
+            s.closing.lock().remove(session_id);
+            for ci in s.conns.lock().values() {
+                if ci.session_id == *session_id && !ci.closing.load(Ordering::Relaxed) {
+                    let _ = ci.tx.send(Out::Close);
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    pub fn raft(&self) -> &RaftNode {
+        self.raft.get().expect("raft is started before connections are accepted")
+    }
+
+    /// ZooKeeper-style session id: server id in the top byte, then a time-based counter.
+    pub fn new_session_id(&self) -> i64 {
+        let seq = self.session_seq.fetch_add(1, Ordering::Relaxed);
+        let base = ((now_ms() as u64) << 24) >> 8;
+        ((self.server_id << 56) | base).wrapping_add(seq) as i64
+    }
+
+    pub fn touch(&self, session: i64) {
+        if session != 0 {
+            self.touches.lock().insert(session, Instant::now());
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        if !self.cfg.is_distributed() {
+            return "standalone";
+        }
+        match self.raft.get().map(|r| r.status().role) {
+            Some(Role::Leader) => "leader",
+            Some(Role::Learner) => "observer",
+            _ => "follower",
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.get().is_some_and(|r| r.status().role == Role::Leader)
+    }
+}
+
+/// Starts replication and the background duties; returns the shared state for the listeners.
+pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
+    let server_id = cfg.server_id.unwrap_or(1);
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        tree: Arc::new(RwLock::new(DataTree::new())),
+        raft: OnceLock::new(),
+        watches: Mutex::new(WatchManager::default()),
+        conns: Mutex::new(HashMap::new()),
+        touches: Mutex::new(HashMap::new()),
+        closing: Mutex::new(HashMap::new()),
+        stats: Stats::new(),
+        next_conn: AtomicU64::new(1),
+        started: Instant::now(),
+        session_seq: AtomicU64::new(0),
+        server_id: server_id & 0x7f,
+    });
+    let dir = cfg.data_log_dir.join("rzk");
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
+    let mut members = BTreeMap::new();
+    let client = cfg.client_address().unwrap_or(("127.0.0.1".into(), 2181));
+    if cfg.servers.is_empty() {
+        members.insert(
+            server_id,
+            rzk_raft::Member {
+                quorum_addr: String::new(),
+                election_port: 0,
+                client_addr: format!("{}:{}", client.0, client.1),
+            },
+        );
+    } else {
+        for (id, s) in &cfg.servers {
+            let ca = s.client_addr.clone().unwrap_or_else(|| client.clone());
+            members.insert(
+                *id,
+                rzk_raft::Member {
+                    quorum_addr: format!("{}:{}", s.host, s.quorum_port),
+                    election_port: s.election_port,
+                    client_addr: format!("{}:{}", ca.0, ca.1),
+                },
+            );
+        }
+    }
+    let snapshot_every = cfg.rzk_knob("snapshotEveryEntries").and_then(|v| v.parse().ok()).unwrap_or(cfg.snap_count as u64).max(100);
+    let tick = cfg.tick_time as u64;
+    let raft_cfg = RaftNodeConfig {
+        node_id: server_id,
+        dir,
+        members,
+        snapshot_every,
+        heartbeat_ms: (tick / 4).clamp(20, 500),
+        election_timeout_ms: ((tick / 2).clamp(150, 2000), (tick).clamp(300, 4000)),
+    };
+    let raft = RaftNode::start(raft_cfg, shared.tree.clone(), Arc::new(Hook(shared.clone()))).await?;
+    let _ = shared.raft.set(raft.clone());
+    if !cfg.is_distributed() && !raft.wait_leader(Duration::from_secs(10)).await {
+        anyhow::bail!("single-node replication did not become leader within 10s");
+    }
+    tokio::spawn(expiry_loop(shared.clone()));
+    tokio::spawn(reaper_loop(shared.clone()));
+    Ok(shared)
+}
+
+/// Leader duty: close sessions not heard from within their timeout.
+async fn expiry_loop(s: Arc<Shared>) {
+    let period = Duration::from_millis((s.cfg.tick_time as u64 / 2).clamp(10, 1000));
+    let mut was_leader = false;
+    loop {
+        tokio::time::sleep(period).await;
+        if !s.is_leader() {
+            was_leader = false;
+            continue;
+        }
+        let now = Instant::now();
+        let sessions: Vec<(i64, i32)> = s.tree.read().sessions().iter().map(|(id, i)| (*id, i.timeout_ms)).collect();
+        let mut expired = Vec::new();
+        {
+            let mut touches = s.touches.lock();
+            if !was_leader {
+                // A new leader gives every session a full timeout from now (as ZooKeeper does).
+                for (id, _) in &sessions {
+                    touches.insert(*id, now);
+                }
+                was_leader = true;
+            }
+            let mut closing = s.closing.lock();
+            closing.retain(|_, t| now.duration_since(*t) < Duration::from_secs(10));
+            for (id, timeout) in &sessions {
+                let last = *touches.entry(*id).or_insert(now);
+                if now.duration_since(last) > Duration::from_millis(*timeout as u64) && !closing.contains_key(id) {
+                    closing.insert(*id, now);
+                    expired.push(*id);
+                }
+            }
+        }
+        for id in expired {
+            tracing::info!(session = format_args!("0x{id:x}"), "expiring session");
+            let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::CloseSession { session_id: id } }).await;
+            tokio::spawn(async move {
+                if let Err(e) = fut.await {
+                    tracing::warn!(error = %e, "session expiry proposal failed");
+                }
+            });
+        }
+    }
+}
+
+/// Leader duty: delete empty containers and expired TTL nodes.
+async fn reaper_loop(s: Arc<Shared>) {
+    let ms = s.cfg.rzk_knob("containerCheckIntervalMs").and_then(|v| v.parse().ok()).unwrap_or(60_000u64);
+    let period = Duration::from_millis(ms.max(10));
+    loop {
+        tokio::time::sleep(period).await;
+        if !s.is_leader() {
+            continue;
+        }
+        let candidates = s.tree.read().reap_candidates(now_ms());
+        for (path, czxid) in candidates {
+            let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::Reap { path, czxid } }).await;
+            let _ = fut.await;
+        }
+    }
+}
