@@ -413,7 +413,8 @@ impl ServerConfig {
             return Ok(warnings);
         };
         if let Some(spec) = self.servers.get(&id).cloned() {
-            if let (Some(port), Some((line_host, line_port))) = (self.client_port, &spec.client_addr)
+            if let (Some(port), Some((line_host, line_port))) =
+                (self.client_port, &spec.client_addr)
             {
                 let static_host = self.client_port_address.clone();
                 let wildcard = match &static_host {
@@ -494,20 +495,47 @@ const SYSPROP_KEYS: &[&str] = &[
 
 /// Keys ZooKeeper accepts that rzk does not implement: (key, reason).
 const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
-    ("secureClientPort", "TLS client connections are not supported"),
-    ("secureClientPortAddress", "TLS client connections are not supported"),
+    (
+        "secureClientPort",
+        "TLS client connections are not supported",
+    ),
+    (
+        "secureClientPortAddress",
+        "TLS client connections are not supported",
+    ),
     ("sslQuorum", "TLS between servers is not supported"),
-    ("sslQuorumReloadCertFiles", "TLS between servers is not supported"),
+    (
+        "sslQuorumReloadCertFiles",
+        "TLS between servers is not supported",
+    ),
     ("portUnification", "TLS port unification is not supported"),
-    ("client.portUnification", "TLS port unification is not supported"),
+    (
+        "client.portUnification",
+        "TLS port unification is not supported",
+    ),
     ("observerMasterPort", "observer masters are not supported"),
     ("oraclePath", "the oracle quorum verifier is not supported"),
-    ("multiAddress.enabled", "multiple quorum addresses are not supported"),
-    ("multiAddress.reachabilityCheckTimeoutMs", "multiple quorum addresses are not supported"),
-    ("multiAddress.reachabilityCheckEnabled", "multiple quorum addresses are not supported"),
+    (
+        "multiAddress.enabled",
+        "multiple quorum addresses are not supported",
+    ),
+    (
+        "multiAddress.reachabilityCheckTimeoutMs",
+        "multiple quorum addresses are not supported",
+    ),
+    (
+        "multiAddress.reachabilityCheckEnabled",
+        "multiple quorum addresses are not supported",
+    ),
     ("serverCnxnFactory", "rzk has its own connection layer"),
-    ("X509AuthenticationProvider.superUser", "x509 authentication is not supported"),
-    ("sessionRequireClientSASLAuth", "SASL authentication is not supported"),
+    (
+        "X509AuthenticationProvider.superUser",
+        "x509 authentication is not supported",
+    ),
+    (
+        "sessionRequireClientSASLAuth",
+        "SASL authentication is not supported",
+    ),
     ("enforce.auth.enabled", "auth enforcement is not supported"),
     ("enforce.auth.schemes", "auth enforcement is not supported"),
 ];
@@ -515,8 +543,14 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
 /// Key prefixes ZooKeeper accepts that rzk does not implement.
 const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
     ("ssl.", "TLS is not supported"),
-    ("quorum.auth.", "SASL quorum authentication is not supported"),
-    ("authProvider.", "pluggable auth providers are not supported"),
+    (
+        "quorum.auth.",
+        "SASL quorum authentication is not supported",
+    ),
+    (
+        "authProvider.",
+        "pluggable auth providers are not supported",
+    ),
     ("kerberos.", "Kerberos is not supported"),
 ];
 
@@ -626,15 +660,16 @@ fn java_decode(s: &str) -> Option<i64> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let (radix, digits) = if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
-        (16, h)
-    } else if let Some(h) = rest.strip_prefix('#') {
-        (16, h)
-    } else if rest.len() > 1 && rest.starts_with('0') {
-        (8, &rest[1..])
-    } else {
-        (10, rest)
-    };
+    let (radix, digits) =
+        if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+            (16, h)
+        } else if let Some(h) = rest.strip_prefix('#') {
+            (16, h)
+        } else if rest.len() > 1 && rest.starts_with('0') {
+            (8, &rest[1..])
+        } else {
+            (10, rest)
+        };
     if digits.is_empty() || digits.starts_with(['+', '-']) || digits.len() > 24 {
         return None;
     }
@@ -750,7 +785,10 @@ pub fn parse_file(path: &Path) -> Result<(ServerConfig, Vec<ConfigWarning>), Con
 
 /// Parse zoo.cfg text; `origin` names it in messages (e.g. `"zoo.cfg"`).
 /// A `dynamicConfigFile` it names is read from disk.
-pub fn parse_str(text: &str, origin: &str) -> Result<(ServerConfig, Vec<ConfigWarning>), ConfigError> {
+pub fn parse_str(
+    text: &str,
+    origin: &str,
+) -> Result<(ServerConfig, Vec<ConfigWarning>), ConfigError> {
     let mut p = Parser {
         file: origin.to_string(),
         warnings: Vec::new(),
@@ -833,8 +871,9 @@ impl Parser {
                 continue;
             }
             let v = e.value.as_str();
-            let ensemble_key =
-                key.starts_with("server.") || key.starts_with("group.") || key.starts_with("weight.");
+            let ensemble_key = key.starts_with("server.")
+                || key.starts_with("group.")
+                || key.starts_with("weight.");
             if !ensemble_key {
                 cfg.origins.insert(
                     key.to_string(),
@@ -857,14 +896,24 @@ impl Parser {
                     cfg.data_dir = val!(non_empty_path(v));
                     data_dir_set = true;
                     if cfg.data_dir.is_relative() {
-                        self.warn(e.line, key, WarningKind::Advice, "relative path; it is resolved against the server's working directory");
+                        self.warn(
+                            e.line,
+                            key,
+                            WarningKind::Advice,
+                            "relative path; it is resolved against the server's working directory",
+                        );
                     }
                 }
                 "dataLogDir" => {
                     cfg.data_log_dir = val!(non_empty_path(v));
                     data_log_dir_set = true;
                     if cfg.data_log_dir.is_relative() {
-                        self.warn(e.line, key, WarningKind::Advice, "relative path; it is resolved against the server's working directory");
+                        self.warn(
+                            e.line,
+                            key,
+                            WarningKind::Advice,
+                            "relative path; it is resolved against the server's working directory",
+                        );
                     }
                 }
                 "clientPort" => cfg.client_port = Some(val!(parse_port(v))),
@@ -879,7 +928,12 @@ impl Parser {
                 "maxClientCnxns" => {
                     let n = val!(any_int(v));
                     if n < 0 {
-                        self.warn(e.line, key, WarningKind::Adjusted, format!("{n} means unlimited; use 0"));
+                        self.warn(
+                            e.line,
+                            key,
+                            WarningKind::Adjusted,
+                            format!("{n} means unlimited; use 0"),
+                        );
                     }
                     cfg.max_client_cnxns = n.max(0) as u32;
                 }
@@ -910,7 +964,12 @@ impl Parser {
                 "autopurge.purgeInterval" => {
                     let n = val!(any_int(v));
                     if n < 0 {
-                        self.warn(e.line, key, WarningKind::Adjusted, format!("{n} disables auto purge; use 0"));
+                        self.warn(
+                            e.line,
+                            key,
+                            WarningKind::Adjusted,
+                            format!("{n} disables auto purge; use 0"),
+                        );
                     }
                     cfg.purge_interval_hours = n.max(0) as u32;
                 }
@@ -921,12 +980,18 @@ impl Parser {
                     cfg.jute_max_buffer = val!(decoded_positive(v, i32::MAX as i64)) as u32;
                 }
                 "globalOutstandingLimit" => {
-                    cfg.global_outstanding_limit = val!(decoded_positive(v, i32::MAX as i64)) as u32;
+                    cfg.global_outstanding_limit =
+                        val!(decoded_positive(v, i32::MAX as i64)) as u32;
                 }
                 "snapCount" => {
                     let n = val!(decoded_positive(v, i32::MAX as i64)) as u32;
                     if n < 2 {
-                        self.warn(e.line, key, WarningKind::Adjusted, "snapCount should be 2 or more; using 2 like ZooKeeper");
+                        self.warn(
+                            e.line,
+                            key,
+                            WarningKind::Adjusted,
+                            "snapCount should be 2 or more; using 2 like ZooKeeper",
+                        );
                     }
                     cfg.snap_count = n.max(2);
                 }
@@ -946,7 +1011,11 @@ impl Parser {
                 "skipACL" => cfg.skip_acl = val!(yes_no(v)),
                 "DigestAuthenticationProvider.superDigest" => {
                     if v.is_empty() {
-                        return Err(self.err(e, key, "must not be empty (expected user:base64-sha1-digest)"));
+                        return Err(self.err(
+                            e,
+                            key,
+                            "must not be empty (expected user:base64-sha1-digest)",
+                        ));
                     }
                     if !v.contains(':') {
                         self.warn(e.line, key, WarningKind::Advice, "expected user:base64-sha1-digest; no client can match a digest without ':'");
@@ -958,7 +1027,11 @@ impl Parser {
                 "admin.serverPort" => cfg.admin.server_port = val!(parse_port(v)),
                 "admin.commandURL" => {
                     if !v.starts_with('/') {
-                        return Err(self.err(e, key, format!("expected a URL path starting with '/', got {}", quote(v))));
+                        return Err(self.err(
+                            e,
+                            key,
+                            format!("expected a URL path starting with '/', got {}", quote(v)),
+                        ));
                     }
                     cfg.admin.command_url = v.to_string();
                 }
@@ -980,14 +1053,25 @@ impl Parser {
                 "electionAlg" => {
                     let n = val!(any_int(v));
                     if n != ELECTION_ALG_FAST_LEADER as i64 {
-                        return Err(self.err(e, key, format!("only 3 (fast leader election) is supported, got {}", quote(v))));
+                        return Err(self.err(
+                            e,
+                            key,
+                            format!(
+                                "only 3 (fast leader election) is supported, got {}",
+                                quote(v)
+                            ),
+                        ));
                     }
                     cfg.election_alg = ELECTION_ALG_FAST_LEADER;
                 }
                 "quorumListenOnAllIPs" => cfg.quorum_listen_on_all_ips = val!(boolean(v)),
                 "peerType" => {
                     cfg.peer_type = PeerRole::parse(v).ok_or_else(|| {
-                        self.err(e, key, format!("expected participant or observer, got {}", quote(v)))
+                        self.err(
+                            e,
+                            key,
+                            format!("expected participant or observer, got {}", quote(v)),
+                        )
                     })?;
                 }
                 "localSessionsEnabled" => cfg.local_sessions_enabled = val!(boolean(v)),
@@ -1017,14 +1101,29 @@ impl Parser {
                     {
                         // `sslQuorum=false` and friends ask for nothing rzk lacks
                         if !v.eq_ignore_ascii_case("false") {
-                            self.warn(e.line, key, WarningKind::Unsupported, format!("{why}; ignored"));
+                            self.warn(
+                                e.line,
+                                key,
+                                WarningKind::Unsupported,
+                                format!("{why}; ignored"),
+                            );
                         }
                     } else if IGNORED_KEYS.contains(&key)
                         || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p))
                     {
-                        self.warn(e.line, key, WarningKind::Ignored, "accepted by ZooKeeper, ignored by rzk");
+                        self.warn(
+                            e.line,
+                            key,
+                            WarningKind::Ignored,
+                            "accepted by ZooKeeper, ignored by rzk",
+                        );
                     } else {
-                        self.warn(e.line, key, WarningKind::UnknownKey, "unknown key (not a ZooKeeper or rzk setting); ignored");
+                        self.warn(
+                            e.line,
+                            key,
+                            WarningKind::UnknownKey,
+                            "unknown key (not a ZooKeeper or rzk setting); ignored",
+                        );
                     }
                 }
             }
@@ -1082,7 +1181,11 @@ impl Parser {
 
         // dynamic config file
         if let Some(dyn_path) = cfg.dynamic_config_file.clone() {
-            let line = cfg.origins.get("dynamicConfigFile").map(|o| o.line).unwrap_or(0);
+            let line = cfg
+                .origins
+                .get("dynamicConfigFile")
+                .map(|o| o.line)
+                .unwrap_or(0);
             self.read_dynamic(&mut cfg, &dyn_path, line)?;
         }
 
@@ -1125,48 +1228,97 @@ impl Parser {
     }
 
     /// A `server.N`, `group.N` or `weight.N` entry.
-    fn ensemble_entry(&mut self, cfg: &mut ServerConfig, e: &Entry, key: &str) -> Result<(), ConfigError> {
+    fn ensemble_entry(
+        &mut self,
+        cfg: &mut ServerConfig,
+        e: &Entry,
+        key: &str,
+    ) -> Result<(), ConfigError> {
         let (family, id_text) = key.split_once('.').unwrap_or((key, ""));
         let id = parse_id(id_text).map_err(|r| self.err(e, key, format!("invalid id: {r}")))?;
         match family {
             "server" => {
                 let spec = parse_server_value(id, &e.value).map_err(|r| self.err(e, key, r))?;
                 let canonical = format!("server.{id}");
-                if let Some(prev) = cfg.origins.get(&canonical).filter(|_| cfg.servers.contains_key(&id)) {
+                if let Some(prev) = cfg
+                    .origins
+                    .get(&canonical)
+                    .filter(|_| cfg.servers.contains_key(&id))
+                {
                     let where_ = if prev.file == self.file {
                         format!("line {}", prev.line)
                     } else {
                         format!("{}:{}", prev.file, prev.line)
                     };
-                    return Err(self.err(e, key, format!("duplicate server id {id} (already defined on {where_})")));
+                    return Err(self.err(
+                        e,
+                        key,
+                        format!("duplicate server id {id} (already defined on {where_})"),
+                    ));
                 }
                 cfg.servers.insert(id, spec);
-                cfg.origins.insert(canonical, Origin { file: self.file.clone(), line: e.line });
+                cfg.origins.insert(
+                    canonical,
+                    Origin {
+                        file: self.file.clone(),
+                        line: e.line,
+                    },
+                );
             }
             "group" => {
                 let members = parse_group_value(&e.value).map_err(|r| self.err(e, key, r))?;
                 self.warn(e.line, key, WarningKind::Unsupported, "hierarchical quorums (group.N/weight.N) are not supported; rzk uses majority quorums");
                 if cfg.groups.insert(id, members).is_some() {
-                    self.warn(e.line, key, WarningKind::Duplicate, format!("group {id} defined more than once; the last one wins"));
+                    self.warn(
+                        e.line,
+                        key,
+                        WarningKind::Duplicate,
+                        format!("group {id} defined more than once; the last one wins"),
+                    );
                 }
             }
             _ => {
                 let w = java_parse_int(&e.value)
                     .filter(|n| *n >= 0)
-                    .ok_or_else(|| self.err(e, key, format!("expected a non-negative integer weight, got {}", quote(&e.value))))?;
+                    .ok_or_else(|| {
+                        self.err(
+                            e,
+                            key,
+                            format!(
+                                "expected a non-negative integer weight, got {}",
+                                quote(&e.value)
+                            ),
+                        )
+                    })?;
                 self.warn(e.line, key, WarningKind::Unsupported, "hierarchical quorums (group.N/weight.N) are not supported; rzk uses majority quorums");
                 if cfg.weights.insert(id, w as u64).is_some() {
-                    self.warn(e.line, key, WarningKind::Duplicate, format!("weight {id} defined more than once; the last one wins"));
+                    self.warn(
+                        e.line,
+                        key,
+                        WarningKind::Duplicate,
+                        format!("weight {id} defined more than once; the last one wins"),
+                    );
                 }
             }
         }
         if family != "server" {
-            cfg.origins.insert(format!("{family}.{id}"), Origin { file: self.file.clone(), line: e.line });
+            cfg.origins.insert(
+                format!("{family}.{id}"),
+                Origin {
+                    file: self.file.clone(),
+                    line: e.line,
+                },
+            );
         }
         Ok(())
     }
 
-    fn read_dynamic(&mut self, cfg: &mut ServerConfig, path: &Path, line: usize) -> Result<(), ConfigError> {
+    fn read_dynamic(
+        &mut self,
+        cfg: &mut ServerConfig,
+        path: &Path,
+        line: usize,
+    ) -> Result<(), ConfigError> {
         let dyn_name = path.display().to_string();
         let not_file = match std::fs::metadata(path) {
             Ok(m) => !m.is_file(),
@@ -1188,8 +1340,9 @@ impl Parser {
             ));
         }
         let text = read_text(path, &dyn_name)?;
-        let entries = properties::parse(&text)
-            .map_err(|e| ConfigError::invalid(&dyn_name, e.line, e.key.clone(), e.reason.clone()))?;
+        let entries = properties::parse(&text).map_err(|e| {
+            ConfigError::invalid(&dyn_name, e.line, e.key.clone(), e.reason.clone())
+        })?;
         let saved = std::mem::replace(&mut self.file, dyn_name.clone());
         let result = (|| {
             for e in &entries {
@@ -1197,7 +1350,10 @@ impl Parser {
                 if key == "version" {
                     return Err(self.err(e, key, "must not appear inside a dynamic config file (the version is the file name's suffix)"));
                 }
-                if key.starts_with("server.") || key.starts_with("group.") || key.starts_with("weight.") {
+                if key.starts_with("server.")
+                    || key.starts_with("group.")
+                    || key.starts_with("weight.")
+                {
                     self.ensemble_entry(cfg, e, key)?;
                 } else {
                     return Err(self.err(e, key, "not allowed in a dynamic config file (only server.N, group.N and weight.N; ZooKeeper rejects it too)"));
@@ -1225,7 +1381,10 @@ impl Parser {
             .next()
             .map(|id| cfg.origin_of(&format!("server.{id}")));
         let first_line = first.as_ref().map(|o| o.line).unwrap_or(0);
-        let first_file = first.as_ref().map(|o| o.file.clone()).unwrap_or_else(|| self.file.clone());
+        let first_file = first
+            .as_ref()
+            .map(|o| o.file.clone())
+            .unwrap_or_else(|| self.file.clone());
         if participants == 0 {
             if !cfg.standalone_enabled {
                 let o = cfg.origin_of("standaloneEnabled");
@@ -1237,25 +1396,55 @@ impl Parser {
                 ));
             }
             if observers > 0 {
-                return Err(ConfigError::invalid(&first_file, first_line, "server", "observers without participants is an invalid configuration"));
+                return Err(ConfigError::invalid(
+                    &first_file,
+                    first_line,
+                    "server",
+                    "observers without participants is an invalid configuration",
+                ));
             }
         } else if participants == 1 && cfg.standalone_enabled {
             if observers > 0 {
-                return Err(ConfigError::invalid(&first_file, first_line, "server", "observers without a quorum (only one participant) is an invalid configuration"));
+                return Err(ConfigError::invalid(
+                    &first_file,
+                    first_line,
+                    "server",
+                    "observers without a quorum (only one participant) is an invalid configuration",
+                ));
             }
             self.warn_at(&first_file, first_line, "server", WarningKind::Advice,
                 "only one server specified: it runs standalone, like ZooKeeper (set standaloneEnabled=false for a one-member ensemble)");
         } else if participants <= 2 {
-            self.warn_at(&first_file, first_line, "server", WarningKind::Advice, "no server failure will be tolerated; you need at least 3 servers");
-        } else if participants % 2 == 0 {
-            self.warn_at(&first_file, first_line, "server", WarningKind::Advice, "non-optimal configuration, consider an odd number of servers");
+            self.warn_at(
+                &first_file,
+                first_line,
+                "server",
+                WarningKind::Advice,
+                "no server failure will be tolerated; you need at least 3 servers",
+            );
+        } else if participants & 1 == 0 {
+            self.warn_at(
+                &first_file,
+                first_line,
+                "server",
+                WarningKind::Advice,
+                "non-optimal configuration, consider an odd number of servers",
+            );
         }
         if cfg.is_distributed() {
             if cfg.init_limit == 0 {
-                return Err(ConfigError::missing(&self.file, "initLimit", "is not set; it is required when server.N lines define an ensemble"));
+                return Err(ConfigError::missing(
+                    &self.file,
+                    "initLimit",
+                    "is not set; it is required when server.N lines define an ensemble",
+                ));
             }
             if cfg.sync_limit == 0 {
-                return Err(ConfigError::missing(&self.file, "syncLimit", "is not set; it is required when server.N lines define an ensemble"));
+                return Err(ConfigError::missing(
+                    &self.file,
+                    "syncLimit",
+                    "is not set; it is required when server.N lines define an ensemble",
+                ));
             }
         }
         Ok(())
@@ -1308,9 +1497,15 @@ mod tests {
 
     #[test]
     fn canonical_keys() {
-        assert_eq!(canonical_key("zookeeper.4lw.commands.whitelist"), "4lw.commands.whitelist");
+        assert_eq!(
+            canonical_key("zookeeper.4lw.commands.whitelist"),
+            "4lw.commands.whitelist"
+        );
         assert_eq!(canonical_key("zookeeper.jute.maxbuffer"), "jute.maxbuffer");
-        assert_eq!(canonical_key("zookeeper.ssl.keyStore.location"), "ssl.keyStore.location");
+        assert_eq!(
+            canonical_key("zookeeper.ssl.keyStore.location"),
+            "ssl.keyStore.location"
+        );
         // QuorumPeerConfig keys do not take the prefix
         assert_eq!(canonical_key("zookeeper.tickTime"), "zookeeper.tickTime");
     }

@@ -125,7 +125,11 @@ impl fmt::Display for ConfigWarning {
         if self.line == 0 {
             write!(f, "{}: {}: {}", self.file, self.key, self.message)
         } else {
-            write!(f, "{}:{}: {}: {}", self.file, self.line, self.key, self.message)
+            write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file, self.line, self.key, self.message
+            )
         }
     }
 }

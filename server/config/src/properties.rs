@@ -286,12 +286,18 @@ mod tests {
         let t = "  # comment\n! also comment\n\n   \t\n  key =  value  \n";
         assert_eq!(kv(t), vec![one("key", "value", 5)]);
         // a '#' not at the start of a line is data
-        assert_eq!(kv("a=b # not a comment"), vec![one("a", "b # not a comment", 1)]);
+        assert_eq!(
+            kv("a=b # not a comment"),
+            vec![one("a", "b # not a comment", 1)]
+        );
     }
 
     #[test]
     fn line_endings() {
-        assert_eq!(kv("a=1\r\nb=2\rc=3\n"), vec![one("a", "1", 1), one("b", "2", 2), one("c", "3", 3)]);
+        assert_eq!(
+            kv("a=1\r\nb=2\rc=3\n"),
+            vec![one("a", "1", 1), one("b", "2", 2), one("c", "3", 3)]
+        );
     }
 
     #[test]
@@ -299,7 +305,10 @@ mod tests {
         let t = "a=one \\\n     two\\\n three\nb=4";
         assert_eq!(kv(t), vec![one("a", "one twothree", 1), one("b", "4", 4)]);
         // even number of backslashes: no continuation, value has one backslash
-        assert_eq!(kv("a=x\\\\\nb=2"), vec![one("a", "x\\", 1), one("b", "2", 2)]);
+        assert_eq!(
+            kv("a=x\\\\\nb=2"),
+            vec![one("a", "x\\", 1), one("b", "2", 2)]
+        );
         // continuation at end of file: backslash dropped
         assert_eq!(kv("a=x\\"), vec![one("a", "x", 1)]);
         // continuation followed by an empty line ends the logical line
@@ -307,7 +316,10 @@ mod tests {
         // comment lines never continue
         assert_eq!(kv("# c \\\nb=2"), vec![one("b", "2", 2)]);
         // continuation across \r\n
-        assert_eq!(kv("a=1\\\r\n  2\r\nb=3"), vec![one("a", "12", 1), one("b", "3", 3)]);
+        assert_eq!(
+            kv("a=1\\\r\n  2\r\nb=3"),
+            vec![one("a", "12", 1), one("b", "3", 3)]
+        );
         // key continued
         assert_eq!(kv("ti\\\n  ckTime=1"), vec![one("tickTime", "1", 1)]);
     }
@@ -331,7 +343,15 @@ mod tests {
 
     #[test]
     fn escape_roundtrip() {
-        for v in ["plain", " lead", "back\\slash", "multi\nline", "tab\tin", "\u{1}ctl", "ünï"] {
+        for v in [
+            "plain",
+            " lead",
+            "back\\slash",
+            "multi\nline",
+            "tab\tin",
+            "\u{1}ctl",
+            "ünï",
+        ] {
             let text = format!("k={}", escape_value(v));
             let got = parse(&text).unwrap();
             assert_eq!(got.len(), 1);

@@ -56,8 +56,14 @@ impl ServerConfig {
             .unwrap_or_else(|| "-1".to_string());
         push("clientPort", client_port);
         push("secureClientPort", "-1".to_string());
-        let snap = rt.snap_dir.clone().unwrap_or_else(|| version_dir(&self.data_dir));
-        let log = rt.log_dir.clone().unwrap_or_else(|| version_dir(&self.data_log_dir));
+        let snap = rt
+            .snap_dir
+            .clone()
+            .unwrap_or_else(|| version_dir(&self.data_dir));
+        let log = rt
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| version_dir(&self.data_log_dir));
         push("dataDir", snap.display().to_string());
         push("dataDirSize", rt.data_dir_size.to_string());
         push("dataLogDir", log.display().to_string());
@@ -73,7 +79,11 @@ impl ServerConfig {
                 .unwrap_or_else(|| "-1".to_string()),
         );
         let distributed = self.is_distributed();
-        let server_id = if distributed { self.server_id.unwrap_or(0) } else { 0 };
+        let server_id = if distributed {
+            self.server_id.unwrap_or(0)
+        } else {
+            0
+        };
         push("serverId", server_id.to_string());
         if distributed {
             let me = self.my_server();
@@ -82,11 +92,13 @@ impl ServerConfig {
             push("electionAlg", self.election_alg.to_string());
             push(
                 "electionPort",
-                me.map(|s| s.election_port.to_string()).unwrap_or_else(|| "-1".to_string()),
+                me.map(|s| s.election_port.to_string())
+                    .unwrap_or_else(|| "-1".to_string()),
             );
             push(
                 "quorumPort",
-                me.map(|s| s.quorum_port.to_string()).unwrap_or_else(|| "-1".to_string()),
+                me.map(|s| s.quorum_port.to_string())
+                    .unwrap_or_else(|| "-1".to_string()),
             );
             push("peerType", self.peer_type.ordinal().to_string());
         }
@@ -151,11 +163,20 @@ impl ServerConfig {
         kv("maxClientCnxns", &self.max_client_cnxns.to_string());
         kv("minSessionTimeout", &self.min_session_timeout.to_string());
         kv("maxSessionTimeout", &self.max_session_timeout.to_string());
-        kv("autopurge.snapRetainCount", &self.snap_retain_count.to_string());
-        kv("autopurge.purgeInterval", &self.purge_interval_hours.to_string());
+        kv(
+            "autopurge.snapRetainCount",
+            &self.snap_retain_count.to_string(),
+        );
+        kv(
+            "autopurge.purgeInterval",
+            &self.purge_interval_hours.to_string(),
+        );
         kv("4lw.commands.whitelist", &self.four_letter_words.to_value());
         kv("jute.maxbuffer", &self.jute_max_buffer.to_string());
-        kv("globalOutstandingLimit", &self.global_outstanding_limit.to_string());
+        kv(
+            "globalOutstandingLimit",
+            &self.global_outstanding_limit.to_string(),
+        );
         kv("snapCount", &self.snap_count.to_string());
         kv("preAllocSize", &self.pre_alloc_size_kb.to_string());
         kv("syncEnabled", bool_str(self.sync_enabled));
@@ -175,16 +196,31 @@ impl ServerConfig {
             kv("metricsProvider.className", c);
         }
         kv("metricsProvider.httpHost", &self.metrics.http_host);
-        kv("metricsProvider.httpPort", &self.metrics.http_port.to_string());
-        kv("metricsProvider.exportJvmInfo", bool_str(self.metrics.export_jvm_info));
+        kv(
+            "metricsProvider.httpPort",
+            &self.metrics.http_port.to_string(),
+        );
+        kv(
+            "metricsProvider.exportJvmInfo",
+            bool_str(self.metrics.export_jvm_info),
+        );
         for (k, v) in &self.metrics.extra {
             kv(&format!("metricsProvider.{}", escape_key(k)), v);
         }
         kv("electionAlg", &self.election_alg.to_string());
-        kv("quorumListenOnAllIPs", bool_str(self.quorum_listen_on_all_ips));
+        kv(
+            "quorumListenOnAllIPs",
+            bool_str(self.quorum_listen_on_all_ips),
+        );
         kv("peerType", self.peer_type.as_str());
-        kv("localSessionsEnabled", bool_str(self.local_sessions_enabled));
-        kv("localSessionsUpgradingEnabled", bool_str(self.local_sessions_upgrading_enabled));
+        kv(
+            "localSessionsEnabled",
+            bool_str(self.local_sessions_enabled),
+        );
+        kv(
+            "localSessionsUpgradingEnabled",
+            bool_str(self.local_sessions_upgrading_enabled),
+        );
         for (id, spec) in &self.servers {
             kv(&format!("server.{id}"), &spec.to_value());
         }

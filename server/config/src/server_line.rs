@@ -95,18 +95,19 @@ pub(crate) fn parse_id(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(0) => Err(bad()),
         Ok(v) if v <= i64::MAX as u64 => Ok(v),
-        _ => Err(format!(
-            "{} is out of range (1..={})",
-            quote(s),
-            i64::MAX
-        )),
+        _ => Err(format!("{} is out of range (1..={})", quote(s), i64::MAX)),
     }
 }
 
 /// Parse a port number `1..=65535` (ASCII digits, optional leading `+`).
 pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
     let digits = s.strip_prefix('+').unwrap_or(s);
-    let bad = || format!("expected a port number between 1 and 65535, got {}", quote(s));
+    let bad = || {
+        format!(
+            "expected a port number between 1 and 65535, got {}",
+            quote(s)
+        )
+    };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         // allow a clearer message for negative numbers
         return Err(bad());
@@ -186,9 +187,9 @@ fn split_with_leading_host(s: &str) -> Result<Vec<String>, String> {
             .ok_or_else(|| format!("unterminated '[' in {}", quote(s)))?;
         let host = &rest[..close];
         let after = &rest[close + 1..];
-        let after = after.strip_prefix(':').ok_or_else(|| {
-            format!("IPv6 address [{host}] must be followed by ':' and a port")
-        })?;
+        let after = after
+            .strip_prefix(':')
+            .ok_or_else(|| format!("IPv6 address [{host}] must be followed by ':' and a port"))?;
         let mut v = vec![format!("[{host}]")];
         v.extend(after.split(':').map(str::to_string));
         Ok(v)
@@ -197,7 +198,8 @@ fn split_with_leading_host(s: &str) -> Result<Vec<String>, String> {
     }
 }
 
-const SERVER_FORMAT: &str = "expected host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort]";
+const SERVER_FORMAT: &str =
+    "expected host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort]";
 
 /// Parse the value of a `server.N` line.
 pub(crate) fn parse_server_value(id: u64, value: &str) -> Result<ServerSpec, String> {
@@ -217,7 +219,10 @@ pub(crate) fn parse_server_value(id: u64, value: &str) -> Result<ServerSpec, Str
         parts.pop();
     }
     if parts.len() > 2 {
-        return Err(format!("more than one ';' in {}; {SERVER_FORMAT}", quote(value)));
+        return Err(format!(
+            "more than one ';' in {}; {SERVER_FORMAT}",
+            quote(value)
+        ));
     }
     let server_part = parts[0];
     if server_part.contains('|') {
@@ -233,7 +238,10 @@ pub(crate) fn parse_server_value(id: u64, value: &str) -> Result<ServerSpec, Str
         } else {
             ""
         };
-        return Err(format!("malformed server address {}{hint}; {SERVER_FORMAT}", quote(value)));
+        return Err(format!(
+            "malformed server address {}{hint}; {SERVER_FORMAT}",
+            quote(value)
+        ));
     }
     let host = parse_host(&fields[0])?;
     let quorum_port = parse_port(&fields[1]).map_err(|e| format!("quorum port: {e}"))?;
@@ -241,7 +249,10 @@ pub(crate) fn parse_server_value(id: u64, value: &str) -> Result<ServerSpec, Str
     let role = match fields.get(3) {
         None => PeerRole::Participant,
         Some(t) => PeerRole::parse(t).ok_or_else(|| {
-            format!("unknown peer type {} (expected participant or observer)", quote(t))
+            format!(
+                "unknown peer type {} (expected participant or observer)",
+                quote(t)
+            )
         })?,
     };
     let client_addr = match parts.get(1) {
@@ -311,7 +322,10 @@ mod tests {
         assert_eq!(s.host, "zk-3.example.com");
         assert_eq!(s.role, PeerRole::Observer);
         assert_eq!(s.client_addr, Some(("0.0.0.0".to_string(), 2181)));
-        assert_eq!(s.to_value(), "zk-3.example.com:2888:3888:observer;0.0.0.0:2181");
+        assert_eq!(
+            s.to_value(),
+            "zk-3.example.com:2888:3888:observer;0.0.0.0:2181"
+        );
     }
 
     #[test]
@@ -379,7 +393,9 @@ mod tests {
         assert!(parse_id("1a").is_err());
         assert!(parse_id("").is_err());
         assert_eq!(parse_id("9223372036854775807"), Ok(i64::MAX as u64));
-        assert!(parse_id("9223372036854775808").unwrap_err().contains("out of range"));
+        assert!(parse_id("9223372036854775808")
+            .unwrap_err()
+            .contains("out of range"));
         assert!(parse_id("99999999999999999999999").is_err());
     }
 

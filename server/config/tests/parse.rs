@@ -48,7 +48,9 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 // ---------------------------------------------------------------------------
@@ -68,7 +70,10 @@ fn default_standalone() {
     assert_eq!(c.max_client_cnxns, 60);
     assert!(c.servers.is_empty());
     assert!(!c.is_distributed());
-    assert_eq!(c.four_letter_words, FourLetterWords::Only(vec!["srvr".into()]));
+    assert_eq!(
+        c.four_letter_words,
+        FourLetterWords::Only(vec!["srvr".into()])
+    );
     assert_eq!(c.origin, "<default>");
     // it is a valid configuration
     let (back, _) = parse_str(&c.to_zoo_cfg(), "<default>").unwrap();
@@ -94,7 +99,10 @@ fn defaults_of_a_minimal_file() {
     assert_eq!(c.max_client_cnxns, 60);
     assert_eq!(c.snap_retain_count, 3);
     assert_eq!(c.purge_interval_hours, 0);
-    assert_eq!(c.four_letter_words, FourLetterWords::Only(vec!["srvr".into()]));
+    assert_eq!(
+        c.four_letter_words,
+        FourLetterWords::Only(vec!["srvr".into()])
+    );
     assert_eq!(c.jute_max_buffer, 1048575);
     assert_eq!(c.global_outstanding_limit, 1000);
     assert_eq!(c.snap_count, 100000);
@@ -127,7 +135,13 @@ fn defaults_of_a_minimal_file() {
     assert_eq!(c.server_id, None);
     assert!(c.rzk.is_empty());
     assert_eq!(c.origin, "zoo.cfg");
-    assert_eq!(c.origins["clientPort"], Origin { file: "zoo.cfg".into(), line: 2 });
+    assert_eq!(
+        c.origins["clientPort"],
+        Origin {
+            file: "zoo.cfg".into(),
+            line: 2
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -159,7 +173,10 @@ fn error_format_file_line_key_reason() {
         err("dataDir=/d\nclientPort=0\n"),
         r#"zoo.cfg:2: clientPort: expected a port number between 1 and 65535, got "0""#
     );
-    assert_eq!(err("dataDir=\nclientPort=2181\n"), "zoo.cfg:1: dataDir: must not be empty");
+    assert_eq!(
+        err("dataDir=\nclientPort=2181\n"),
+        "zoo.cfg:1: dataDir: must not be empty"
+    );
     assert_eq!(err("clientPort=2181\n"), "zoo.cfg: dataDir: is not set");
     assert_eq!(
         err(&with_base("minSessionTimeout=abc")),
@@ -189,7 +206,11 @@ fn error_format_file_line_key_reason() {
 
 #[test]
 fn error_accessors() {
-    let e = parse_str("dataDir=/d\nclientPort=2181\ntickTime=abc\n", "conf/zoo.cfg").unwrap_err();
+    let e = parse_str(
+        "dataDir=/d\nclientPort=2181\ntickTime=abc\n",
+        "conf/zoo.cfg",
+    )
+    .unwrap_err();
     assert_eq!(e.file(), "conf/zoo.cfg");
     assert_eq!(e.line(), Some(3));
     assert_eq!(e.key(), Some("tickTime"));
@@ -221,8 +242,10 @@ fn numeric_edge_cases() {
     // values are trimmed (ZooKeeper trims keys and values)
     assert_eq!(cfg(&with_base("tickTime= 2000 ")).tick_time, 2000);
     assert!(err(&with_base("tickTime=20 00")).contains("tickTime"));
-    assert!(err(&with_base("initLimit=abc")).starts_with("zoo.cfg:3: initLimit: expected a non-negative integer"));
-    assert!(err(&with_base("syncLimit=-1")).starts_with("zoo.cfg:3: syncLimit: expected a non-negative integer"));
+    assert!(err(&with_base("initLimit=abc"))
+        .starts_with("zoo.cfg:3: initLimit: expected a non-negative integer"));
+    assert!(err(&with_base("syncLimit=-1"))
+        .starts_with("zoo.cfg:3: syncLimit: expected a non-negative integer"));
 }
 
 // ---------------------------------------------------------------------------
@@ -257,20 +280,31 @@ fn duplicates_last_wins_with_warning() {
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].kind, WarningKind::Duplicate);
     assert_eq!(w[0].line, 3);
-    assert_eq!(w[0].to_string(), "zoo.cfg:3: maxClientCnxns: duplicate key; the value on line 4 wins");
+    assert_eq!(
+        w[0].to_string(),
+        "zoo.cfg:3: maxClientCnxns: duplicate key; the value on line 4 wins"
+    );
     // an overridden bad value is not an error (Java Properties never sees it)
     let (c, _) = ok(&with_base("tickTime=abc\ntickTime=100\n"));
     assert_eq!(c.tick_time, 100);
     // aliases count as the same key
-    let (c, w) = ok(&with_base("jute.maxbuffer=10\nzookeeper.jute.maxbuffer=20\n"));
+    let (c, w) = ok(&with_base(
+        "jute.maxbuffer=10\nzookeeper.jute.maxbuffer=20\n",
+    ));
     assert_eq!(c.jute_max_buffer, 20);
-    assert_eq!(warn_keys(&w), vec![("jute.maxbuffer".to_string(), WarningKind::Duplicate)]);
+    assert_eq!(
+        warn_keys(&w),
+        vec![("jute.maxbuffer".to_string(), WarningKind::Duplicate)]
+    );
 }
 
 #[test]
 fn comment_lines_do_not_continue() {
     // ZooKeeper 3.8.0: "# comment \" followed by tickTime=4000 -> tickTime 4000
-    assert_eq!(cfg(&with_base("# comment \\\ntickTime=4000\n")).tick_time, 4000);
+    assert_eq!(
+        cfg(&with_base("# comment \\\ntickTime=4000\n")).tick_time,
+        4000
+    );
 }
 
 #[test]
@@ -312,16 +346,36 @@ fn basic_keys() {
     assert_eq!(c.client_address(), Some(("10.1.2.3".to_string(), 2182)));
     assert_eq!(c.max_client_cnxns, 0);
     assert_eq!(c.client_port_listen_backlog, Some(128));
-    assert_eq!((c.min_session_timeout, c.max_session_timeout), (2000, 20000));
+    assert_eq!(
+        (c.min_session_timeout, c.max_session_timeout),
+        (2000, 20000)
+    );
 }
 
 #[test]
 fn client_port_address_forms() {
-    assert_eq!(cfg(&with_base("clientPortAddress=::1")).client_port_address.as_deref(), Some("::1"));
-    assert_eq!(cfg(&with_base("clientPortAddress=[::1]")).client_port_address.as_deref(), Some("::1"));
-    assert_eq!(cfg(&with_base("clientPortAddress=zk1.example.com")).client_port_address.as_deref(), Some("zk1.example.com"));
-    assert!(err(&with_base("clientPortAddress=not a host")).starts_with("zoo.cfg:3: clientPortAddress: invalid host"));
-    assert!(err(&with_base("clientPortAddress=")).starts_with("zoo.cfg:3: clientPortAddress: empty host"));
+    assert_eq!(
+        cfg(&with_base("clientPortAddress=::1"))
+            .client_port_address
+            .as_deref(),
+        Some("::1")
+    );
+    assert_eq!(
+        cfg(&with_base("clientPortAddress=[::1]"))
+            .client_port_address
+            .as_deref(),
+        Some("::1")
+    );
+    assert_eq!(
+        cfg(&with_base("clientPortAddress=zk1.example.com"))
+            .client_port_address
+            .as_deref(),
+        Some("zk1.example.com")
+    );
+    assert!(err(&with_base("clientPortAddress=not a host"))
+        .starts_with("zoo.cfg:3: clientPortAddress: invalid host"));
+    assert!(err(&with_base("clientPortAddress="))
+        .starts_with("zoo.cfg:3: clientPortAddress: empty host"));
     // ZooKeeper 3.8.0: "clientPortAddress is set but clientPort is not set"
     assert_eq!(
         err("dataDir=/d\nclientPortAddress=127.0.0.1\n"),
@@ -332,29 +386,42 @@ fn client_port_address_forms() {
 #[test]
 fn client_port_required_when_nothing_supplies_one() {
     // ZooKeeper 3.8.0 starts without a client listener; rzk refuses
-    assert_eq!(err("dataDir=/d\n"), "zoo.cfg: clientPort: is not set (and no server.N line has a client port)");
+    assert_eq!(
+        err("dataDir=/d\n"),
+        "zoo.cfg: clientPort: is not set (and no server.N line has a client port)"
+    );
 }
 
 #[test]
 fn max_client_cnxns_negative_means_unlimited() {
     let (c, w) = ok(&with_base("maxClientCnxns=-1"));
     assert_eq!(c.max_client_cnxns, 0);
-    assert_eq!(warn_keys(&w), vec![("maxClientCnxns".to_string(), WarningKind::Adjusted)]);
+    assert_eq!(
+        warn_keys(&w),
+        vec![("maxClientCnxns".to_string(), WarningKind::Adjusted)]
+    );
 }
 
 #[test]
 fn session_timeouts() {
-    let c = cfg(&with_base("tickTime=1000\nminSessionTimeout=500\nmaxSessionTimeout=90000"));
+    let c = cfg(&with_base(
+        "tickTime=1000\nminSessionTimeout=500\nmaxSessionTimeout=90000",
+    ));
     assert_eq!((c.min_session_timeout, c.max_session_timeout), (500, 90000));
     // defaults follow tickTime wherever tickTime appears
     let c = cfg(&format!("minSessionTimeout=-1\n{BASE}tickTime=100"));
     assert_eq!((c.min_session_timeout, c.max_session_timeout), (200, 2000));
     // ZooKeeper 3.8.0: min only, larger than default max is fine if <= max... 50000 < 60000
     let c = cfg(&with_base("minSessionTimeout=50000"));
-    assert_eq!((c.min_session_timeout, c.max_session_timeout), (50000, 60000));
+    assert_eq!(
+        (c.min_session_timeout, c.max_session_timeout),
+        (50000, 60000)
+    );
     // ZooKeeper 3.8.0: "minSessionTimeout must not be larger than maxSessionTimeout"
     assert_eq!(
-        err(&with_base("minSessionTimeout=50000\nmaxSessionTimeout=10000")),
+        err(&with_base(
+            "minSessionTimeout=50000\nmaxSessionTimeout=10000"
+        )),
         "zoo.cfg:3: minSessionTimeout: 50000 must not be larger than maxSessionTimeout (10000)"
     );
     assert_eq!(
@@ -365,30 +432,43 @@ fn session_timeouts() {
         err(&with_base("tickTime=2000\nmaxSessionTimeout=1000")),
         "zoo.cfg:4: maxSessionTimeout: 1000 must not be smaller than minSessionTimeout (4000, the default 2 * tickTime)"
     );
-    assert!(err(&with_base("minSessionTimeout=-2")).starts_with("zoo.cfg:3: minSessionTimeout: expected a non-negative number of milliseconds"));
+    assert!(err(&with_base("minSessionTimeout=-2")).starts_with(
+        "zoo.cfg:3: minSessionTimeout: expected a non-negative number of milliseconds"
+    ));
 }
 
 #[test]
 fn autopurge() {
-    let c = cfg(&with_base("autopurge.snapRetainCount=10\nautopurge.purgeInterval=24"));
+    let c = cfg(&with_base(
+        "autopurge.snapRetainCount=10\nautopurge.purgeInterval=24",
+    ));
     assert_eq!((c.snap_retain_count, c.purge_interval_hours), (10, 24));
     // ZooKeeper 3.8.0 resets snapRetainCount < 3 to 3 and keeps negative intervals (= off)
-    let (c, w) = ok(&with_base("autopurge.snapRetainCount=1\nautopurge.purgeInterval=-3"));
+    let (c, w) = ok(&with_base(
+        "autopurge.snapRetainCount=1\nautopurge.purgeInterval=-3",
+    ));
     assert_eq!((c.snap_retain_count, c.purge_interval_hours), (3, 0));
     assert_eq!(
         warn_keys(&w),
         vec![
-            ("autopurge.snapRetainCount".to_string(), WarningKind::Adjusted),
+            (
+                "autopurge.snapRetainCount".to_string(),
+                WarningKind::Adjusted
+            ),
             ("autopurge.purgeInterval".to_string(), WarningKind::Adjusted)
         ]
     );
-    assert!(err(&with_base("autopurge.purgeInterval=1h")).starts_with("zoo.cfg:3: autopurge.purgeInterval:"));
+    assert!(err(&with_base("autopurge.purgeInterval=1h"))
+        .starts_with("zoo.cfg:3: autopurge.purgeInterval:"));
 }
 
 #[test]
 fn four_letter_words() {
     let c = cfg(&with_base("4lw.commands.whitelist=stat, ruok ,conf,,stat"));
-    assert_eq!(c.four_letter_words, FourLetterWords::Only(vec!["stat".into(), "ruok".into(), "conf".into()]));
+    assert_eq!(
+        c.four_letter_words,
+        FourLetterWords::Only(vec!["stat".into(), "ruok".into(), "conf".into()])
+    );
     assert!(c.four_letter_word_enabled("ruok"));
     assert!(c.four_letter_word_enabled("srvr")); // always, like ZooKeeper
     assert!(!c.four_letter_word_enabled("mntr"));
@@ -420,7 +500,10 @@ fn system_property_keys() {
     assert_eq!(c.pre_alloc_size_kb, 131072);
     assert!(!c.force_sync);
     assert!(c.skip_acl);
-    assert_eq!(c.super_digest.as_deref(), Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU="));
+    assert_eq!(
+        c.super_digest.as_deref(),
+        Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
+    );
     // zookeeper.-prefixed forms
     let (c, w) = ok(&with_base(
         "zookeeper.jute.maxbuffer=4194304\nzookeeper.globalOutstandingLimit=7\nzookeeper.snapCount=9\nzookeeper.preAllocSize=1\nzookeeper.forceSync=YES\nzookeeper.skipACL=No\nzookeeper.DigestAuthenticationProvider.superDigest=a:b\nzookeeper.readonlymode.enabled=TRUE\nzookeeper.admin.serverPort=9090\n",
@@ -435,12 +518,22 @@ fn system_property_keys() {
     assert_eq!(c.super_digest.as_deref(), Some("a:b"));
     assert!(c.read_only_mode);
     assert_eq!(c.admin.server_port, 9090);
-    assert!(err(&with_base("jute.maxbuffer=big")).starts_with("zoo.cfg:3: jute.maxbuffer: expected a positive integer"));
+    assert!(err(&with_base("jute.maxbuffer=big"))
+        .starts_with("zoo.cfg:3: jute.maxbuffer: expected a positive integer"));
     assert!(err(&with_base("jute.maxbuffer=0")).starts_with("zoo.cfg:3: jute.maxbuffer:"));
     assert!(err(&with_base("skipACL=true")).starts_with("zoo.cfg:3: skipACL: expected yes or no"));
-    assert!(err(&with_base("DigestAuthenticationProvider.superDigest=")).starts_with("zoo.cfg:3: DigestAuthenticationProvider.superDigest:"));
-    let (_, w) = ok(&with_base("DigestAuthenticationProvider.superDigest=nocolon"));
-    assert_eq!(warn_keys(&w), vec![("DigestAuthenticationProvider.superDigest".to_string(), WarningKind::Advice)]);
+    assert!(err(&with_base("DigestAuthenticationProvider.superDigest="))
+        .starts_with("zoo.cfg:3: DigestAuthenticationProvider.superDigest:"));
+    let (_, w) = ok(&with_base(
+        "DigestAuthenticationProvider.superDigest=nocolon",
+    ));
+    assert_eq!(
+        warn_keys(&w),
+        vec![(
+            "DigestAuthenticationProvider.superDigest".to_string(),
+            WarningKind::Advice
+        )]
+    );
     // snapCount below 2 becomes 2 like ZooKeeper
     let (c, w) = ok(&with_base("snapCount=1"));
     assert_eq!(c.snap_count, 2);
@@ -463,17 +556,23 @@ fn booleans() {
         err(&with_base("standaloneEnabled=yes")),
         r#"zoo.cfg:3: standaloneEnabled: expected true or false, got "yes""#
     );
-    assert!(err(&with_base("reconfigEnabled=1")).starts_with("zoo.cfg:3: reconfigEnabled: expected true or false"));
+    assert!(err(&with_base("reconfigEnabled=1"))
+        .starts_with("zoo.cfg:3: reconfigEnabled: expected true or false"));
     let (c, w) = ok(&with_base("reconfigEnabled=true"));
     assert!(c.reconfig_enabled);
-    assert_eq!(warn_keys(&w), vec![("reconfigEnabled".to_string(), WarningKind::Unsupported)]);
+    assert_eq!(
+        warn_keys(&w),
+        vec![("reconfigEnabled".to_string(), WarningKind::Unsupported)]
+    );
 }
 
 #[test]
 fn read_only_mode() {
     assert!(cfg(&with_base("readonlymode.enabled=true")).read_only_mode);
     assert!(!cfg(&with_base("readonlymode.enabled=false")).read_only_mode);
-    assert!(err(&with_base("readonlymode.enabled=on")).starts_with("zoo.cfg:3: readonlymode.enabled:"));
+    assert!(
+        err(&with_base("readonlymode.enabled=on")).starts_with("zoo.cfg:3: readonlymode.enabled:")
+    );
 }
 
 #[test]
@@ -488,10 +587,14 @@ fn admin_keys() {
             command_url: "/cmds".into()
         }
     );
-    assert!(err(&with_base("admin.serverPort=0")).starts_with("zoo.cfg:3: admin.serverPort: expected a port number"));
+    assert!(err(&with_base("admin.serverPort=0"))
+        .starts_with("zoo.cfg:3: admin.serverPort: expected a port number"));
     assert!(err(&with_base("admin.commandURL=cmds")).starts_with("zoo.cfg:3: admin.commandURL:"));
     let (_, w) = ok(&with_base("admin.idleTimeout=30000"));
-    assert_eq!(warn_keys(&w), vec![("admin.idleTimeout".to_string(), WarningKind::Ignored)]);
+    assert_eq!(
+        warn_keys(&w),
+        vec![("admin.idleTimeout".to_string(), WarningKind::Ignored)]
+    );
 }
 
 #[test]
@@ -504,11 +607,15 @@ fn metrics_keys() {
     assert_eq!(c.metrics.http_host, "127.0.0.1");
     assert_eq!(c.metrics.http_port, 7001);
     assert!(!c.metrics.export_jvm_info);
-    assert_eq!(c.metrics.extra, BTreeMap::from([("numWorkerThreads".to_string(), "2".to_string())]));
+    assert_eq!(
+        c.metrics.extra,
+        BTreeMap::from([("numWorkerThreads".to_string(), "2".to_string())])
+    );
     let (c, w) = ok(&with_base("metricsProvider.className=com.example.Custom"));
     assert_eq!(c.metrics.class_name.as_deref(), Some("com.example.Custom"));
     assert_eq!(w[0].kind, WarningKind::Unsupported);
-    assert!(err(&with_base("metricsProvider.httpPort=-7000")).starts_with("zoo.cfg:3: metricsProvider.httpPort:"));
+    assert!(err(&with_base("metricsProvider.httpPort=-7000"))
+        .starts_with("zoo.cfg:3: metricsProvider.httpPort:"));
 }
 
 #[test]
@@ -519,8 +626,14 @@ fn election_and_peer_type() {
         err(&with_base("electionAlg=1")),
         r#"zoo.cfg:3: electionAlg: only 3 (fast leader election) is supported, got "1""#
     );
-    assert_eq!(cfg(&with_base("peerType=Observer")).peer_type, PeerRole::Observer);
-    assert_eq!(cfg(&with_base("peerType=participant")).peer_type, PeerRole::Participant);
+    assert_eq!(
+        cfg(&with_base("peerType=Observer")).peer_type,
+        PeerRole::Observer
+    );
+    assert_eq!(
+        cfg(&with_base("peerType=participant")).peer_type,
+        PeerRole::Participant
+    );
     assert_eq!(
         err(&with_base("peerType=foo")),
         r#"zoo.cfg:3: peerType: expected participant or observer, got "foo""#
@@ -529,7 +642,9 @@ fn election_and_peer_type() {
 
 #[test]
 fn rzk_knobs() {
-    let (c, w) = ok(&with_base("rzk.snapshotEveryEntries=5000\nrzk.hostsFile=/etc/rzk/hosts\n"));
+    let (c, w) = ok(&with_base(
+        "rzk.snapshotEveryEntries=5000\nrzk.hostsFile=/etc/rzk/hosts\n",
+    ));
     assert!(w.is_empty());
     assert_eq!(c.rzk_knob("snapshotEveryEntries"), Some("5000"));
     assert_eq!(c.rzk_knob("rzk.hostsFile"), Some("/etc/rzk/hosts"));
@@ -543,25 +658,53 @@ fn unknown_ignored_and_unsupported_keys_warn() {
     let (c, w) = ok(&with_base(
         "foo=bar\nsecureClientPort=2281\nsslQuorum=true\nssl.keyStore.location=/k\nconnectToLearnerMasterLimit=10\njvm.pause.monitor=true\nzookeeper.maxCnxns=10\nquorum.auth.enableSasl=true\nzookeeper.tickTime=1\n",
     ));
-    assert_eq!(c.tick_time, 3000, "zookeeper.tickTime is not an alias (ZooKeeper would not read it either)");
-    let got: Vec<(String, usize, WarningKind)> = w.iter().map(|w| (w.key.clone(), w.line, w.kind)).collect();
+    assert_eq!(
+        c.tick_time, 3000,
+        "zookeeper.tickTime is not an alias (ZooKeeper would not read it either)"
+    );
+    let got: Vec<(String, usize, WarningKind)> =
+        w.iter().map(|w| (w.key.clone(), w.line, w.kind)).collect();
     assert_eq!(
         got,
         vec![
             ("foo".to_string(), 3, WarningKind::UnknownKey),
             ("secureClientPort".to_string(), 4, WarningKind::Unsupported),
             ("sslQuorum".to_string(), 5, WarningKind::Unsupported),
-            ("ssl.keyStore.location".to_string(), 6, WarningKind::Unsupported),
-            ("connectToLearnerMasterLimit".to_string(), 7, WarningKind::Ignored),
+            (
+                "ssl.keyStore.location".to_string(),
+                6,
+                WarningKind::Unsupported
+            ),
+            (
+                "connectToLearnerMasterLimit".to_string(),
+                7,
+                WarningKind::Ignored
+            ),
             ("jvm.pause.monitor".to_string(), 8, WarningKind::Ignored),
             ("maxCnxns".to_string(), 9, WarningKind::Ignored),
-            ("quorum.auth.enableSasl".to_string(), 10, WarningKind::Unsupported),
-            ("zookeeper.tickTime".to_string(), 11, WarningKind::UnknownKey),
+            (
+                "quorum.auth.enableSasl".to_string(),
+                10,
+                WarningKind::Unsupported
+            ),
+            (
+                "zookeeper.tickTime".to_string(),
+                11,
+                WarningKind::UnknownKey
+            ),
         ]
     );
-    assert_eq!(w[0].to_string(), "zoo.cfg:3: foo: unknown key (not a ZooKeeper or rzk setting); ignored");
-    assert!(w[1].to_string().starts_with("zoo.cfg:4: secureClientPort: TLS client connections are not supported"));
-    assert_eq!(w[4].to_string(), "zoo.cfg:7: connectToLearnerMasterLimit: accepted by ZooKeeper, ignored by rzk");
+    assert_eq!(
+        w[0].to_string(),
+        "zoo.cfg:3: foo: unknown key (not a ZooKeeper or rzk setting); ignored"
+    );
+    assert!(w[1]
+        .to_string()
+        .starts_with("zoo.cfg:4: secureClientPort: TLS client connections are not supported"));
+    assert_eq!(
+        w[4].to_string(),
+        "zoo.cfg:7: connectToLearnerMasterLimit: accepted by ZooKeeper, ignored by rzk"
+    );
 }
 
 #[test]
@@ -570,14 +713,18 @@ fn relative_data_dir_warns() {
     assert_eq!(c.data_dir, PathBuf::from("data"));
     assert_eq!(
         warn_keys(&w),
-        vec![("dataDir".to_string(), WarningKind::Advice), ("dataLogDir".to_string(), WarningKind::Advice)]
+        vec![
+            ("dataDir".to_string(), WarningKind::Advice),
+            ("dataLogDir".to_string(), WarningKind::Advice)
+        ]
     );
 }
 
 // ---------------------------------------------------------------------------
 // ensembles
 
-const ENSEMBLE: &str = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/var/lib/zk\nclientPort=2181\n";
+const ENSEMBLE: &str =
+    "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/var/lib/zk\nclientPort=2181\n";
 
 #[test]
 fn server_lines() {
@@ -611,14 +758,18 @@ fn server_lines() {
 #[test]
 fn server_line_errors() {
     let e = |line: &str| err(&format!("{ENSEMBLE}server.2=h2:2888:3888\n{line}\n"));
-    assert!(e("server.0=h:2888:3888").starts_with("zoo.cfg:7: server.0: invalid id: expected a positive integer, got \"0\""));
+    assert!(e("server.0=h:2888:3888")
+        .starts_with("zoo.cfg:7: server.0: invalid id: expected a positive integer, got \"0\""));
     assert!(e("server.-1=h:2888:3888").starts_with("zoo.cfg:7: server.-1: invalid id"));
     assert!(e("server.abc=h:2888:3888").starts_with("zoo.cfg:7: server.abc: invalid id"));
     assert!(e("server.=h:2888:3888").starts_with("zoo.cfg:7: server.: invalid id"));
     assert!(e("server.1=h:2888").starts_with("zoo.cfg:7: server.1: malformed server address"));
-    assert!(e("server.1=h:abc:3888").starts_with("zoo.cfg:7: server.1: quorum port: expected a port number"));
+    assert!(e("server.1=h:abc:3888")
+        .starts_with("zoo.cfg:7: server.1: quorum port: expected a port number"));
     assert!(e("server.1=h:2888:99999").starts_with("zoo.cfg:7: server.1: election port: expected a port number between 1 and 65535, got \"99999\""));
-    assert!(e("server.1=h:2888:3888:foo").starts_with("zoo.cfg:7: server.1: unknown peer type \"foo\""));
+    assert!(
+        e("server.1=h:2888:3888:foo").starts_with("zoo.cfg:7: server.1: unknown peer type \"foo\"")
+    );
     assert!(e("server.1=::1:2888:3888").contains("brackets"));
     assert!(e("server.1=a:1:2|b:1:2").contains("multiple addresses"));
     assert!(e("server.1 = 127.0.0.1 : 2888 : 3888").contains("whitespace"));
@@ -630,10 +781,15 @@ fn server_line_errors() {
 fn duplicate_server_ids_are_errors() {
     // ZooKeeper silently keeps one of them; the brief (and common sense) say error
     assert_eq!(
-        err(&format!("{ENSEMBLE}server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.1=c:2888:3888\n")),
+        err(&format!(
+            "{ENSEMBLE}server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.1=c:2888:3888\n"
+        )),
         "zoo.cfg:8: server.1: duplicate server id 1 (already defined on line 6)"
     );
-    assert!(err(&format!("{ENSEMBLE}server.1=a:2888:3888\nserver.01=c:2888:3888\n")).contains("duplicate server id 1"));
+    assert!(err(&format!(
+        "{ENSEMBLE}server.1=a:2888:3888\nserver.01=c:2888:3888\n"
+    ))
+    .contains("duplicate server id 1"));
 }
 
 #[test]
@@ -663,14 +819,24 @@ fn ensemble_rules() {
         "zoo.cfg:3: standaloneEnabled: is false, so at least one participant server.N line is required"
     );
     // observers need participants
-    assert!(err("dataDir=/d\nclientPort=2181\nserver.1=a:1:2:observer\n").contains("observers without participants"));
-    assert!(err("dataDir=/d\nclientPort=2181\nserver.1=a:1:2\nserver.2=b:1:2:observer\n").contains("observers without a quorum"));
+    assert!(
+        err("dataDir=/d\nclientPort=2181\nserver.1=a:1:2:observer\n")
+            .contains("observers without participants")
+    );
+    assert!(
+        err("dataDir=/d\nclientPort=2181\nserver.1=a:1:2\nserver.2=b:1:2:observer\n")
+            .contains("observers without a quorum")
+    );
     // advice for 2 and 4 participants
     let (_, w) = ok(&format!("{ENSEMBLE}server.1=a:1:2\nserver.2=b:1:2\n"));
     assert!(w[0].message.contains("no server failure will be tolerated"));
-    let (_, w) = ok(&format!("{ENSEMBLE}server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2\n"));
+    let (_, w) = ok(&format!(
+        "{ENSEMBLE}server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2\n"
+    ));
     assert!(w[0].message.contains("odd number"));
-    let (_, w) = ok(&format!("{ENSEMBLE}server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2:observer\n"));
+    let (_, w) = ok(&format!(
+        "{ENSEMBLE}server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2:observer\n"
+    ));
     assert!(w.is_empty(), "{w:?}");
 }
 
@@ -683,8 +849,10 @@ fn groups_and_weights() {
     assert_eq!(c.weights, BTreeMap::from([(1, 1), (2, 1), (3, 0)]));
     assert_eq!(w.len(), 4);
     assert!(w.iter().all(|w| w.kind == WarningKind::Unsupported));
-    assert!(err(&format!("{ENSEMBLE}group.1=1:x\n")).starts_with("zoo.cfg:6: group.1: server id in group:"));
-    assert!(err(&format!("{ENSEMBLE}weight.1=heavy\n")).starts_with("zoo.cfg:6: weight.1: expected a non-negative integer weight"));
+    assert!(err(&format!("{ENSEMBLE}group.1=1:x\n"))
+        .starts_with("zoo.cfg:6: group.1: server id in group:"));
+    assert!(err(&format!("{ENSEMBLE}weight.1=heavy\n"))
+        .starts_with("zoo.cfg:6: weight.1: expected a non-negative integer weight"));
     assert!(err(&format!("{ENSEMBLE}weight.x=1\n")).starts_with("zoo.cfg:6: weight.x: invalid id"));
 }
 
@@ -706,23 +874,33 @@ fn client_port_in_server_line_only() {
 fn client_port_agreement_mirrors_zookeeper() {
     let myid = Path::new("/d/myid");
     // ZooKeeper 3.8.0: clientPort=2181 and this server's line says ;2182 -> error
-    let mut c = cfg(&format!("{ENSEMBLE}server.1=127.0.0.1:2888:3888;2182\nserver.2=host2:2888:3888\n"));
+    let mut c = cfg(&format!(
+        "{ENSEMBLE}server.1=127.0.0.1:2888:3888;2182\nserver.2=host2:2888:3888\n"
+    ));
     let e = c.apply_myid(Some(1), myid).unwrap_err().to_string();
     assert_eq!(
         e,
         "zoo.cfg:6: server.1: client address 0.0.0.0:2182 of this server (myid 1) differs from clientPort/clientPortAddress 0.0.0.0:2181; ZooKeeper requires them to agree"
     );
     // ... another server's differing client port is fine (only our own is checked)
-    let mut c = cfg(&format!("{ENSEMBLE}server.1=127.0.0.1:2888:3888\nserver.2=host2:2888:3888;2999\n"));
+    let mut c = cfg(&format!(
+        "{ENSEMBLE}server.1=127.0.0.1:2888:3888\nserver.2=host2:2888:3888;2999\n"
+    ));
     assert!(c.apply_myid(Some(1), myid).unwrap().is_empty());
     assert_eq!(c.client_address(), Some(("0.0.0.0".into(), 2181)));
     // same port, specific host in the line, wildcard static -> ok, line wins
-    let mut c = cfg(&format!("{ENSEMBLE}server.1=127.0.0.1:2888:3888;127.0.0.1:2181\nserver.2=host2:2888:3888\n"));
+    let mut c = cfg(&format!(
+        "{ENSEMBLE}server.1=127.0.0.1:2888:3888;127.0.0.1:2181\nserver.2=host2:2888:3888\n"
+    ));
     c.apply_myid(Some(1), myid).unwrap();
     assert_eq!(c.client_address(), Some(("127.0.0.1".into(), 2181)));
     // ZooKeeper 3.8.0: clientPortAddress=127.0.0.1 + line ;2181 (0.0.0.0:2181) -> error
     let mut c = cfg(&format!("{ENSEMBLE}clientPortAddress=127.0.0.1\nserver.1=127.0.0.1:2888:3888;2181\nserver.2=host2:2888:3888\n"));
-    assert!(c.apply_myid(Some(1), myid).unwrap_err().to_string().contains("differs from clientPort/clientPortAddress 127.0.0.1:2181"));
+    assert!(c
+        .apply_myid(Some(1), myid)
+        .unwrap_err()
+        .to_string()
+        .contains("differs from clientPort/clientPortAddress 127.0.0.1:2181"));
     // exact same specific address -> ok
     let mut c = cfg(&format!("{ENSEMBLE}clientPortAddress=10.0.0.1\nserver.1=h:2888:3888;10.0.0.1:2181\nserver.2=host2:2888:3888\n"));
     c.apply_myid(Some(1), myid).unwrap();
@@ -732,7 +910,9 @@ fn client_port_agreement_mirrors_zookeeper() {
 #[test]
 fn apply_myid_rules() {
     let myid = Path::new("/var/lib/zk/myid");
-    let text = format!("{ENSEMBLE}server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888:observer\n");
+    let text = format!(
+        "{ENSEMBLE}server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888:observer\n"
+    );
     // ZooKeeper 3.8.0: "myid file is missing"
     let mut c = cfg(&text);
     assert_eq!(
@@ -778,7 +958,13 @@ fn dynamic_config_file() {
     assert_eq!(c.servers.len(), 3);
     assert_eq!(c.dynamic_config_file.as_deref(), Some(dynf.as_path()));
     assert_eq!(c.config_version, 0x100000000);
-    assert_eq!(c.origins["server.2"], Origin { file: dynf.display().to_string(), line: 2 });
+    assert_eq!(
+        c.origins["server.2"],
+        Origin {
+            file: dynf.display().to_string(),
+            line: 2
+        }
+    );
     assert!(c.membership().ends_with("version=100000000"));
 
     // errors inside the dynamic file name the dynamic file
@@ -790,31 +976,56 @@ fn dynamic_config_file() {
     // ZooKeeper 3.8.0: "dynamic file shouldn't have version inside"
     let v = d.join("v.dynamic");
     std::fs::write(&v, "server.1=a:1:2\nversion=100000000\n").unwrap();
-    assert!(err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", v.display())).contains(":2: version: must not appear inside a dynamic config file"));
+    assert!(
+        err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", v.display()))
+            .contains(":2: version: must not appear inside a dynamic config file")
+    );
 
     // ZooKeeper 3.8.0: "Unrecognised parameter: tickTime"
     let t = d.join("t.dynamic");
     std::fs::write(&t, "server.1=a:1:2\ntickTime=5000\n").unwrap();
-    assert!(err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", t.display())).contains(":2: tickTime: not allowed in a dynamic config file"));
+    assert!(
+        err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", t.display()))
+            .contains(":2: tickTime: not allowed in a dynamic config file")
+    );
 
     // ZooKeeper 3.8.0: "parameter: server.3 must be in a separate dynamic config file"
-    let e = err(&format!("{ENSEMBLE}server.3=c:1:2\ndynamicConfigFile={}\n", dynf.display()));
+    let e = err(&format!(
+        "{ENSEMBLE}server.3=c:1:2\ndynamicConfigFile={}\n",
+        dynf.display()
+    ));
     assert_eq!(e, "zoo.cfg:6: server.3: must be in the dynamic config file when dynamicConfigFile is set (ZooKeeper rejects it too)");
 
     // missing file
-    let e = err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", d.join("nope").display()));
-    assert!(e.starts_with("zoo.cfg:6: dynamicConfigFile: cannot read"), "{e}");
+    let e = err(&format!(
+        "{ENSEMBLE}dynamicConfigFile={}\n",
+        d.join("nope").display()
+    ));
+    assert!(
+        e.starts_with("zoo.cfg:6: dynamicConfigFile: cannot read"),
+        "{e}"
+    );
     // a directory is not a config file
     let e = err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", d.display()));
     assert!(e.contains("is not a regular file"), "{e}");
     // duplicate id between... (only one file can hold servers, but a dynamic file can repeat)
     let dup = d.join("dup.dynamic");
     std::fs::write(&dup, "server.1=a:1:2\nserver.1=b:1:2\n").unwrap();
-    assert!(err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", dup.display())).contains("duplicate server id 1"));
+    assert!(
+        err(&format!("{ENSEMBLE}dynamicConfigFile={}\n", dup.display()))
+            .contains("duplicate server id 1")
+    );
     // version from file name: "zoo.cfg.dynamic" has none -> 0
     let plain = d.join("zoo.cfg.dynamic");
     std::fs::write(&plain, "server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n").unwrap();
-    assert_eq!(cfg(&format!("{ENSEMBLE}dynamicConfigFile={}\n", plain.display())).config_version, 0);
+    assert_eq!(
+        cfg(&format!(
+            "{ENSEMBLE}dynamicConfigFile={}\n",
+            plain.display()
+        ))
+        .config_version,
+        0
+    );
 }
 
 #[test]
@@ -838,21 +1049,52 @@ fn myid_file() {
     std::fs::write(d.join("myid"), "  42 \r\n\n").unwrap();
     assert_eq!(read_myid(&d).unwrap(), Some(42));
     for (content, expect) in [
-        ("abc\n", r#"myid:1: myid: expected a positive integer, got "abc""#),
-        ("0\n", r#"myid:1: myid: expected a positive integer, got "0""#),
-        ("-1", r#"myid:1: myid: expected a positive integer, got "-1""#),
-        ("1 2", r#"myid:1: myid: expected a positive integer, got "1 2""#),
-        ("\n\nx", r#"myid:3: myid: expected a positive integer, got "x""#),
-        ("", "myid:1: myid: file is empty; expected a positive integer"),
-        ("99999999999999999999", r#"myid:1: myid: "99999999999999999999" is out of range (1..=9223372036854775807)"#),
+        (
+            "abc\n",
+            r#"myid:1: myid: expected a positive integer, got "abc""#,
+        ),
+        (
+            "0\n",
+            r#"myid:1: myid: expected a positive integer, got "0""#,
+        ),
+        (
+            "-1",
+            r#"myid:1: myid: expected a positive integer, got "-1""#,
+        ),
+        (
+            "1 2",
+            r#"myid:1: myid: expected a positive integer, got "1 2""#,
+        ),
+        (
+            "\n\nx",
+            r#"myid:3: myid: expected a positive integer, got "x""#,
+        ),
+        (
+            "",
+            "myid:1: myid: file is empty; expected a positive integer",
+        ),
+        (
+            "99999999999999999999",
+            r#"myid:1: myid: "99999999999999999999" is out of range (1..=9223372036854775807)"#,
+        ),
     ] {
         std::fs::write(d.join("myid"), content).unwrap();
         let e = read_myid(&d).unwrap_err().to_string();
-        assert_eq!(e, format!("{}/{expect}", d.display()), "content {content:?}");
+        assert_eq!(
+            e,
+            format!("{}/{expect}", d.display()),
+            "content {content:?}"
+        );
     }
     // Debian's placeholder myid
-    let e = parse_myid("replace this text with the cluster-unique zookeeper's instance id (1-255)\n", "/etc/zookeeper/conf/myid").unwrap_err();
-    assert!(e.to_string().starts_with("/etc/zookeeper/conf/myid:1: myid: expected a positive integer, got \"replace this"));
+    let e = parse_myid(
+        "replace this text with the cluster-unique zookeeper's instance id (1-255)\n",
+        "/etc/zookeeper/conf/myid",
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with(
+        "/etc/zookeeper/conf/myid:1: myid: expected a positive integer, got \"replace this"
+    ));
     // a directory named myid is ignored like ZooKeeper (!isFile)
     let d2 = temp_dir("myid-dir");
     std::fs::create_dir(d2.join("myid")).unwrap();
@@ -885,7 +1127,9 @@ fn load_reads_myid() {
     // nonexistent config
     let e = load(&d.join("nope.cfg")).unwrap_err();
     assert!(matches!(e, ConfigError::Io { .. }));
-    assert!(e.to_string().starts_with(&format!("{}: cannot open: ", d.join("nope.cfg").display())));
+    assert!(e
+        .to_string()
+        .starts_with(&format!("{}: cannot open: ", d.join("nope.cfg").display())));
 }
 
 // ---------------------------------------------------------------------------
@@ -921,9 +1165,18 @@ fn typical_production_zoo_cfg() {
     assert!(c.is_distributed());
     assert_eq!(c.servers.len(), 5);
     assert_eq!(c.participants(), 3);
-    c.apply_myid(Some(3), Path::new("/var/lib/zookeeper/myid")).unwrap();
+    c.apply_myid(Some(3), Path::new("/var/lib/zookeeper/myid"))
+        .unwrap();
     assert_eq!(c.client_address(), Some(("0.0.0.0".into(), 2181)));
-    assert_eq!(c.four_letter_words, FourLetterWords::Only(vec!["srvr".into(), "mntr".into(), "ruok".into(), "conf".into()]));
+    assert_eq!(
+        c.four_letter_words,
+        FourLetterWords::Only(vec![
+            "srvr".into(),
+            "mntr".into(),
+            "ruok".into(),
+            "conf".into()
+        ])
+    );
     assert!(c.metrics.prometheus_enabled());
     assert_eq!(c.snap_retain_count, 5);
     assert_eq!(c.purge_interval_hours, 1);
@@ -936,14 +1189,28 @@ fn typical_production_zoo_cfg() {
 fn conf_matches_real_zookeeper_standalone() {
     let (c, _) = parse_file(&fixture("zk-3.8.0-conf-standalone.zoo.cfg")).unwrap();
     let expected = std::fs::read_to_string(fixture("zk-3.8.0-conf-standalone.txt")).unwrap();
-    let rt = ConfRuntime { data_dir_size: 457, data_log_size: 457, ..Default::default() };
+    let rt = ConfRuntime {
+        data_dir_size: 457,
+        data_log_size: 457,
+        ..Default::default()
+    };
     assert_eq!(c.render_conf(&rt), expected);
     let keys: Vec<String> = c.conf_entries(&rt).into_iter().map(|(k, _)| k).collect();
     assert_eq!(
         keys,
         [
-            "clientPort", "secureClientPort", "dataDir", "dataDirSize", "dataLogDir", "dataLogSize", "tickTime",
-            "maxClientCnxns", "minSessionTimeout", "maxSessionTimeout", "clientPortListenBacklog", "serverId"
+            "clientPort",
+            "secureClientPort",
+            "dataDir",
+            "dataDirSize",
+            "dataLogDir",
+            "dataLogSize",
+            "tickTime",
+            "maxClientCnxns",
+            "minSessionTimeout",
+            "maxSessionTimeout",
+            "clientPortListenBacklog",
+            "serverId"
         ]
     );
 }
@@ -951,9 +1218,14 @@ fn conf_matches_real_zookeeper_standalone() {
 #[test]
 fn conf_matches_real_zookeeper_quorum() {
     let (mut c, _) = parse_file(&fixture("zk-3.8.0-conf-quorum.zoo.cfg")).unwrap();
-    c.apply_myid(Some(1), Path::new("/tmp/zkq/data/myid")).unwrap();
+    c.apply_myid(Some(1), Path::new("/tmp/zkq/data/myid"))
+        .unwrap();
     let expected = std::fs::read_to_string(fixture("zk-3.8.0-conf-quorum.txt")).unwrap();
-    let rt = ConfRuntime { data_dir_size: 0, data_log_size: 525, ..Default::default() };
+    let rt = ConfRuntime {
+        data_dir_size: 0,
+        data_log_size: 525,
+        ..Default::default()
+    };
     assert_eq!(c.render_conf(&rt), expected);
 }
 
@@ -998,9 +1270,12 @@ fn to_zoo_cfg_round_trips() {
     round_trip(&cfg(&with_base(
         "clientPortAddress=::1\nclientPortListenBacklog=50\n4lw.commands.whitelist=*\nDigestAuthenticationProvider.superDigest=super:xyz=\nmetricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nmetricsProvider.a\\=b=c\nrzk.x y=1 \\\\ 2\nrzk.hostsFile=/etc/h\nreadonlymode.enabled=true\nskipACL=yes\nforceSync=no\n",
     )));
-    round_trip(&cfg("dataDir= \\ leading space\\\\and\\tslash\nclientPort=1\n4lw.commands.whitelist=\n"));
+    round_trip(&cfg(
+        "dataDir= \\ leading space\\\\and\\tslash\nclientPort=1\n4lw.commands.whitelist=\n",
+    ));
     let mut c = ServerConfig::default_standalone(Path::new("/tmp/w"));
-    c.rzk.insert("weird key:=#!".into(), "\n multi\nline".into());
+    c.rzk
+        .insert("weird key:=#!".into(), "\n multi\nline".into());
     // values are trimmed by the format (as in ZooKeeper), so use a trimmed value
     c.rzk.insert("weird key:=#!".into(), "multi\nline".into());
     round_trip(&c);
@@ -1020,6 +1295,9 @@ fn to_zoo_cfg_renders_effective_values() {
         "jute.maxbuffer=1048575",
         "forceSync=yes",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
 }
