@@ -196,6 +196,7 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         last_zxid: AtomicU64::new(0),
         timeout_ms: timeout,
         closing: std::sync::atomic::AtomicBool::new(false),
+        detail: parking_lot::Mutex::new(crate::server::ConnDetail { lop: "NA", ..Default::default() }),
     });
     {
         let mut conns = s.conns.lock();
@@ -281,10 +282,26 @@ async fn run_loop(ctx: &Arc<Ctx>, reader: &mut FrameReader, tx: &mpsc::Unbounded
                         continue;
                     }
                     Err(e) => {
-                        tracing::warn!(peer = %ctx.info.peer, opcode = hdr.op, error = %e, "closing connection: malformed request");
-                        return Err(e.into());
+                        // The frame boundary is intact, so like ZooKeeper answer MarshallingError and go on.
+                        tracing::info!(peer = %ctx.info.peer, opcode = hdr.op, error = %e, "malformed request body");
+                        let f = header_only(hdr.xid, s.tree.read().last_zxid(), ErrorCode::MarshallingError);
+                        pending.push_back(Box::pin(async move { Reply { frame: Some(f), close: false, started } }));
+                        continue;
                     }
                 };
+                if request_path(&req).is_some_and(|p| p.is_empty()) {
+                    // A null/empty path cannot be processed by ZooKeeper either.
+                    let f = header_only(hdr.xid, s.tree.read().last_zxid(), ErrorCode::MarshallingError);
+                    pending.push_back(Box::pin(async move { Reply { frame: Some(f), close: false, started } }));
+                    continue;
+                }
+                {
+                    let mut d = ctx.info.detail.lock();
+                    d.lop = crate::server::op_abbrev(hdr.op);
+                    if hdr.xid > 0 {
+                        d.lcxid = hdr.xid;
+                    }
+                }
                 let fut = dispatch(ctx, hdr.xid, req, started, &done_tx, &done_rx, &mut writes_submitted).await;
                 if let Some(f) = fut {
                     pending.push_back(f);
@@ -292,7 +309,19 @@ async fn run_loop(ctx: &Arc<Ctx>, reader: &mut FrameReader, tx: &mpsc::Unbounded
             }
             Some(reply) = pending.next(), if !pending.is_empty() => {
                 if let Some(f) = reply.frame {
-                    s.stats.record_latency_us(reply.started.elapsed().as_micros() as u64);
+                    let us = reply.started.elapsed().as_micros() as u64;
+                    s.stats.record_latency_us(us);
+                    {
+                        let mut d = ctx.info.detail.lock();
+                        let ms = us / 1000;
+                        d.lzxid = reply_zxid(&f);
+                        d.lresp_ms = now_ms();
+                        d.llat_ms = ms;
+                        d.min_ms = if d.count == 0 { ms } else { d.min_ms.min(ms) };
+                        d.max_ms = d.max_ms.max(ms);
+                        d.total_ms += ms;
+                        d.count += 1;
+                    }
                     ctx.info.sent.fetch_add(1, Ordering::Relaxed);
                     let _ = tx.send(Out::Frame(f));
                 }
@@ -306,6 +335,26 @@ async fn run_loop(ctx: &Arc<Ctx>, reader: &mut FrameReader, tx: &mpsc::Unbounded
             return Ok(());
         }
     }
+}
+
+/// zxid field of a framed reply (bytes 8..16 after the length prefix and xid).
+fn reply_zxid(f: &[u8]) -> i64 {
+    f.get(8..16).map_or(0, |b| i64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
+}
+
+fn request_path(req: &Request) -> Option<&str> {
+    Some(match req {
+        Request::Create(c) => &c.path,
+        Request::Delete(r) => &r.path,
+        Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => &r.path,
+        Request::SetData(r) => &r.path,
+        Request::GetAcl(r) | Request::Sync(r) | Request::GetAllChildrenNumber(r) => &r.path,
+        Request::SetAcl(r) => &r.path,
+        Request::Check(r) => &r.path,
+        Request::AddWatch(r) => &r.path,
+        Request::CheckWatches(r) | Request::RemoveWatches(r) => &r.path,
+        _ => return None,
+    })
 }
 
 fn ready(frame: Vec<u8>, started: Instant) -> Option<ReplyFuture> {
@@ -628,7 +677,7 @@ fn read(ctx: &Ctx, xid: i32, req: Request) -> Vec<u8> {
             let bits = match r.mode {
                 add_watch_mode::PERSISTENT => watches::PERSISTENT,
                 add_watch_mode::PERSISTENT_RECURSIVE => watches::RECURSIVE,
-                _ => return header_only(xid, zxid, ErrorCode::BadArguments),
+                _ => return header_only(xid, zxid, ErrorCode::MarshallingError),
             };
             s.watches.lock().add(ctx.conn, &r.path, bits);
             frame(xid, zxid, 0, |w| ErrorResponse { err: 0 }.encode(w))

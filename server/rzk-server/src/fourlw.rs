@@ -33,7 +33,13 @@ fn conn_lines(s: &Shared, detailed: bool) -> String {
         );
         if detailed {
             let est = c.established.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-            let _ = write!(out, ",sid=0x{:x},est={},to={}", c.session_id, est, c.timeout_ms);
+            let d = c.detail.lock().clone();
+            let avg = if d.count == 0 { 0 } else { d.total_ms / d.count };
+            let _ = write!(
+                out,
+                ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
+                c.session_id, d.lop, est, c.timeout_ms, d.lcxid, d.lzxid, d.lresp_ms, d.llat_ms, d.min_ms, avg, d.max_ms
+            );
         }
         out.push_str(")\n");
     }
@@ -215,9 +221,17 @@ pub fn run(s: &Shared, cmd: &str) -> String {
         }
         "envi" => {
             let _ = writeln!(out, "Environment:\nzookeeper.version={VERSION}");
-            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "localhost".into());
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
             let _ = writeln!(out, "host.name={}", host.trim());
-            let _ = writeln!(out, "os.name={}\nos.arch={}", std::env::consts::OS, std::env::consts::ARCH);
+            // rzk is not a JVM: the java.* keys exist so parsers find them, with ZooKeeper's "<NA>".
+            for k in ["java.version", "java.vendor", "java.home", "java.class.path", "java.library.path", "java.compiler"] {
+                let _ = writeln!(out, "{k}=<NA>");
+            }
+            let _ = writeln!(out, "java.io.tmpdir={}", std::env::temp_dir().display());
+            let osr = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+            let _ = writeln!(out, "os.name={}\nos.arch={}\nos.version={}", std::env::consts::OS, std::env::consts::ARCH, osr.trim());
+            let _ = writeln!(out, "user.name={}", std::env::var("USER").unwrap_or_default());
+            let _ = writeln!(out, "user.home={}", std::env::var("HOME").unwrap_or_default());
             if let Ok(d) = std::env::current_dir() {
                 let _ = writeln!(out, "user.dir={}", d.display());
             }

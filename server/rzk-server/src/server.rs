@@ -35,6 +35,50 @@ pub struct ConnInfo {
     pub timeout_ms: i32,
     /// Set when the client itself sent closeSession: its reply must go out before the socket closes.
     pub closing: std::sync::atomic::AtomicBool,
+    pub detail: Mutex<ConnDetail>,
+}
+
+/// Last-operation details printed by `cons`.
+#[derive(Default, Clone)]
+pub struct ConnDetail {
+    pub lop: &'static str,
+    pub lcxid: i32,
+    pub lzxid: i64,
+    pub lresp_ms: i64,
+    pub llat_ms: u64,
+    pub min_ms: u64,
+    pub max_ms: u64,
+    pub total_ms: u64,
+    pub count: u64,
+}
+
+/// ZooKeeper's four-letter abbreviation of an opcode in `cons` output.
+pub fn op_abbrev(opc: i32) -> &'static str {
+    use rzk_proto::consts::op::*;
+    match opc {
+        CREATE | CREATE2 | CREATE_CONTAINER | CREATE_TTL => "CREA",
+        DELETE => "DELE",
+        EXISTS => "EXIS",
+        GET_DATA => "GETD",
+        SET_DATA => "SETD",
+        GET_ACL => "GETA",
+        SET_ACL => "SETA",
+        GET_CHILDREN | GET_CHILDREN2 => "GETC",
+        SYNC => "SYNC",
+        PING => "PING",
+        MULTI | MULTI_READ => "MULT",
+        CHECK => "CHEC",
+        AUTH => "AUTH",
+        SET_WATCHES | SET_WATCHES2 => "SETW",
+        ADD_WATCH => "ADDW",
+        REMOVE_WATCHES => "REMW",
+        CHECK_WATCHES => "CHKW",
+        CLOSE_SESSION => "CLOS",
+        GET_EPHEMERALS => "GETE",
+        GET_ALL_CHILDREN_NUMBER => "GETN",
+        WHO_AM_I => "WHOA",
+        _ => "NA",
+    }
 }
 
 pub struct Shared {

@@ -139,7 +139,6 @@ pub fn fixup(requested: &[Acl], auth: &[Id]) -> Option<Vec<Acl>> {
                 }
                 out.push(a.clone());
             }
-            "super" => out.push(a.clone()),
             _ => return None,
         }
     }

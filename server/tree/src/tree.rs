@@ -58,10 +58,17 @@ pub struct Node {
 }
 
 impl Node {
+    /// The stat clients see: container and TTL markers read as ephemeralOwner 0, as in ZooKeeper.
     fn stat(&self) -> Stat {
         let mut s = self.stat;
+        if self.ephemeral_session().is_none() {
+            s.ephemeral_owner = 0;
+        }
         s.data_length = self.data.as_ref().map_or(0, |d| d.len() as i32);
         s.num_children = self.children.len() as i32;
+        // Stored cversion counts child creations (the sequence counter); clients see
+        // creations + deletions, derived as ZooKeeper's DataNode.copyStat does.
+        s.cversion = s.cversion.wrapping_mul(2).wrapping_sub(s.num_children);
         s
     }
     pub fn is_container(&self) -> bool {
@@ -592,9 +599,11 @@ impl DataTree {
         }
         let parent_path = path::parent(p).to_string();
         if let Some(parent) = self.nodes.get_mut(&parent_path) {
+            // As ZooKeeper: a delete moves pzxid but not cversion (the sequence counter).
             parent.children.remove(path::name(p));
-            parent.stat.cversion += 1;
-            parent.stat.pzxid = zxid;
+            if zxid > parent.stat.pzxid {
+                parent.stat.pzxid = zxid;
+            }
         }
         events.push(WatchEvent { path: p.to_string(), typ: event_type::NODE_DELETED });
         events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
