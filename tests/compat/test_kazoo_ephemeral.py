@@ -59,6 +59,8 @@ def test_second_connection_with_same_session_then_close(make_client, root):
 
 
 def test_reattach_with_wrong_password_gets_new_session(make_client, root):
+    """Apache closes the connection currently attached to the session *before* it checks the
+    password of the new connect request; the legitimate client just reconnects (same session)."""
     a = make_client()
     a.create(root + "/e", ephemeral=True)
     sid, passwd = a.client_id
@@ -67,7 +69,9 @@ def test_reattach_with_wrong_password_gets_new_session(make_client, root):
     assert b.connected
     assert b.client_id[0] != sid  # server refused the session, kazoo started a fresh one
     assert b.exists(root + "/e").ephemeralOwner == sid
-    assert a.connected
+    assert wait_until(lambda: a.connected, 15)
+    assert a.client_id[0] == sid
+    assert a.exists(root + "/e").ephemeralOwner == sid
 
 
 def test_reconnect_same_session_keeps_ephemerals(make_client, zk_server_handle, root):

@@ -33,6 +33,17 @@ MIN_SESSION_TIMEOUT_MS = 4000
 MAX_SESSION_TIMEOUT_MS = 60000
 
 
+def _die_with_parent():
+    """preexec_fn: own process group, and SIGKILL when the test process dies (no stray servers)."""
+    os.setsid()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def impl_name():
     return os.environ.get("ZK_IMPL", "apache").strip().lower()
 
@@ -167,7 +178,7 @@ class ZkServer:
             stdin=subprocess.DEVNULL,
             stdout=self._out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             wait_ready(self.host, self.port, timeout=timeout, proc=self.proc)
