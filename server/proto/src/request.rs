@@ -118,8 +118,9 @@ fn multi_ops(r: &mut Reader<'_>, read: bool) -> Result<Vec<MultiOp>, DecodeError
             (op::DELETE, false) => MultiOp::Delete(DeleteRequest::decode(r)?),
             (op::SET_DATA, false) => MultiOp::SetData(SetDataRequest::decode(r)?),
             (op::CHECK, false) => MultiOp::Check(CheckVersionRequest::decode(r)?),
-            (op::GET_CHILDREN, true) => MultiOp::GetChildren(PathRequest::decode(r)?),
-            (op::GET_DATA, true) => MultiOp::GetData(PathRequest::decode(r)?),
+            // GetChildrenRequest / GetDataRequest carry a watch flag, which multiRead ignores.
+            (op::GET_CHILDREN, true) => MultiOp::GetChildren(PathRequest { path: PathWatchRequest::decode(r)?.path }),
+            (op::GET_DATA, true) => MultiOp::GetData(PathRequest { path: PathWatchRequest::decode(r)?.path }),
             (other, _) => return Err(DecodeError::BadMultiOp(other)),
         };
         ops.push(o);
