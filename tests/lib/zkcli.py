@@ -80,7 +80,9 @@ def script(hosts, commands, timeout=90):
     for c in commands:
         lines.append(c)
         lines.append("version")
-    lines.append("quit")
+    # a few server round trips before quitting: `quit` exits the JVM without waiting for the
+    # client's event thread, so give late watch notifications time to be printed
+    lines += ["sync /", "ls /zookeeper", "sync /", "ls /zookeeper", "quit"]
     p = subprocess.run(
         [ZKCLI, "-server", hosts],
         input="\n".join(lines) + "\n",
@@ -111,7 +113,7 @@ def script(hosts, commands, timeout=90):
         outputs.append(cur)
     while len(outputs) < len(commands):
         outputs.append([])
-    return outputs, events
+    return outputs[: len(commands)], events
 
 
 def parse_event(line):
