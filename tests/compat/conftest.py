@@ -16,6 +16,21 @@ from kazoo.client import KazooClient  # noqa: E402
 import servers  # noqa: E402
 
 
+# Server feature toggles some tests depend on (tests/lib/servers.py writes them for both impls).
+TOGGLE_MARKERS = {
+    "toggle_ttl": "needs TTL nodes: extendedTypesEnabled=true (Apache: -Dzookeeper.extendedTypesEnabled=true)",
+    "toggle_reaper": "needs a fast container/TTL reaper: Apache -Dznode.container.checkIntervalMs=1000, "
+                     "rzk zoo.cfg rzk.containerCheckIntervalMs=1000",
+    "toggle_4lw": "needs four-letter words: 4lw.commands.whitelist=*",
+    "toggle_session_bounds": "needs minSessionTimeout=4000 / maxSessionTimeout=60000",
+}
+
+
+def pytest_configure(config):
+    for name, text in TOGGLE_MARKERS.items():
+        config.addinivalue_line("markers", "%s: %s" % (name, text))
+
+
 def pytest_report_header(config):
     return "zk target: %s" % (os.environ.get("ZK_CONNECT") or servers.impl_name())
 

@@ -7,6 +7,8 @@ import pytest
 
 import servers
 
+pytestmark = pytest.mark.toggle_4lw
+
 
 def kv_lines(text, sep):
     out = {}

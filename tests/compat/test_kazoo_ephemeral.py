@@ -96,6 +96,7 @@ def test_reconnect_same_session_keeps_ephemerals(make_client, zk_server_handle, 
         proxy.close()
 
 
+@pytest.mark.toggle_session_bounds
 def test_session_expiry_removes_ephemerals(make_client, zk_server_handle, root):
     """Real expiry: the client's traffic is black-holed for longer than the negotiated session
     timeout (4 s = the server's minSessionTimeout); the server expires the session, deletes its
@@ -131,6 +132,7 @@ def _negotiated_timeout(client):
     raise AssertionError("session not in cons output")
 
 
+@pytest.mark.toggle_session_bounds
 def test_session_id_and_timeout_negotiation(make_client, zk_server_handle):
     if not isinstance(zk_server_handle, servers.ZkServer):
         pytest.skip("needs the harness' min/maxSessionTimeout")

@@ -39,6 +39,7 @@ def test_container_create_and_stat(zk, root):
         X.create_container(zk, root + "/c")
 
 
+@pytest.mark.toggle_reaper
 def test_container_reaped_after_last_child_deleted(zk, root):
     X.create_container(zk, root + "/c")
     zk.create(root + "/c/child")
@@ -52,12 +53,14 @@ def test_container_reaped_after_last_child_deleted(zk, root):
     assert wait_until(lambda: zk.exists(root + "/c") is None, REAP_TIMEOUT)
 
 
+@pytest.mark.toggle_reaper
 def test_container_never_had_children_is_kept(zk, root):
     X.create_container(zk, root + "/lonely")
     time.sleep(3.0)
     assert zk.exists(root + "/lonely") is not None
 
 
+@pytest.mark.toggle_reaper
 def test_container_watch_fires_on_reap(zk, root):
     X.create_container(zk, root + "/c")
     zk.create(root + "/c/k")
@@ -68,6 +71,7 @@ def test_container_watch_fires_on_reap(zk, root):
     assert [(e.type, e.path) for e in events] == [("DELETED", root + "/c")]
 
 
+@pytest.mark.toggle_reaper
 def test_container_children_may_be_ephemeral(make_client, root):
     a = make_client()
     watcher = make_client()
@@ -80,6 +84,7 @@ def test_container_children_may_be_ephemeral(make_client, root):
 # ---------------------------------------------------------------- TTL nodes (toggle!)
 
 
+@pytest.mark.toggle_ttl
 def test_ttl_node_create_and_stat(zk, root):
     path, st = X.create_ttl(zk, root + "/t", 60000, b"ttl")
     assert path == root + "/t"
@@ -88,12 +93,16 @@ def test_ttl_node_create_and_stat(zk, root):
     assert path == root + "/ts-0000000001"
 
 
+@pytest.mark.toggle_ttl
+@pytest.mark.toggle_reaper
 def test_ttl_node_expires_when_unmodified_and_childless(zk, root):
     X.create_ttl(zk, root + "/t", 1000)
     assert zk.exists(root + "/t") is not None
     assert wait_until(lambda: zk.exists(root + "/t") is None, REAP_TIMEOUT)
 
 
+@pytest.mark.toggle_ttl
+@pytest.mark.toggle_reaper
 def test_ttl_node_with_children_is_kept(zk, root):
     X.create_ttl(zk, root + "/t", 500)
     zk.create(root + "/t/child")
@@ -103,6 +112,7 @@ def test_ttl_node_with_children_is_kept(zk, root):
     assert wait_until(lambda: zk.exists(root + "/t") is None, REAP_TIMEOUT)
 
 
+@pytest.mark.toggle_ttl
 def test_ttl_bad_arguments(zk, root):
     for ttl in (0, -5, 1 << 41):
         with pytest.raises(BadArgumentsError):

@@ -116,6 +116,7 @@ def test_create_ephemeral_and_sequential(zk_server, make_client, root):
     assert sorted(zk.get_children(root)) == ["seq-0000000001", "seq-0000000002"]
 
 
+@pytest.mark.toggle_reaper
 def test_create_container(zk_server, make_client, root):
     c = root + "/cont"
     outs, _ = zkcli.script(zk_server, ["create -c %s" % c, "create %s/k" % c, "delete %s/k" % c])
@@ -124,6 +125,8 @@ def test_create_container(zk_server, make_client, root):
     assert wait_until(lambda: zk.exists(c) is None, REAP_TIMEOUT), "container not reaped"
 
 
+@pytest.mark.toggle_ttl
+@pytest.mark.toggle_reaper
 def test_create_ttl(zk_server, make_client, root):
     """Needs extendedTypesEnabled=true on the server (set by the harness)."""
     t = root + "/ttl"
@@ -303,6 +306,8 @@ def test_whoami_sync_version_config(zk_server, root):
 
 
 def test_quota_nodes(zk_server, make_client, root):
+    """setquota/listquota/delquota: znodes under /zookeeper/quota; the stats are server-maintained
+    (soft quota only: Apache 3.8 enforces nothing unless -Dzookeeper.enforceQuota=true)."""
     zk = make_client()
     zk.create(root + "/q", b"12345")
     zk.create(root + "/q/c")
@@ -311,7 +316,15 @@ def test_quota_nodes(zk_server, make_client, root):
     r = run(zk_server, "listquota", root + "/q")
     assert r.rc == 0
     assert r.out[0].startswith("Output quota for %s/q count=10,bytes=-1" % root), r
+    # the *server* fills zookeeper_stats for the subtree and keeps it up to date
     assert r.out[1] == "Output stat for %s/q count=2,bytes=5" % root, r
+    zk.create(root + "/q/c/d", b"abc")
+    zk.set(root + "/q", b"1")
+    r = run(zk_server, "listquota", root + "/q")
+    assert r.out[1] == "Output stat for %s/q count=3,bytes=4" % root, r
+    zk.delete(root + "/q/c/d")
+    r = run(zk_server, "listquota", root + "/q")
+    assert r.out[1] == "Output stat for %s/q count=2,bytes=1" % root, r
     qpath = "/zookeeper/quota" + root + "/q"
     assert sorted(zk.get_children(qpath)) == ["zookeeper_limits", "zookeeper_stats"]
     assert run(zk_server, "delquota", root + "/q").rc == 0
