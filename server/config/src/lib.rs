@@ -33,4 +33,4 @@ pub use config::{
 pub use error::{ConfigError, ConfigWarning, WarningKind};
 pub use myid::{parse_myid, read_myid};
 pub use render::ConfRuntime;
-pub use server_line::{PeerRole, ServerSpec};
+pub use server_line::{bracket_host, parse_server_assignment, PeerRole, ServerSpec};

@@ -1,63 +1,257 @@
-//! Raft RPC transport between ensemble members.
+//! Peer transport on the quorum port: Raft RPCs plus follower→leader forwarding.
 //!
-//! Single-node deployments never send RPCs; the TCP transport for ensembles plugs in here.
+//! Wire format: `u32 length | u64 request id | postcard payload`, both directions. Each TCP connection
+//! carries requests from one client object; the server answers in any order, matched by id.
 
 use crate::types::*;
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
     VoteResponse,
 };
+use parking_lot::Mutex;
+use rzk_tree::{CmdResult, Entry};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
 
-#[derive(Debug, thiserror::Error)]
-#[error("no transport to member {0} at {1}")]
-struct NoTransport(u64, String);
+/// Largest peer frame accepted (log batches and snapshot chunks are far smaller).
+const MAX_FRAME: usize = 256 * 1024 * 1024;
 
-/// Creates per-peer clients.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum PeerRequest {
+    Append(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<u64>),
+    Snapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A follower forwards a client write; answered after it is applied on the leader.
+    Propose(Entry),
+    /// Read index for `sync` on a follower.
+    ReadIndex,
+    /// Sessions active on a follower since its last report.
+    Touch(Vec<i64>),
+    /// Whether this member has ever joined a cluster (for bootstrap).
+    Status,
+    Reconfig(crate::node::MembershipChange),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum PeerResponse {
+    Append(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    Snapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    Propose(Result<(i64, CmdResult), crate::node::ProposeError>),
+    ReadIndex(Result<i64, crate::node::ProposeError>),
+    Touched,
+    Status { initialized: bool },
+    Reconfig(Result<crate::node::MembersView, crate::node::ReconfigError>),
+}
+
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum PeerError {
+    #[error("cannot reach {addr}: {reason}")]
+    Unreachable { addr: String, reason: String },
+    #[error("peer {addr} did not answer within {after:?}")]
+    Timeout { addr: String, after: Duration },
+    #[error("bad frame from {addr}: {reason}")]
+    Protocol { addr: String, reason: String },
+}
+
+pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if !(8..=MAX_FRAME).contains(&len) {
+        return Err(std::io::Error::other(format!("peer frame length {len} out of range")));
+    }
+    let mut id = [0u8; 8];
+    r.read_exact(&mut id).await?;
+    let mut body = vec![0u8; len - 8];
+    r.read_exact(&mut body).await?;
+    Ok(Some((u64::from_be_bytes(id), body)))
+}
+
+pub(crate) fn encode_frame<T: Serialize>(id: u64, msg: &T) -> Vec<u8> {
+    let body = postcard::to_allocvec(msg).unwrap_or_default();
+    let mut out = Vec::with_capacity(body.len() + 12);
+    out.extend_from_slice(&((body.len() + 8) as u32).to_be_bytes());
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<PeerResponse>>>>;
+
+struct Live {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Pending,
+    dead: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A lazily (re)connecting request/response channel to one peer address.
+pub(crate) struct RpcConn {
+    addr: String,
+    live: tokio::sync::Mutex<Option<Live>>,
+    next_id: AtomicU64,
+}
+
+impl RpcConn {
+    pub(crate) fn new(addr: String) -> Self {
+        RpcConn { addr, live: tokio::sync::Mutex::new(None), next_id: AtomicU64::new(1) }
+    }
+
+    async fn connect(&self) -> Result<Live, PeerError> {
+        let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| PeerError::Unreachable { addr: self.addr.clone(), reason: "connect timed out".into() })?
+            .map_err(|e| PeerError::Unreachable { addr: self.addr.clone(), reason: e.to_string() })?;
+        let _ = stream.set_nodelay(true);
+        let (mut rd, wr) = stream.into_split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
+        let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d2 = dead.clone();
+        tokio::spawn(async move {
+            let mut wr = BufWriter::new(wr);
+            while let Some(f) = rx.recv().await {
+                if wr.write_all(&f).await.is_err() {
+                    break;
+                }
+                if rx.is_empty() && wr.flush().await.is_err() {
+                    break;
+                }
+            }
+            d2.store(true, Ordering::Relaxed);
+        });
+        let p2 = pending.clone();
+        let d3 = dead.clone();
+        tokio::spawn(async move {
+            while let Ok(Some((id, body))) = read_frame(&mut rd).await {
+                match postcard::from_bytes::<PeerResponse>(&body) {
+                    Ok(resp) => {
+                        if let Some(tx) = p2.lock().remove(&id) {
+                            let _ = tx.send(resp);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "undecodable peer response");
+                        break;
+                    }
+                }
+            }
+            d3.store(true, Ordering::Relaxed);
+            p2.lock().clear();
+        });
+        Ok(Live { tx, pending, dead })
+    }
+
+    /// Queues `req` (in call order) and returns a receiver for its response.
+    pub(crate) async fn send(&self, req: &PeerRequest) -> Result<oneshot::Receiver<PeerResponse>, PeerError> {
+        let mut guard = self.live.lock().await;
+        if guard.as_ref().is_none_or(|l| l.dead.load(Ordering::Relaxed)) {
+            *guard = Some(self.connect().await?);
+        }
+        let live = guard.as_ref().expect("connected above");
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        live.pending.lock().insert(id, tx);
+        if live.tx.send(encode_frame(id, req)).is_err() {
+            live.pending.lock().remove(&id);
+            *guard = None;
+            return Err(PeerError::Unreachable { addr: self.addr.clone(), reason: "connection closed".into() });
+        }
+        Ok(rx)
+    }
+
+    pub(crate) async fn call(&self, req: &PeerRequest, timeout: Duration) -> Result<PeerResponse, PeerError> {
+        let rx = self.send(req).await?;
+        self.wait(rx, timeout).await
+    }
+
+    pub(crate) async fn wait(&self, rx: oneshot::Receiver<PeerResponse>, timeout: Duration) -> Result<PeerResponse, PeerError> {
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(PeerError::Timeout { addr: self.addr.clone(), after: timeout }),
+            Ok(Err(_)) => {
+                *self.live.lock().await = None;
+                Err(PeerError::Unreachable { addr: self.addr.clone(), reason: "connection lost".into() })
+            }
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+}
+
+/// Creates per-peer Raft clients.
 pub struct Network;
 
 pub struct PeerClient {
     target: u64,
-    addr: String,
+    conn: RpcConn,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
     async fn new_client(&mut self, target: u64, node: &Member) -> Self::Network {
-        PeerClient { target, addr: node.quorum_addr.clone() }
+        PeerClient { target, conn: RpcConn::new(node.quorum_addr.clone()) }
     }
 }
 
-impl PeerClient {
-    fn unreachable<E: std::error::Error>(&self) -> RPCError<u64, Member, E> {
-        RPCError::Unreachable(Unreachable::new(&NoTransport(self.target, self.addr.clone())))
+fn to_rpc_err<E: std::error::Error>(e: PeerError) -> RPCError<u64, Member, E> {
+    match e {
+        PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
+        _ => RPCError::Network(NetworkError::new(&e)),
     }
+}
+
+fn unexpected<E: std::error::Error>(target: u64) -> RPCError<u64, Member, E> {
+    RPCError::Network(NetworkError::new(&PeerError::Protocol {
+        addr: format!("member {target}"),
+        reason: "unexpected response kind".into(),
+    }))
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
-        Err(self.unreachable())
+        match self.conn.call(&PeerRequest::Append(rpc), option.hard_ttl()).await.map_err(to_rpc_err)? {
+            PeerResponse::Append(Ok(r)) => Ok(r),
+            PeerResponse::Append(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            _ => Err(unexpected(self.target)),
+        }
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, Member, RaftError<u64, InstallSnapshotError>>> {
-        Err(self.unreachable())
+        match self.conn.call(&PeerRequest::Snapshot(rpc), option.hard_ttl()).await.map_err(to_rpc_err)? {
+            PeerResponse::Snapshot(Ok(r)) => Ok(r),
+            PeerResponse::Snapshot(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            _ => Err(unexpected(self.target)),
+        }
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<u64>,
-        _option: RPCOption,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
-        let _ = NetworkError::new(&NoTransport(self.target, self.addr.clone()));
-        Err(self.unreachable())
+        match self.conn.call(&PeerRequest::Vote(rpc), option.hard_ttl()).await.map_err(to_rpc_err)? {
+            PeerResponse::Vote(Ok(r)) => Ok(r),
+            PeerResponse::Vote(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            _ => Err(unexpected(self.target)),
+        }
     }
 }

@@ -1,30 +1,42 @@
-//! The consensus handle used by the server.
+//! The consensus handle used by the server: propose/forward writes, read barriers, membership.
 
 use crate::log_store::LogStore;
-use crate::network::Network;
+use crate::network::{read_frame, encode_frame, Network, PeerRequest, PeerResponse, RpcConn};
 use crate::state_machine::{ApplyHook, StateMachine};
 use crate::types::*;
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{Config, ServerState, SnapshotPolicy};
-use parking_lot::RwLock;
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use parking_lot::{Mutex, RwLock};
 use rzk_storage::{LogOptions, LogWriter, MetaStore, SnapshotOptions, SnapshotStore};
 use rzk_tree::{CmdResult, DataTree, Entry};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RaftNodeConfig {
     pub node_id: u64,
     /// Directory holding `log/`, `meta/` and `snapshots/`.
     pub dir: PathBuf,
-    /// Initial members, used only by the very first start of a fresh ensemble.
+    /// Members from the configuration file: used only to bootstrap a brand-new ensemble.
     pub members: BTreeMap<u64, Member>,
+    /// Which of `members` are observers (Raft learners).
+    pub observers: BTreeSet<u64>,
+    /// Address to accept peer connections on (None: single node, no peers).
+    pub listen: Option<String>,
     /// Take a snapshot (and purge older log) after this many entries.
     pub snapshot_every: u64,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: (u64, u64),
+    /// Called on the leader with sessions that followers report as active.
+    pub touch_sink: Arc<dyn Fn(&[i64]) + Send + Sync>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,14 +45,51 @@ pub enum StartError {
     Storage(#[from] rzk_storage::StorageError),
     #[error("raft: {0}")]
     Raft(String),
+    #[error("cannot listen for peers on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
 }
 
-#[derive(Debug, thiserror::Error, Clone)]
+#[derive(Debug, thiserror::Error, Clone, Serialize, Deserialize)]
 pub enum ProposeError {
+    #[error("no leader is known")]
+    NoLeader,
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
+    #[error("forwarding to the leader failed: {0}")]
+    Forward(String),
     #[error("replication stopped: {0}")]
     Fatal(String),
+}
+
+#[derive(Debug, thiserror::Error, Clone, Serialize, Deserialize)]
+pub enum ReconfigError {
+    #[error("the new configuration would not have a quorum of synced voters")]
+    NoQuorum,
+    #[error("another membership change is in progress")]
+    InProgress,
+    #[error("bad reconfiguration: {0}")]
+    BadArguments(String),
+    #[error("{0}")]
+    Propose(#[from] ProposeError),
+    #[error("membership change failed: {0}")]
+    Failed(String),
+}
+
+/// A requested membership change (ZooKeeper incremental reconfig).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MembershipChange {
+    /// Members to add or update; `true` = participant (voter), `false` = observer (learner).
+    pub upsert: Vec<(u64, Member, bool)>,
+    pub remove: Vec<u64>,
+}
+
+/// The membership as the state machine knows it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MembersView {
+    pub voters: BTreeMap<u64, Member>,
+    pub learners: BTreeMap<u64, Member>,
+    /// Log index of the membership entry (ZooKeeper's config version).
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,16 +112,39 @@ pub struct RaftStatus {
     pub voters: Vec<u64>,
     pub learners: Vec<u64>,
     pub millis_since_quorum_ack: Option<u64>,
+    /// On the leader: per member, the highest log index known replicated there.
+    pub replication: BTreeMap<u64, Option<u64>>,
+}
+
+impl RaftStatus {
+    /// Followers (voters and learners) whose log is within `lag` entries of the leader's.
+    pub fn synced(&self, lag: u64) -> Vec<u64> {
+        self.replication
+            .iter()
+            .filter(|(id, m)| **id != self.id && m.is_some_and(|i| i + lag >= self.last_log_index))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+pub type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+struct Inner {
+    raft: Raft,
+    id: u64,
+    forward: Mutex<HashMap<u64, Arc<RpcConn>>>,
+    touch_sink: Arc<dyn Fn(&[i64]) + Send + Sync>,
+    reconfig: tokio::sync::Mutex<()>,
 }
 
 /// A running Raft member holding the replicated [`DataTree`].
 #[derive(Clone)]
 pub struct RaftNode {
-    raft: Raft,
-    id: u64,
+    inner: Arc<Inner>,
 }
 
 const INITIALIZED: &str = "initialized";
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl RaftNode {
     pub async fn start(cfg: RaftNodeConfig, tree: Arc<RwLock<DataTree>>, hook: Arc<dyn ApplyHook>) -> Result<Self, StartError> {
@@ -92,6 +164,7 @@ impl RaftNode {
             election_timeout_max: cfg.election_timeout_ms.1,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
             max_in_snapshot_log_to_keep: 1000,
+            max_payload_entries: 256,
             ..Default::default()
         }
         .validate()
@@ -99,25 +172,119 @@ impl RaftNode {
         let raft = Raft::new(cfg.node_id, Arc::new(config), Network, store, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
-
-        // initialize() runs once ever per member; the marker survives restarts with the data dir.
-        if !initialized {
-            if cfg.members.len() == 1 && cfg.members.contains_key(&cfg.node_id) {
-                if let Err(e) = raft.initialize(cfg.members.clone()).await {
-                    tracing::info!(error = %e, "initialize skipped");
-                }
-            }
-            meta.save(INITIALIZED, b"1")?;
+        let node = RaftNode {
+            inner: Arc::new(Inner {
+                raft,
+                id: cfg.node_id,
+                forward: Mutex::new(HashMap::new()),
+                touch_sink: cfg.touch_sink.clone(),
+                reconfig: tokio::sync::Mutex::new(()),
+            }),
+        };
+        if let Some(addr) = &cfg.listen {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| StartError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+            tokio::spawn(serve_peers(node.clone(), listener));
         }
-        Ok(RaftNode { raft, id: cfg.node_id })
+        // initialize() runs once ever, on one member: the lowest participant id of a new ensemble.
+        if !initialized {
+            let voters: BTreeMap<u64, Member> =
+                cfg.members.iter().filter(|(id, _)| !cfg.observers.contains(id)).map(|(k, v)| (*k, v.clone())).collect();
+            let bootstrapper = voters.keys().next() == Some(&cfg.node_id);
+            if !bootstrapper {
+                meta.save(INITIALIZED, b"joined")?;
+            } else if voters.len() == 1 {
+                node.initialize(voters, &meta).await?;
+            } else {
+                let n = node.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = n.bootstrap(voters, cfg.members.clone(), cfg.observers.clone(), meta).await {
+                        tracing::error!(error = %e, "bootstrap failed");
+                    }
+                });
+            }
+        }
+        Ok(node)
     }
 
-    /// Appends `entry` to the replicated log. The returned future resolves once the entry is
-    /// committed and applied. The entry is queued before this function returns, so calls made in
-    /// sequence are applied in that sequence.
-    pub async fn propose(&self, entry: Entry) -> impl Future<Output = Result<(i64, CmdResult), ProposeError>> {
-        let rx = self.raft.client_write_ff(entry).await;
-        async move {
+    async fn initialize(&self, voters: BTreeMap<u64, Member>, meta: &MetaStore) -> Result<(), StartError> {
+        match self.inner.raft.initialize(voters).await {
+            Ok(()) => tracing::info!("initialized a new ensemble"),
+            Err(e) => tracing::info!(error = %e, "initialize skipped"),
+        }
+        meta.save(INITIALIZED, b"bootstrapped")?;
+        Ok(())
+    }
+
+    /// Waits until a majority of the configured voters are reachable and none of them has joined a
+    /// cluster yet, then initializes. If any has, this member joins instead.
+    async fn bootstrap(
+        &self,
+        voters: BTreeMap<u64, Member>,
+        all: BTreeMap<u64, Member>,
+        observers: BTreeSet<u64>,
+        meta: MetaStore,
+    ) -> Result<(), StartError> {
+        loop {
+            if self.inner.raft.is_initialized().await.unwrap_or(false) {
+                meta.save(INITIALIZED, b"joined")?;
+                return Ok(());
+            }
+            let mut reachable = 1;
+            let mut someone_initialized = false;
+            for (id, m) in &voters {
+                if *id == self.inner.id {
+                    continue;
+                }
+                let conn = RpcConn::new(m.quorum_addr.clone());
+                if let Ok(PeerResponse::Status { initialized }) = conn.call(&PeerRequest::Status, Duration::from_secs(1)).await {
+                    reachable += 1;
+                    someone_initialized |= initialized;
+                }
+            }
+            if someone_initialized {
+                tracing::info!("another member already belongs to a cluster; joining instead of initializing");
+                meta.save(INITIALIZED, b"joined")?;
+                return Ok(());
+            }
+            if reachable * 2 > voters.len() {
+                self.initialize(voters.clone(), &meta).await?;
+                if !observers.is_empty() && self.wait_leader(Duration::from_secs(30)).await {
+                    for id in &observers {
+                        if let Some(m) = all.get(id) {
+                            if let Err(e) = self.inner.raft.add_learner(*id, m.clone(), false).await {
+                                tracing::warn!(id, error = %e, "adding observer failed");
+                            }
+                        }
+                    }
+                }
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    fn leader_conn(&self) -> Result<(u64, Arc<RpcConn>), ProposeError> {
+        let m = self.inner.raft.metrics().borrow().clone();
+        let leader = m.current_leader.ok_or(ProposeError::NoLeader)?;
+        let node = m.membership_config.membership().get_node(&leader).cloned().ok_or(ProposeError::NoLeader)?;
+        let mut f = self.inner.forward.lock();
+        let conn = f.entry(leader).or_insert_with(|| Arc::new(RpcConn::new(node.quorum_addr.clone()))).clone();
+        Ok((leader, conn))
+    }
+
+    fn is_leader(&self) -> bool {
+        self.inner.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    async fn propose_local(&self, entry: Entry) -> Pending<Result<(i64, CmdResult), ProposeError>> {
+        let rx = self.inner.raft.client_write_ff(entry).await;
+        Box::pin(async move {
             let rx = rx.map_err(|e| ProposeError::Fatal(e.to_string()))?;
             match rx.await {
                 Ok(Ok(resp)) => Ok((resp.log_id.index as i64, resp.data)),
@@ -125,22 +292,166 @@ impl RaftNode {
                 Ok(Err(e)) => Err(ProposeError::Fatal(e.to_string())),
                 Err(e) => Err(ProposeError::Fatal(e.to_string())),
             }
+        })
+    }
+
+    /// Submits a write: proposed here when leader, else forwarded to the leader. The entry is queued
+    /// (locally or on the ordered forward connection) before this returns, so a caller's writes keep
+    /// their order. The returned future resolves once the entry is applied on THIS member.
+    pub async fn submit(&self, entry: Entry) -> Pending<Result<(i64, CmdResult), ProposeError>> {
+        if self.is_leader() {
+            return self.propose_local(entry).await;
+        }
+        let (leader, conn) = match self.leader_conn() {
+            Ok(c) => c,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        let rx = conn.send(&PeerRequest::Propose(entry)).await;
+        let me = self.clone();
+        Box::pin(async move {
+            let rx = rx.map_err(|e| ProposeError::Forward(e.to_string()))?;
+            match conn.wait(rx, FORWARD_TIMEOUT).await.map_err(|e| ProposeError::Forward(e.to_string()))? {
+                PeerResponse::Propose(Ok((zxid, r))) => {
+                    me.wait_applied(zxid as u64).await?;
+                    Ok((zxid, r))
+                }
+                PeerResponse::Propose(Err(e)) => Err(e),
+                _ => Err(ProposeError::Forward(format!("unexpected answer from leader {leader}"))),
+            }
+        })
+    }
+
+    async fn wait_applied(&self, index: u64) -> Result<(), ProposeError> {
+        self.inner
+            .raft
+            .wait(Some(FORWARD_TIMEOUT))
+            .applied_index_at_least(Some(index), "apply forwarded write")
+            .await
+            .map(|_| ())
+            .map_err(|e| ProposeError::Fatal(e.to_string()))
+    }
+
+    /// ZooKeeper `sync`: once this resolves, this member has applied everything the leader had
+    /// committed when it was called. Returns the index waited for.
+    pub async fn read_barrier(&self) -> Result<i64, ProposeError> {
+        let index = if self.is_leader() {
+            match self.inner.raft.ensure_linearizable().await {
+                Ok(l) => l.map_or(0, |l| l.index),
+                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                    return Err(ProposeError::NotLeader { leader: f.leader_id })
+                }
+                Err(e) => return Err(ProposeError::Fatal(e.to_string())),
+            }
+        } else {
+            let (_, conn) = self.leader_conn()?;
+            match conn.call(&PeerRequest::ReadIndex, FORWARD_TIMEOUT).await.map_err(|e| ProposeError::Forward(e.to_string()))? {
+                PeerResponse::ReadIndex(r) => r? as u64,
+                _ => return Err(ProposeError::Forward("unexpected answer to ReadIndex".into())),
+            }
+        };
+        self.wait_applied(index).await?;
+        Ok(index as i64)
+    }
+
+    /// Tells the leader these sessions were active here (no-op on the leader itself).
+    pub async fn report_touches(&self, sessions: Vec<i64>) {
+        if sessions.is_empty() {
+            return;
+        }
+        if self.is_leader() {
+            (self.inner.touch_sink)(&sessions);
+            return;
+        }
+        if let Ok((_, conn)) = self.leader_conn() {
+            let _ = conn.call(&PeerRequest::Touch(sessions), Duration::from_secs(2)).await;
         }
     }
 
-    /// Waits until this member has applied everything committed before the call (ZooKeeper `sync`).
-    pub async fn barrier(&self) -> Result<i64, ProposeError> {
-        match self.raft.ensure_linearizable().await {
-            Ok(l) => Ok(l.map_or(0, |l| l.index as i64)),
-            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader { leader: f.leader_id })
+    /// The current membership (as applied locally).
+    pub fn members(&self) -> MembersView {
+        let m = self.inner.raft.metrics().borrow().clone();
+        let mc = m.membership_config.clone();
+        let membership = mc.membership();
+        let voter_ids: BTreeSet<u64> = membership.voter_ids().collect();
+        let mut v = MembersView { version: mc.log_id().map_or(0, |l| l.index), ..Default::default() };
+        for (id, node) in membership.nodes() {
+            if voter_ids.contains(id) {
+                v.voters.insert(*id, node.clone());
+            } else {
+                v.learners.insert(*id, node.clone());
             }
-            Err(e) => Err(ProposeError::Fatal(e.to_string())),
         }
+        v
+    }
+
+    /// Applies an incremental membership change (ZooKeeper reconfig), forwarding to the leader if needed.
+    pub async fn reconfigure(&self, change: MembershipChange) -> Result<MembersView, ReconfigError> {
+        if !self.is_leader() {
+            let (_, conn) = self.leader_conn()?;
+            return match conn
+                .call(&PeerRequest::Reconfig(change), Duration::from_secs(120))
+                .await
+                .map_err(|e| ProposeError::Forward(e.to_string()))?
+            {
+                PeerResponse::Reconfig(r) => {
+                    if let Ok(v) = &r {
+                        let _ = self.wait_applied(v.version).await;
+                    }
+                    r
+                }
+                _ => Err(ReconfigError::Failed("unexpected answer to Reconfig".into())),
+            };
+        }
+        let _one_at_a_time = self.inner.reconfig.try_lock().map_err(|_| ReconfigError::InProgress)?;
+        let raft = &self.inner.raft;
+        let cur = self.members();
+        let mut voters: BTreeSet<u64> = cur.voters.keys().copied().collect();
+        let mut all: BTreeSet<u64> = voters.iter().chain(cur.learners.keys()).copied().collect();
+        for id in &change.remove {
+            if !all.contains(id) {
+                return Err(ReconfigError::BadArguments(format!("server {id} is not a member")));
+            }
+            voters.remove(id);
+            all.remove(id);
+        }
+        for (id, _, voter) in &change.upsert {
+            all.insert(*id);
+            if *voter {
+                voters.insert(*id);
+            } else {
+                voters.remove(id);
+            }
+        }
+        if voters.is_empty() {
+            return Err(ReconfigError::BadArguments("the new configuration has no participants".into()));
+        }
+        // New members first catch up as learners.
+        for (id, m, _) in &change.upsert {
+            let known = cur.voters.get(id).or(cur.learners.get(id));
+            if known != Some(m) {
+                raft.add_learner(*id, m.clone(), true).await.map_err(map_change_err)?;
+            }
+        }
+        // The new voter set must have a majority that is up to date (leader + synced followers).
+        let st = self.status();
+        let mut synced: BTreeSet<u64> = st.synced(100).into_iter().collect();
+        synced.insert(self.inner.id);
+        let ok = voters.iter().filter(|v| synced.contains(v)).count();
+        if ok * 2 <= voters.len() {
+            return Err(ReconfigError::NoQuorum);
+        }
+        if voters != cur.voters.keys().copied().collect() {
+            raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), true).await.map_err(map_change_err)?;
+        }
+        let gone: BTreeSet<u64> = change.remove.iter().copied().collect();
+        if !gone.is_empty() {
+            raft.change_membership(ChangeMembers::RemoveNodes(gone), false).await.map_err(map_change_err)?;
+        }
+        Ok(self.members())
     }
 
     pub fn status(&self) -> RaftStatus {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.inner.raft.metrics().borrow().clone();
         let role = match m.state {
             ServerState::Leader => Role::Leader,
             ServerState::Follower => Role::Follower,
@@ -150,7 +461,7 @@ impl RaftNode {
         };
         let membership = m.membership_config.membership();
         RaftStatus {
-            id: self.id,
+            id: self.inner.id,
             role,
             leader: m.current_leader,
             term: m.current_term,
@@ -159,19 +470,146 @@ impl RaftNode {
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
             millis_since_quorum_ack: m.millis_since_quorum_ack,
+            replication: m
+                .replication
+                .as_ref()
+                .map(|r| r.iter().map(|(id, l)| (*id, l.map(|l| l.index))).collect())
+                .unwrap_or_default(),
         }
     }
 
     /// Resolves when this member has become leader (or after `timeout`).
-    pub async fn wait_leader(&self, timeout: std::time::Duration) -> bool {
-        self.raft
-            .wait(Some(timeout))
-            .metrics(|m| m.state == ServerState::Leader, "leader")
-            .await
-            .is_ok()
+    pub async fn wait_leader(&self, timeout: Duration) -> bool {
+        self.inner.raft.wait(Some(timeout)).metrics(|m| m.state == ServerState::Leader, "leader").await.is_ok()
     }
 
-    pub async fn shutdown(&self) {
-        let _ = self.raft.shutdown().await;
+    /// Resolves when some leader is known (or after `timeout`).
+    pub async fn wait_any_leader(&self, timeout: Duration) -> bool {
+        self.inner.raft.wait(Some(timeout)).metrics(|m| m.current_leader.is_some(), "leader known").await.is_ok()
     }
+
+    /// Asks the leader to hand over leadership by triggering an election elsewhere is not available in
+    /// openraft 0.9; the leader steps down by a fresh election when it is stopped.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.raft.shutdown().await;
+    }
+}
+
+fn map_change_err(e: RaftError<u64, ClientWriteError<u64, Member>>) -> ReconfigError {
+    match e {
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
+            let s = c.to_string();
+            if s.contains("progress") {
+                ReconfigError::InProgress
+            } else {
+                ReconfigError::Failed(s)
+            }
+        }
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            ReconfigError::Propose(ProposeError::NotLeader { leader: f.leader_id })
+        }
+        other => ReconfigError::Failed(other.to_string()),
+    }
+}
+
+/// Accepts peer connections and answers their requests.
+async fn serve_peers(node: RaftNode, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let node = node.clone();
+                tokio::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    if let Err(e) = handle_peer(node, stream).await {
+                        tracing::debug!(%peer, error = %e, "peer connection ended");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "peer accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::Result<()> {
+    let (mut rd, wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = tokio::spawn(async move {
+        let mut wr = BufWriter::new(wr);
+        while let Some(f) = rx.recv().await {
+            if wr.write_all(&f).await.is_err() {
+                break;
+            }
+            if rx.is_empty() && wr.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let raft = node.inner.raft.clone();
+    while let Some((id, body)) = read_frame(&mut rd).await? {
+        let req: PeerRequest = match postcard::from_bytes(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "undecodable peer request; closing");
+                break;
+            }
+        };
+        let send = |tx: &mpsc::UnboundedSender<Vec<u8>>, resp: PeerResponse| {
+            let _ = tx.send(encode_frame(id, &resp));
+        };
+        match req {
+            PeerRequest::Append(r) => send(&tx, PeerResponse::Append(raft.append_entries(r).await)),
+            PeerRequest::Vote(r) => send(&tx, PeerResponse::Vote(raft.vote(r).await)),
+            PeerRequest::Snapshot(r) => send(&tx, PeerResponse::Snapshot(raft.install_snapshot(r).await)),
+            PeerRequest::Status => {
+                let initialized = raft.is_initialized().await.unwrap_or(false);
+                send(&tx, PeerResponse::Status { initialized })
+            }
+            PeerRequest::Touch(s) => {
+                (node.inner.touch_sink)(&s);
+                send(&tx, PeerResponse::Touched)
+            }
+            PeerRequest::Propose(e) => {
+                // Queue now (keeps the forwarder's order), answer when applied.
+                let fut = if node.is_leader() {
+                    node.propose_local(e).await
+                } else {
+                    Box::pin(async { Err(ProposeError::NotLeader { leader: None }) })
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(encode_frame(id, &PeerResponse::Propose(fut.await)));
+                });
+            }
+            PeerRequest::ReadIndex => {
+                let node = node.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let r = if node.is_leader() {
+                        node.read_barrier().await
+                    } else {
+                        Err(ProposeError::NotLeader { leader: None })
+                    };
+                    let _ = tx.send(encode_frame(id, &PeerResponse::ReadIndex(r)));
+                });
+            }
+            PeerRequest::Reconfig(c) => {
+                let node = node.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let r = if node.is_leader() {
+                        node.reconfigure(c).await
+                    } else {
+                        Err(ReconfigError::Propose(ProposeError::NotLeader { leader: None }))
+                    };
+                    let _ = tx.send(encode_frame(id, &PeerResponse::Reconfig(r)));
+                });
+            }
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+    Ok(())
 }

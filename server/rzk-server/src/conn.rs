@@ -156,11 +156,15 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         tracing::info!(%peer, client_zxid = req.last_zxid_seen, our_zxid = last_zxid, "refusing session: client has seen a newer zxid");
         return Ok(());
     }
+    if s.cfg.is_distributed() && s.raft().status().leader.is_none() {
+        tracing::info!(%peer, "refusing client: no leader (no quorum)");
+        return Ok(());
+    }
     let timeout = req.timeout_ms.clamp(s.cfg.min_session_timeout as i32, s.cfg.max_session_timeout as i32);
     let (session, passwd, timeout) = if req.session_id == 0 {
         let id = s.new_session_id();
         let passwd: Vec<u8> = (0..16).map(|_| rand::random::<u8>()).collect();
-        let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::CreateSession { session_id: id, timeout_ms: timeout, passwd: passwd.clone() } }).await;
+        let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::CreateSession { session_id: id, timeout_ms: timeout, passwd: passwd.clone() } }).await;
         match fut.await {
             Ok(_) => (id, passwd, timeout),
             Err(e) => {
@@ -337,6 +341,72 @@ async fn run_loop(ctx: &Arc<Ctx>, reader: &mut FrameReader, tx: &mpsc::Unbounded
     }
 }
 
+#[derive(Debug)]
+enum ReconfigParseError {
+    Bad(String),
+    StaleConfig,
+}
+
+impl std::fmt::Display for ReconfigParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReconfigParseError::Bad(m) => f.write_str(m),
+            ReconfigParseError::StaleConfig => f.write_str("curConfigId does not match the current configuration"),
+        }
+    }
+}
+
+fn e_code(e: &ReconfigParseError) -> ErrorCode {
+    match e {
+        ReconfigParseError::Bad(_) => ErrorCode::BadArguments,
+        ReconfigParseError::StaleConfig => ErrorCode::BadVersion,
+    }
+}
+
+fn reconfig_code(e: &rzk_raft::ReconfigError) -> ErrorCode {
+    match e {
+        rzk_raft::ReconfigError::NoQuorum => ErrorCode::NewConfigNoQuorum,
+        rzk_raft::ReconfigError::InProgress => ErrorCode::ReconfigInProgress,
+        rzk_raft::ReconfigError::BadArguments(_) => ErrorCode::BadArguments,
+        _ => ErrorCode::SystemError,
+    }
+}
+
+/// Turns a ZooKeeper reconfig request (incremental or a full new member list) into a change.
+fn reconfig_change(s: &Shared, r: &ReconfigRequest) -> Result<rzk_raft::MembershipChange, ReconfigParseError> {
+    let cur = s.raft().members();
+    if r.cur_config_id != -1 && r.cur_config_id as u64 != cur.version {
+        return Err(ReconfigParseError::StaleConfig);
+    }
+    let default_port = s.cfg.client_address().map_or(2181, |a| a.1);
+    let parse_specs = |text: &str| -> Result<Vec<(u64, rzk_raft::Member, bool)>, ReconfigParseError> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                let sp = rzk_config::parse_server_assignment(t).map_err(ReconfigParseError::Bad)?;
+                let (m, voter) = crate::server::member_from_spec(&sp, default_port);
+                Ok((sp.id, m, voter))
+            })
+            .collect()
+    };
+    let mut change = rzk_raft::MembershipChange::default();
+    if !r.new_members.trim().is_empty() {
+        change.upsert = parse_specs(&r.new_members)?;
+        let keep: std::collections::BTreeSet<u64> = change.upsert.iter().map(|u| u.0).collect();
+        change.remove = cur.voters.keys().chain(cur.learners.keys()).copied().filter(|id| !keep.contains(id)).collect();
+    } else {
+        change.upsert = parse_specs(&r.joining_servers)?;
+        for id in r.leaving_servers.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            change.remove.push(id.parse().map_err(|_| ReconfigParseError::Bad(format!("bad server id {id:?} in leavingServers")))?);
+        }
+    }
+    if change.upsert.is_empty() && change.remove.is_empty() {
+        return Err(ReconfigParseError::Bad("empty reconfiguration".into()));
+    }
+    Ok(change)
+}
+
 /// zxid field of a framed reply (bytes 8..16 after the length prefix and xid).
 fn reply_zxid(f: &[u8]) -> i64 {
     f.get(8..16).map_or(0, |b| i64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
@@ -496,10 +566,58 @@ async fn dispatch(
             ready(frame(xid, tree.last_zxid(), 0, |_| {}), started)
         }
         Request::Sasl => ready(header_only(xid, zxid_now(), ErrorCode::Unimplemented), started),
-        Request::Reconfig(_) => ready(header_only(xid, zxid_now(), ErrorCode::ReconfigDisabled), started),
+        Request::Reconfig(r) => {
+            if !s.cfg.reconfig_enabled {
+                return ready(header_only(xid, zxid_now(), ErrorCode::ReconfigDisabled), started);
+            }
+            let is_super = ctx.auth.read().iter().any(|i| i.scheme == "super");
+            if !is_super && !s.cfg.skip_acl {
+                return ready(header_only(xid, zxid_now(), ErrorCode::NoAuth), started);
+            }
+            let change = match reconfig_change(s, &r) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::info!(error = %e, "bad reconfig request");
+                    return ready(header_only(xid, zxid_now(), e_code(&e)), started);
+                }
+            };
+            *writes_submitted += 1;
+            let seq = *writes_submitted;
+            let done_tx = done_tx.clone();
+            let ctx = ctx.clone();
+            Some(Box::pin(async move {
+                let s = &ctx.s;
+                let res = s.raft().reconfigure(change).await;
+                let frame = match res {
+                    Ok(view) => {
+                        let data = crate::server::render_config(&view).into_bytes();
+                        let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data } }).await;
+                        match fut.await {
+                            Ok((zxid, _)) => {
+                                let tree = s.tree.read();
+                                match tree.get_data("/zookeeper/config", &[Id::new("super", "")]) {
+                                    Ok((data, st)) => frame(xid, zxid, 0, |w| GetDataResponse { data, stat: st.into() }.encode(w)),
+                                    Err(e) => header_only(xid, zxid, e),
+                                }
+                            }
+                            Err(_) => {
+                                done_tx.send_modify(|v| *v = (*v).max(seq));
+                                return Reply { frame: None, close: true, started };
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "reconfig refused");
+                        header_only(xid, s.tree.read().last_zxid(), reconfig_code(&e))
+                    }
+                };
+                done_tx.send_modify(|v| *v = (*v).max(seq));
+                Reply { frame: Some(frame), close: false, started }
+            }))
+        }
         Request::CloseSession => {
             ctx.info.closing.store(true, Ordering::Relaxed);
-            let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::CloseSession { session_id: ctx.session } }).await;
+            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::CloseSession { session_id: ctx.session } }).await;
             *writes_submitted += 1;
             Some(Box::pin(async move {
                 let zxid = fut.await.map(|(z, _)| z).unwrap_or(0);
@@ -516,7 +634,7 @@ async fn dispatch(
                 }
             }
             let auth = ctx.auth.read().clone();
-            let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::Multi { session_id: ctx.session, auth, ops: wops } }).await;
+            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::Multi { session_id: ctx.session, auth, ops: wops } }).await;
             *writes_submitted += 1;
             let seq = *writes_submitted;
             let done_tx = done_tx.clone();
@@ -528,8 +646,8 @@ async fn dispatch(
                     Ok((zxid, CmdResult::Op(OpResult::Error(e)))) => header_only(xid, zxid, e),
                     Ok((zxid, _)) => header_only(xid, zxid, ErrorCode::SystemError),
                     Err(e) => {
-                        tracing::warn!(error = %e, "write failed");
-                        header_only(xid, 0, ErrorCode::ConnectionLoss)
+                        tracing::info!(error = %e, "write not committed; closing the connection");
+                        return Reply { frame: None, close: true, started };
                     }
                 };
                 Reply { frame: Some(frame), close: false, started }
@@ -547,7 +665,7 @@ async fn dispatch(
                 return ready(header_only(xid, zxid_now(), ErrorCode::Unimplemented), started);
             };
             let auth = ctx.auth.read().clone();
-            let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::Write { session_id: ctx.session, auth, op: wop } }).await;
+            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::Write { session_id: ctx.session, auth, op: wop } }).await;
             *writes_submitted += 1;
             let seq = *writes_submitted;
             let done_tx = done_tx.clone();
@@ -559,8 +677,8 @@ async fn dispatch(
                     Ok((zxid, CmdResult::Op(r))) => frame(xid, zxid, 0, |w| encode_op_result(w, opc, &r)),
                     Ok((zxid, _)) => header_only(xid, zxid, ErrorCode::SystemError),
                     Err(e) => {
-                        tracing::warn!(error = %e, "write failed");
-                        header_only(xid, 0, ErrorCode::ConnectionLoss)
+                        tracing::info!(error = %e, "write not committed; closing the connection");
+                        return Reply { frame: None, close: true, started };
                     }
                 };
                 Reply { frame: Some(frame), close: false, started }
@@ -578,11 +696,14 @@ async fn dispatch(
                 let done_tx = done_tx.clone();
                 return Some(Box::pin(async move {
                     let _ = done_rx.wait_for(|v| *v >= need).await;
-                    let r = ctx.s.raft().barrier().await;
+                    let r = ctx.s.raft().read_barrier().await;
                     done_tx.send_modify(|v| *v = (*v).max(seq));
                     let f = match r {
                         Ok(_) => frame(xid, ctx.s.tree.read().last_zxid(), 0, |w| PathRequest { path: p.path.clone() }.encode(w)),
-                        Err(_) => header_only(xid, 0, ErrorCode::ConnectionLoss),
+                        Err(e) => {
+                            tracing::info!(error = %e, "sync failed; closing the connection");
+                            return Reply { frame: None, close: true, started };
+                        }
                     };
                     Reply { frame: Some(f), close: false, started }
                 }));

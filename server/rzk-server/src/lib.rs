@@ -1,7 +1,10 @@
 //! rzk server: client listener, sessions, watches, four-letter words, on top of rzk-raft.
 
+pub mod admin;
 pub mod conn;
 pub mod fourlw;
+pub mod http;
+pub mod metrics;
 pub mod server;
 pub mod stats;
 pub mod watches;
@@ -16,6 +19,10 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {host}:{port}: {e}"))?;
     let shared = server::start(cfg.clone()).await?;
+    let observer = metrics::Observer::new();
+    observer.start(shared.clone());
+    metrics::spawn(shared.clone(), observer.clone()).await;
+    admin::spawn(shared.clone(), observer).await;
     tracing::info!(%host, port, mode = shared.mode(), "serving clients");
     conn::serve(shared, listener).await;
     Ok(())

@@ -89,6 +89,8 @@ pub struct Shared {
     pub conns: Mutex<HashMap<ConnId, Arc<ConnInfo>>>,
     /// Last time each session was heard from on this server (expiry input on the leader).
     pub touches: Mutex<HashMap<i64, Instant>>,
+    /// Sessions active here since the last report to the leader (followers).
+    pub touched: Mutex<std::collections::HashSet<i64>>,
     /// Sessions for which a close has been proposed, so expiry proposes it only once.
     pub closing: Mutex<HashMap<i64, Instant>>,
     pub stats: Stats,
@@ -159,6 +161,9 @@ impl Shared {
     pub fn touch(&self, session: i64) {
         if session != 0 {
             self.touches.lock().insert(session, Instant::now());
+            if self.cfg.is_distributed() {
+                self.touched.lock().insert(session);
+            }
         }
     }
 
@@ -188,6 +193,7 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         watches: Mutex::new(WatchManager::default()),
         conns: Mutex::new(HashMap::new()),
         touches: Mutex::new(HashMap::new()),
+        touched: Mutex::new(std::collections::HashSet::new()),
         closing: Mutex::new(HashMap::new()),
         stats: Stats::new(),
         next_conn: AtomicU64::new(1),
@@ -198,46 +204,66 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
     let dir = cfg.data_log_dir.join("rzk");
     std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
     let mut members = BTreeMap::new();
+    let mut observers = std::collections::BTreeSet::new();
     let client = cfg.client_address().unwrap_or(("127.0.0.1".into(), 2181));
-    if cfg.servers.is_empty() {
+    let distributed = cfg.is_distributed();
+    if !distributed {
         members.insert(
             server_id,
-            rzk_raft::Member {
-                quorum_addr: String::new(),
-                election_port: 0,
-                client_addr: format!("{}:{}", client.0, client.1),
-            },
+            rzk_raft::Member { quorum_addr: String::new(), election_port: 0, client_addr: format!("{}:{}", client.0, client.1) },
         );
     } else {
-        for (id, s) in &cfg.servers {
-            let ca = s.client_addr.clone().unwrap_or_else(|| client.clone());
-            members.insert(
-                *id,
-                rzk_raft::Member {
-                    quorum_addr: format!("{}:{}", s.host, s.quorum_port),
-                    election_port: s.election_port,
-                    client_addr: format!("{}:{}", ca.0, ca.1),
-                },
-            );
+        for (id, sp) in &cfg.servers {
+            let ca = sp.client_addr.clone().unwrap_or_else(|| (sp.host.clone(), client.1));
+            members.insert(*id, member_of(sp, &ca));
+            if sp.role == rzk_config::PeerRole::Observer {
+                observers.insert(*id);
+            }
         }
     }
+    let listen = if distributed {
+        let me = cfg.my_server().ok_or_else(|| anyhow::anyhow!("this server (myid {server_id}) has no server.N line"))?;
+        let host = if cfg.quorum_listen_on_all_ips { "0.0.0.0".to_string() } else { me.host.clone() };
+        Some(format!("{}:{}", rzk_config::bracket_host(&host), me.quorum_port))
+    } else {
+        None
+    };
     let snapshot_every = cfg.rzk_knob("snapshotEveryEntries").and_then(|v| v.parse().ok()).unwrap_or(cfg.snap_count as u64).max(100);
     let tick = cfg.tick_time as u64;
+    let sink = {
+        let weak = Arc::downgrade(&shared);
+        Arc::new(move |ids: &[i64]| {
+            if let Some(s) = weak.upgrade() {
+                let now = Instant::now();
+                let mut t = s.touches.lock();
+                for id in ids {
+                    t.insert(*id, now);
+                }
+            }
+        }) as Arc<dyn Fn(&[i64]) + Send + Sync>
+    };
     let raft_cfg = RaftNodeConfig {
         node_id: server_id,
         dir,
         members,
+        observers,
+        listen,
         snapshot_every,
-        heartbeat_ms: (tick / 4).clamp(20, 500),
-        election_timeout_ms: ((tick / 2).clamp(150, 2000), (tick).clamp(300, 4000)),
+        heartbeat_ms: (tick / 10).clamp(20, 200),
+        election_timeout_ms: ((tick / 2).clamp(150, 1000), tick.clamp(300, 2000)),
+        touch_sink: sink,
     };
     let raft = RaftNode::start(raft_cfg, shared.tree.clone(), Arc::new(Hook(shared.clone()))).await?;
     let _ = shared.raft.set(raft.clone());
-    if !cfg.is_distributed() && !raft.wait_leader(Duration::from_secs(10)).await {
+    if !distributed && !raft.wait_leader(Duration::from_secs(10)).await {
         anyhow::bail!("single-node replication did not become leader within 10s");
     }
     tokio::spawn(expiry_loop(shared.clone()));
     tokio::spawn(reaper_loop(shared.clone()));
+    if distributed {
+        tokio::spawn(touch_report_loop(shared.clone()));
+        tokio::spawn(config_node_loop(shared.clone()));
+    }
     Ok(shared)
 }
 
@@ -275,7 +301,7 @@ async fn expiry_loop(s: Arc<Shared>) {
         }
         for id in expired {
             tracing::info!(session = format_args!("0x{id:x}"), "expiring session");
-            let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::CloseSession { session_id: id } }).await;
+            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::CloseSession { session_id: id } }).await;
             tokio::spawn(async move {
                 if let Err(e) = fut.await {
                     tracing::warn!(error = %e, "session expiry proposal failed");
@@ -296,7 +322,69 @@ async fn reaper_loop(s: Arc<Shared>) {
         }
         let candidates = s.tree.read().reap_candidates(now_ms());
         for (path, czxid) in candidates {
-            let fut = s.raft().propose(Entry { time_ms: now_ms(), cmd: Command::Reap { path, czxid } }).await;
+            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::Reap { path, czxid } }).await;
+            let _ = fut.await;
+        }
+    }
+}
+
+fn member_of(sp: &rzk_config::ServerSpec, client: &(String, u16)) -> rzk_raft::Member {
+    // A wildcard client address is advertised under the server's own host.
+    let host = if client.0 == "0.0.0.0" || client.0 == "::" { sp.host.clone() } else { client.0.clone() };
+    let client = &(host, client.1);
+    rzk_raft::Member {
+        quorum_addr: format!("{}:{}", rzk_config::bracket_host(&sp.host), sp.quorum_port),
+        election_port: sp.election_port,
+        client_addr: format!("{}:{}", rzk_config::bracket_host(&client.0), client.1),
+    }
+}
+
+/// A reconfig `server.N=...` spec as a Raft member plus whether it votes.
+pub fn member_from_spec(sp: &rzk_config::ServerSpec, default_client_port: u16) -> (rzk_raft::Member, bool) {
+    let ca = sp.client_addr.clone().unwrap_or_else(|| (sp.host.clone(), default_client_port));
+    (member_of(sp, &ca), sp.role == rzk_config::PeerRole::Participant)
+}
+
+/// Follower duty: report sessions active here to the leader, which decides expiry.
+async fn touch_report_loop(s: Arc<Shared>) {
+    let period = Duration::from_millis((s.cfg.tick_time as u64 / 2).clamp(50, 1000));
+    loop {
+        tokio::time::sleep(period).await;
+        let ids: Vec<i64> = s.touched.lock().drain().collect();
+        if !s.is_leader() {
+            s.raft().report_touches(ids).await;
+        }
+    }
+}
+
+/// Renders the membership as ZooKeeper's dynamic configuration text (/zookeeper/config).
+pub fn render_config(v: &rzk_raft::MembersView) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, id: &u64, m: &rzk_raft::Member, role: &str| {
+        let (host, qport) = m.quorum_addr.rsplit_once(':').unwrap_or((m.quorum_addr.as_str(), "0"));
+        out.push_str(&format!("server.{id}={host}:{qport}:{}:{role};{}\n", m.election_port, m.client_addr));
+    };
+    let mut all: Vec<(&u64, &rzk_raft::Member, &str)> = v.voters.iter().map(|(i, m)| (i, m, "participant")).collect();
+    all.extend(v.learners.iter().map(|(i, m)| (i, m, "observer")));
+    all.sort_by_key(|(i, _, _)| **i);
+    for (i, m, r) in all {
+        line(&mut out, i, m, r);
+    }
+    out.push_str(&format!("version={:x}", v.version));
+    out
+}
+
+/// Leader duty: keep /zookeeper/config equal to the Raft membership.
+async fn config_node_loop(s: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if !s.is_leader() {
+            continue;
+        }
+        let want = render_config(&s.raft().members());
+        let have = s.tree.read().node("/zookeeper/config").and_then(|n| n.data.clone()).unwrap_or_default();
+        if have != want.as_bytes() {
+            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data: want.into_bytes() } }).await;
             let _ = fut.await;
         }
     }

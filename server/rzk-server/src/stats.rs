@@ -11,6 +11,43 @@ pub struct Stats {
     lat_total_us: AtomicU64,
     lat_min_us: AtomicU64,
     lat_max_us: AtomicU64,
+    /// Request latency histogram for metrics (never reset: Prometheus counters only grow).
+    pub latency_hist: LatencyHistogram,
+}
+
+/// Upper bounds (microseconds) of the request latency histogram buckets.
+pub const LATENCY_BUCKETS_US: [u64; 14] =
+    [250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 10_000_000];
+
+/// A cumulative-at-read-time histogram of request latencies.
+#[derive(Default)]
+pub struct LatencyHistogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl LatencyHistogram {
+    pub fn observe_us(&self, us: u64) {
+        if let Some(i) = LATENCY_BUCKETS_US.iter().position(|b| us <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+    }
+    /// (cumulative count per bucket, total count, sum in microseconds).
+    pub fn snapshot(&self) -> (Vec<u64>, u64, u64) {
+        let mut acc = 0;
+        let cumulative = self
+            .buckets
+            .iter()
+            .map(|b| {
+                acc += b.load(Relaxed);
+                acc
+            })
+            .collect();
+        (cumulative, self.count.load(Relaxed), self.sum_us.load(Relaxed))
+    }
 }
 
 impl Stats {
@@ -24,6 +61,7 @@ impl Stats {
         self.lat_total_us.fetch_add(us, Relaxed);
         self.lat_min_us.fetch_min(us, Relaxed);
         self.lat_max_us.fetch_max(us, Relaxed);
+        self.latency_hist.observe_us(us);
     }
     /// (min, avg, max) in milliseconds, as ZooKeeper prints them.
     pub fn latency_ms(&self) -> (f64, f64, f64) {

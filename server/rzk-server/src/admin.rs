@@ -1,0 +1,484 @@
+//! ZooKeeper AdminServer-compatible HTTP commands (`GET /commands/<name>`, default port 8080).
+//!
+//! The JSON of each command has the fields ZooKeeper 3.8's AdminServer returns (samples captured
+//! from a real ZooKeeper 3.8 are in `tests/fixtures/zk38_admin/`): every answer has `command` (the
+//! command's primary name) and `error` (null, or a message). `GET /commands` lists the commands
+//! as links, like ZooKeeper. Unknown commands answer 200 with `"error": "Unknown command: X"`, as
+//! ZooKeeper does.
+//!
+//! Configured by `admin.enableServer` (default true), `admin.serverAddress` (default 0.0.0.0),
+//! `admin.serverPort` (default 8080) and `admin.commandURL` (default `/commands`). If the port
+//! cannot be bound the server logs it and runs on, like ZooKeeper.
+
+use crate::http::{Request, Response};
+use crate::metrics::{self, Observer};
+use crate::server::{now_ms, Shared};
+use rzk_config::PeerRole;
+use serde_json::{json, Map, Value};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+/// (primary name, aliases). The primary name is what `command` says in the answer.
+pub const COMMANDS: &[(&str, &[&str])] = &[
+    ("configuration", &["conf", "config"]),
+    ("connection_stat_reset", &["crst"]),
+    ("connections", &["cons"]),
+    ("dirs", &[]),
+    ("dump", &[]),
+    ("environment", &["env", "envi"]),
+    ("initial_configuration", &["icfg"]),
+    ("is_read_only", &["isro"]),
+    ("leader", &["lead"]),
+    ("monitor", &["mntr"]),
+    ("observers", &["obsr"]),
+    ("ruok", &[]),
+    ("server_stats", &["srvr"]),
+    ("stat_reset", &["srst"]),
+    ("stats", &["stat"]),
+    ("voting_view", &[]),
+    ("watch_summary", &["wchs"]),
+    ("watches", &["wchc"]),
+    ("watches_by_path", &["wchp"]),
+    ("zabstate", &[]),
+];
+
+/// The primary name of `name` (a primary name or an alias).
+pub fn primary(name: &str) -> Option<&'static str> {
+    COMMANDS.iter().find(|(p, aliases)| *p == name || aliases.contains(&name)).map(|(p, _)| *p)
+}
+
+const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
+
+fn du(path: &std::path::Path) -> u64 {
+    fn walk(p: &std::path::Path, depth: u32) -> u64 {
+        if depth > 16 {
+            return 0;
+        }
+        std::fs::read_dir(p)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| match e.metadata() {
+                        Ok(m) if m.is_dir() => walk(&e.path(), depth + 1),
+                        Ok(m) => m.len(),
+                        Err(_) => 0,
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(path, 0)
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10000.0).round() / 10000.0
+}
+
+fn server_stats(s: &Shared, obs: &Observer) -> Value {
+    let st = s.raft.get().map(|r| r.status());
+    let (min, avg, max) = s.stats.latency_ms();
+    let tree = s.tree.read();
+    json!({
+        "server_state": metrics::role_name(s, st.as_ref()),
+        "provider_null": false,
+        "avg_latency": round4(avg),
+        "max_latency": max.round() as u64,
+        "min_latency": min.round() as u64,
+        "packets_received": s.stats.packets_received.load(Relaxed),
+        "packets_sent": s.stats.packets_sent.load(Relaxed),
+        "num_alive_client_connections": s.conns.lock().len(),
+        "outstanding_requests": s.stats.outstanding.load(Relaxed).max(0),
+        "last_processed_zxid": tree.last_zxid(),
+        "data_dir_size": du(&s.cfg.data_dir),
+        "log_dir_size": du(&s.cfg.data_log_dir),
+        "fsync_threshold_exceed_count": 0,
+        "auth_failed_count": 0,
+        "non_mtlslocal_conn_count": 0,
+        "non_mtlsremote_conn_count": 0,
+        "uptime": s.started.elapsed().as_millis() as u64,
+        "client_response_stats": { "last_buffer_size": -1, "max_buffer_size": -1, "min_buffer_size": -1 },
+        "rzk_leader_uptime": obs.leader_uptime_ms(),
+    })
+}
+
+fn srvr_fields(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
+    out.insert("version".into(), json!(crate::fourlw::VERSION));
+    out.insert("read_only".into(), json!(false));
+    out.insert("server_stats".into(), server_stats(s, obs));
+    out.insert("client_response".into(), json!({ "last_buffer_size": -1, "max_buffer_size": -1, "min_buffer_size": -1 }));
+    out.insert("node_count".into(), json!(s.tree.read().node_count()));
+}
+
+fn connections(s: &Shared, detailed: bool) -> Value {
+    let conns = s.conns.lock();
+    let mut list: Vec<_> = conns.iter().collect();
+    list.sort_by_key(|(id, _)| **id);
+    let items: Vec<Value> = list
+        .into_iter()
+        .map(|(_, c)| {
+            let mut o = json!({
+                "remote_socket_address": c.peer.to_string(),
+                "interest_ops": 1,
+                "outstanding_requests": 0,
+                "packets_received": c.received.load(Relaxed),
+                "packets_sent": c.sent.load(Relaxed),
+            });
+            if detailed {
+                let d = c.detail.lock().clone();
+                let est = c.established.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+                let avg = if d.count == 0 { 0 } else { d.total_ms / d.count };
+                let m = o.as_object_mut().expect("object");
+                m.insert("session_id".into(), json!(c.session_id));
+                m.insert("last_operation".into(), json!(d.lop));
+                m.insert("established".into(), json!(est));
+                m.insert("session_timeout".into(), json!(c.timeout_ms));
+                m.insert("last_cxid".into(), json!(d.lcxid));
+                m.insert("last_zxid".into(), json!(d.lzxid));
+                m.insert("last_response_time".into(), json!(d.lresp_ms));
+                m.insert("last_latency".into(), json!(d.llat_ms));
+                m.insert("min_latency".into(), json!(d.min_ms));
+                m.insert("avg_latency".into(), json!(avg));
+                m.insert("max_latency".into(), json!(d.max_ms));
+            }
+            o
+        })
+        .collect();
+    Value::Array(items)
+}
+
+fn host_port(h: &str, p: u16) -> String {
+    if h.contains(':') {
+        format!("[{h}]:{p}")
+    } else {
+        format!("{h}:{p}")
+    }
+}
+
+/// The `monitor` answer: every metric flattened to `name` / `name{labels}` / `name_count` /
+/// `name_sum` keys, as ZooKeeper's AdminServer does with its metrics provider's values.
+fn monitor(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
+    use prometheus::proto::MetricType;
+    let num = |v: f64| if v.is_finite() { json!(v) } else { json!(format!("{v}")) };
+    for fam in metrics::gather(s, obs) {
+        let name = fam.name().to_string();
+        for m in fam.get_metric() {
+            let labels: Vec<String> = m.get_label().iter().map(|l| format!("{}=\"{}\"", l.name(), l.value())).collect();
+            let key = |suffix: &str, extra: Option<String>| {
+                let mut ls = labels.clone();
+                ls.extend(extra);
+                if ls.is_empty() {
+                    format!("{name}{suffix}")
+                } else {
+                    format!("{name}{suffix}{{{}}}", ls.join(","))
+                }
+            };
+            match fam.get_field_type() {
+                MetricType::GAUGE => {
+                    out.insert(key("", None), num(m.get_gauge().get_value()));
+                }
+                MetricType::COUNTER => {
+                    out.insert(key("", None), num(m.get_counter().get_value()));
+                }
+                MetricType::SUMMARY => {
+                    let sm = m.get_summary();
+                    out.insert(key("_count", None), json!(sm.sample_count() as f64));
+                    out.insert(key("_sum", None), num(sm.sample_sum()));
+                    for q in sm.get_quantile() {
+                        out.insert(key("", Some(format!("quantile=\"{}\"", q.quantile()))), num(q.value()));
+                    }
+                }
+                MetricType::HISTOGRAM => {
+                    let h = m.get_histogram();
+                    out.insert(key("_count", None), json!(h.get_sample_count() as f64));
+                    out.insert(key("_sum", None), num(h.get_sample_sum()));
+                }
+                _ => {}
+            }
+        }
+    }
+    out.insert("server_state".into(), json!(metrics::role_name(s, s.raft.get().map(|r| r.status()).as_ref())));
+    out.insert("version".into(), json!(crate::fourlw::VERSION));
+}
+
+fn voting_view(s: &Shared) -> Value {
+    let mut cfg = Map::new();
+    if s.cfg.is_distributed() {
+        let me = s.cfg.server_id;
+        let own_client = s.cfg.client_address();
+        for (id, sp) in &s.cfg.servers {
+            if sp.role != PeerRole::Participant {
+                continue;
+            }
+            let client = match (&sp.client_addr, Some(*id) == me, &own_client) {
+                (Some((h, p)), _, _) => host_port(h, *p),
+                (None, true, Some((h, p))) => host_port(h, *p),
+                _ => String::new(),
+            };
+            cfg.insert(
+                id.to_string(),
+                json!({
+                    "server_addresses": [host_port(&sp.host, sp.quorum_port)],
+                    "election_addresses": [host_port(&sp.host, sp.election_port)],
+                    "client_address": client,
+                    "learner_type": sp.role.as_str(),
+                }),
+            );
+        }
+    }
+    Value::Object(cfg)
+}
+
+fn environment(out: &mut Map<String, Value>) {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
+    let osr = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    out.insert("zookeeper.version".into(), json!(crate::fourlw::VERSION));
+    out.insert("host.name".into(), json!(host.trim()));
+    // rzk is not a JVM: the java.* keys exist so parsers find them, with ZooKeeper's "<NA>".
+    for k in ["java.version", "java.vendor", "java.home", "java.class.path", "java.library.path", "java.compiler"] {
+        out.insert(k.into(), json!("<NA>"));
+    }
+    out.insert("java.io.tmpdir".into(), json!(std::env::temp_dir().display().to_string()));
+    out.insert("os.name".into(), json!(if std::env::consts::OS == "linux" { "Linux" } else { std::env::consts::OS }));
+    out.insert("os.arch".into(), json!(if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH }));
+    out.insert("os.version".into(), json!(osr.trim()));
+    out.insert("user.name".into(), json!(std::env::var("USER").unwrap_or_default()));
+    out.insert("user.home".into(), json!(std::env::var("HOME").unwrap_or_default()));
+    out.insert("user.dir".into(), json!(std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()));
+}
+
+/// Runs command `name`; the JSON object ZooKeeper's AdminServer would answer.
+pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
+    let mut out = Map::new();
+    let Some(cmd) = primary(name) else {
+        out.insert("command".into(), json!(name));
+        out.insert("error".into(), json!(format!("Unknown command: {name}")));
+        return Value::Object(out);
+    };
+    out.insert("command".into(), json!(cmd));
+    out.insert("error".into(), Value::Null);
+    let st = s.raft.get().map(|r| r.status());
+    let distributed = s.cfg.is_distributed();
+    // Like ZooKeeper, commands that need a serving server fail while no leader is known.
+    let serving = st.as_ref().is_some_and(|st| st.leader.is_some());
+    let needs_serving = !matches!(cmd, "ruok" | "environment" | "configuration" | "dirs" | "initial_configuration" | "zabstate");
+    if needs_serving && !serving {
+        out.insert("error".into(), json!(NOT_SERVING));
+        return Value::Object(out);
+    }
+    match cmd {
+        "ruok" => {}
+        "server_stats" => srvr_fields(s, obs, &mut out),
+        "stats" => {
+            srvr_fields(s, obs, &mut out);
+            out.insert("connections".into(), connections(s, false));
+            out.insert("secure_connections".into(), json!([]));
+        }
+        "connections" => {
+            out.insert("connections".into(), connections(s, true));
+            out.insert("secure_connections".into(), json!([]));
+        }
+        "connection_stat_reset" => {}
+        "stat_reset" => s.stats.reset(),
+        "monitor" => monitor(s, obs, &mut out),
+        "configuration" => {
+            let c = &s.cfg;
+            out.insert("client_port".into(), json!(c.client_address().map(|a| a.1).unwrap_or(2181)));
+            out.insert("data_dir".into(), json!(c.data_dir.display().to_string()));
+            out.insert("data_log_dir".into(), json!(c.data_log_dir.display().to_string()));
+            out.insert("tick_time".into(), json!(c.tick_time));
+            out.insert("max_client_cnxns".into(), json!(c.max_client_cnxns));
+            out.insert("min_session_timeout".into(), json!(c.min_session_timeout));
+            out.insert("max_session_timeout".into(), json!(c.max_session_timeout));
+            out.insert("server_id".into(), json!(c.server_id.unwrap_or(0)));
+            out.insert("client_port_listen_backlog".into(), json!(c.client_port_listen_backlog.map_or(-1, |b| b as i64)));
+        }
+        "initial_configuration" => {
+            let text = std::fs::read_to_string(&s.cfg.origin).unwrap_or_else(|_| s.cfg.to_zoo_cfg());
+            out.insert("initial_configuration".into(), json!(text));
+        }
+        "watch_summary" => {
+            let w = s.watches.lock();
+            out.insert("num_connections".into(), json!(w.conn_count()));
+            out.insert("num_paths".into(), json!(w.path_count()));
+            out.insert("num_total_watches".into(), json!(w.watch_count()));
+        }
+        "watches" => {
+            let w = s.watches.lock();
+            let conns = s.conns.lock();
+            let mut m = Map::new();
+            for (c, paths) in w.by_conn() {
+                let sid = conns.get(&c).map_or(0, |ci| ci.session_id);
+                m.insert(sid.to_string(), json!(paths));
+            }
+            out.insert("session_id_to_watched_paths".into(), Value::Object(m));
+        }
+        "watches_by_path" => {
+            let w = s.watches.lock();
+            let conns = s.conns.lock();
+            let mut m = Map::new();
+            for (p, cs) in w.by_path() {
+                let ids: Vec<i64> = cs.iter().map(|c| conns.get(c).map_or(0, |ci| ci.session_id)).collect();
+                m.insert(p, json!(ids));
+            }
+            out.insert("path_to_session_ids".into(), Value::Object(m));
+        }
+        "dump" => {
+            let tree = s.tree.read();
+            let touches = s.touches.lock();
+            let tick = s.cfg.tick_time.max(1) as i64;
+            let now = now_ms();
+            let mut expiry: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+            for (id, info) in tree.sessions() {
+                let idle = touches.get(id).map_or(0, |t| t.elapsed().as_millis() as i64);
+                let at = now + (info.timeout_ms as i64 - idle).max(0);
+                expiry.entry((at + tick - 1) / tick * tick).or_default().push(*id);
+            }
+            let exp: Map<String, Value> = expiry.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            let eph: Map<String, Value> =
+                tree.ephemerals_by_session().iter().map(|(sid, paths)| (sid.to_string(), json!(paths))).collect();
+            out.insert("expiry_time_to_session_ids".into(), Value::Object(exp));
+            out.insert("session_id_to_ephemeral_paths".into(), Value::Object(eph));
+        }
+        "environment" => environment(&mut out),
+        "dirs" => {
+            out.insert("datadir_size".into(), json!(du(&s.cfg.data_dir)));
+            out.insert("logdir_size".into(), json!(du(&s.cfg.data_log_dir)));
+        }
+        "is_read_only" => {
+            out.insert("read_only".into(), json!(false));
+        }
+        "leader" => {
+            let st = st.as_ref().expect("serving implies a status");
+            if !distributed {
+                out.insert("error".into(), json!("server is not initialized"));
+            } else {
+                let leader = st.leader.unwrap_or(0);
+                let ip = s.cfg.servers.get(&leader).map(|sp| sp.host.clone()).unwrap_or_default();
+                out.insert("is_leader".into(), json!(st.role == rzk_raft::Role::Leader));
+                out.insert("leader_id".into(), json!(leader));
+                out.insert("leader_ip".into(), json!(ip));
+            }
+        }
+        "voting_view" => {
+            out.insert("current_config".into(), voting_view(s));
+        }
+        "observers" => {
+            let mut obs_list = Vec::new();
+            let mut synced = 0;
+            if let Some(st) = st.as_ref().filter(|st| st.role == rzk_raft::Role::Leader) {
+                let lag = metrics::synced_lag(s);
+                for (id, matched, behind, voter) in metrics::replication(st) {
+                    if voter {
+                        continue;
+                    }
+                    if matched.is_some() && behind <= lag {
+                        synced += 1;
+                    }
+                    obs_list.push(json!({ "sid": id, "matched_index": matched, "lag_entries": behind }));
+                }
+            }
+            out.insert("synced_observers".into(), json!(synced));
+            out.insert("observers".into(), Value::Array(obs_list));
+        }
+        "zabstate" => {
+            if !distributed {
+                out.insert("voting".into(), json!(false));
+                out.insert("zabstate".into(), json!(""));
+            } else {
+                let me = s.cfg.server_id.unwrap_or(0);
+                let sp = s.cfg.servers.get(&me);
+                let voting = sp.is_some_and(|sp| sp.role == PeerRole::Participant);
+                let zxid = s.tree.read().last_zxid();
+                let state = match &st {
+                    Some(st) if st.leader.is_some() && !matches!(st.role, rzk_raft::Role::Candidate) => "broadcast",
+                    _ => "election",
+                };
+                out.insert("myid".into(), json!(me));
+                out.insert("is_leader".into(), json!(st.as_ref().is_some_and(|st| st.role == rzk_raft::Role::Leader)));
+                out.insert("quorum_address".into(), json!(sp.map(|sp| host_port(&sp.host, sp.quorum_port))));
+                out.insert("election_address".into(), json!(sp.map(|sp| host_port(&sp.host, sp.election_port))));
+                out.insert(
+                    "client_address".into(),
+                    json!(s.cfg.client_address().map(|(h, p)| host_port(&h, p)).unwrap_or_default()),
+                );
+                out.insert("voting".into(), json!(voting));
+                out.insert("last_zxid".into(), json!(format!("0x{zxid:x}")));
+                out.insert("zab_epoch".into(), json!(st.as_ref().map_or(0, |st| st.term)));
+                out.insert("zab_counter".into(), json!(zxid & 0xffff_ffff));
+                out.insert("zabstate".into(), json!(state));
+            }
+        }
+        _ => {}
+    }
+    Value::Object(out)
+}
+
+/// The `/commands` page: a link per command, as ZooKeeper renders it.
+fn index(base: &str) -> String {
+    let mut names: Vec<&str> = COMMANDS.iter().map(|(p, _)| *p).collect();
+    names.sort_unstable();
+    names.iter().map(|n| format!("<a href=\"{base}/{n}\">{n}</a>\n<br/>\n")).collect()
+}
+
+pub fn handle(s: &Shared, obs: &Observer, req: &Request) -> Response {
+    let base = s.cfg.admin.command_url.trim_end_matches('/');
+    let base = if base.is_empty() { "" } else { base };
+    let Some(rest) = req.path.strip_prefix(base) else { return Response::not_found() };
+    if rest.is_empty() || rest == "/" {
+        return Response::new(200, "text/html; charset=utf-8", index(base));
+    }
+    let Some(name) = rest.strip_prefix('/') else { return Response::not_found() };
+    let name = name.trim_end_matches('/');
+    if name.is_empty() || name.contains('/') {
+        return Response::not_found();
+    }
+    let v = run(s, obs, name);
+    Response::json(serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into()) + "\n")
+}
+
+/// Binds the admin server (unless `admin.enableServer=false`) and serves it in the background.
+pub async fn spawn(s: Arc<Shared>, obs: Arc<Observer>) {
+    if !s.cfg.admin.enable_server {
+        tracing::info!("admin server disabled (admin.enableServer=false)");
+        return;
+    }
+    let (host, port) = (s.cfg.admin.server_address.clone(), s.cfg.admin.server_port);
+    let listener = match crate::http::bind(&host, port).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(%host, port, error = %e, "cannot start the admin server; going on without it");
+            return;
+        }
+    };
+    tracing::info!(%host, port, url = %s.cfg.admin.command_url, "admin server listening");
+    let handler: crate::http::Handler = Arc::new(move |req: Request| {
+        let (s, obs) = (s.clone(), obs.clone());
+        // Commands read locks and the file system: keep them off the async workers.
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || handle(&s, &obs, &req))
+                .await
+                .unwrap_or_else(|_| Response::text(500, "Internal Server Error\n"))
+        })
+    });
+    tokio::spawn(crate::http::serve(listener, handler));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_primary_names() {
+        assert_eq!(primary("srvr"), Some("server_stats"));
+        assert_eq!(primary("stat"), Some("stats"));
+        assert_eq!(primary("mntr"), Some("monitor"));
+        assert_eq!(primary("conf"), Some("configuration"));
+        assert_eq!(primary("cons"), Some("connections"));
+        assert_eq!(primary("wchs"), Some("watch_summary"));
+        assert_eq!(primary("envi"), Some("environment"));
+        assert_eq!(primary("isro"), Some("is_read_only"));
+        assert_eq!(primary("ruok"), Some("ruok"));
+        assert_eq!(primary("RUOK"), None);
+        assert_eq!(primary("nope"), None);
+    }
+}
