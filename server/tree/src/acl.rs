@@ -4,7 +4,6 @@ use base64::Engine;
 use rzk_proto::consts::perms;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
-use std::net::Ipv4Addr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub struct Id {
@@ -71,45 +70,167 @@ pub fn check(acl: &[Acl], perm: i32, auth: &[Id]) -> bool {
 }
 
 fn matches(acl_id: &Id, client: &str) -> bool {
+    // Only schemes with a server AuthenticationProvider can match (ZooKeeper's checkACL).
     match acl_id.scheme.as_str() {
         "ip" => ip_matches(&acl_id.id, client),
-        _ => acl_id.id == client,
+        "digest" => acl_id.id == client,
+        _ => false,
     }
 }
 
-fn ip_matches(pattern: &str, client: &str) -> bool {
-    let (addr, bits) = match pattern.split_once('/') {
-        Some((a, b)) => match b.parse::<u32>() {
-            Ok(b) if b <= 32 => (a, b),
-            _ => return false,
-        },
-        None => (pattern, 32),
-    };
-    match (addr.parse::<Ipv4Addr>(), client.parse::<Ipv4Addr>()) {
-        (Ok(a), Ok(c)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-            u32::from(a) & mask == u32::from(c) & mask
+/// Java's Integer.parseInt(s, radix) for ASCII input: optional sign, digits, i32 range.
+fn java_parse_int(s: &str, radix: u32) -> Option<i32> {
+    i32::from_str_radix(s, radix).ok()
+}
+
+/// IPAuthenticationProvider.addr2Bytes: a ':' makes it IPv6, else a '.' makes it IPv4.
+fn addr_to_bytes(addr: &str) -> Option<Vec<u8>> {
+    if addr.contains(':') {
+        v6_to_bytes(addr)
+    } else if addr.contains('.') {
+        let parts: Vec<&str> = addr.split('.').collect();
+        if parts.len() != 4 {
+            return None;
         }
-        _ => pattern == client,
+        parts.iter().map(|p| java_parse_int(p, 10).filter(|v| (0..=255).contains(v)).map(|v| v as u8)).collect()
+    } else {
+        None
     }
 }
 
-fn valid_ip(id: &str) -> bool {
-    let (addr, bits) = match id.split_once('/') {
-        Some((a, b)) => (a, b.parse::<u32>().ok().filter(|b| *b <= 32).is_some()),
-        None => (id, true),
+/// IPAuthenticationProvider.parseV6addr: 8 hex segments, or fewer around a single "::".
+fn v6_to_bytes(addr: &str) -> Option<Vec<u8>> {
+    let parts: Vec<&str> = addr.split("::").collect();
+    let segs = |s: &str| -> Vec<String> {
+        if s.is_empty() {
+            Vec::new()
+        } else {
+            s.split(':').map(str::to_string).collect()
+        }
     };
-    bits && (addr.parse::<Ipv4Addr>().is_ok() || addr.parse::<std::net::Ipv6Addr>().is_ok())
+    let (head, tail) = match parts.len() {
+        1 => {
+            let head: Vec<String> = parts[0].split(':').map(str::to_string).collect();
+            if head.len() != 8 {
+                return None;
+            }
+            (head, Vec::new())
+        }
+        2 => {
+            let (h, t) = (segs(parts[0]), segs(parts[1]));
+            if h.len() + t.len() >= 8 {
+                return None;
+            }
+            (h, t)
+        }
+        _ => return None,
+    };
+    let mut out = vec![0u8; 16];
+    let mut put = |start: usize, segments: &[String]| -> Option<()> {
+        let mut i = start;
+        for seg in segments {
+            if seg.is_empty() || seg.encode_utf16().count() > 4 {
+                return None;
+            }
+            let v = java_parse_int(seg, 16)?;
+            out[i] = (v >> 8) as u8;
+            out[i + 1] = v as u8;
+            i += 2;
+        }
+        Some(())
+    };
+    put(0, &head)?;
+    put(16 - tail.len() * 2, &tail)?;
+    Some(out)
+}
+
+fn mask(b: &mut [u8], bits: usize) {
+    let start = bits / 8;
+    let mut m: u8 = !(((1u32 << (8 - bits % 8)) - 1) as u8);
+    for byte in b.iter_mut().skip(start) {
+        *byte &= m;
+        m = 0;
+    }
+}
+
+/// `addr[/bits]` as IPAuthenticationProvider parses it; `None` when ZooKeeper rejects it.
+fn parse_ip_expr(expr: &str) -> Option<(Vec<u8>, usize)> {
+    let (addr, bits) = match expr.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (expr, None),
+    };
+    let bytes = addr_to_bytes(addr)?;
+    let max = bytes.len() as i32 * 8;
+    let bits = match bits {
+        Some(b) => java_parse_int(b, 10).filter(|b| (0..=max).contains(b))?,
+        None => max,
+    };
+    Some((bytes, bits as usize))
+}
+
+/// IPAuthenticationProvider.matches: IPv4 or IPv6 prefix match of the client address.
+fn ip_matches(pattern: &str, client: &str) -> bool {
+    let Some((mut acl, bits)) = parse_ip_expr(pattern) else { return false };
+    mask(&mut acl, bits);
+    let Some(mut remote) = addr_to_bytes(client) else { return false };
+    mask(&mut remote, bits);
+    acl == remote
+}
+
+/// IPAuthenticationProvider.isValid.
+fn valid_ip(id: &str) -> bool {
+    parse_ip_expr(id).is_some()
+}
+
+/// DigestAuthenticationProvider.isValid: `id.split(":")` (Java, trailing empty strings dropped)
+/// has exactly two parts.
+fn valid_digest(id: &str) -> bool {
+    if !id.contains(':') {
+        return false;
+    }
+    let mut parts: Vec<&str> = id.split(':').collect();
+    while parts.last() == Some(&"") {
+        parts.pop();
+    }
+    parts.len() == 2
+}
+
+/// How getACL shows a digest id to a caller without ADMIN: Java's `id.replaceAll(":.*", ":x")`
+/// (`.` stops at line terminators).
+pub fn redact_digest(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    let mut rest = id;
+    while let Some(i) = rest.find(':') {
+        out.push_str(&rest[..i]);
+        out.push_str(":x");
+        let after = &rest[i + 1..];
+        match after.find(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+            Some(j) => rest = &after[j..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Validates a requested ACL and expands the `auth` scheme into the session's authenticated ids
-/// (ZooKeeper's fixupACL). `None` means InvalidACL.
+/// (ZooKeeper's fixupACL). `None` means InvalidACL. As ZooKeeper, duplicates are removed from the
+/// request before expansion (an expansion may still repeat an explicit entry).
 pub fn fixup(requested: &[Acl], auth: &[Id]) -> Option<Vec<Acl>> {
-    if requested.is_empty() {
+    let mut uniq: Vec<&Acl> = Vec::with_capacity(requested.len());
+    for a in requested {
+        if !uniq.contains(&a) {
+            uniq.push(a);
+        }
+    }
+    if uniq.is_empty() {
         return None;
     }
-    let mut out: Vec<Acl> = Vec::with_capacity(requested.len());
-    for a in requested {
+    let mut out: Vec<Acl> = Vec::with_capacity(uniq.len());
+    for a in uniq {
         match a.id.scheme.as_str() {
             "world" => {
                 if a.id.id != "anyone" {
@@ -128,7 +249,7 @@ pub fn fixup(requested: &[Acl], auth: &[Id]) -> Option<Vec<Acl>> {
                 }
             }
             "digest" => {
-                if a.id.id.split(':').count() != 2 {
+                if !valid_digest(&a.id.id) {
                     return None;
                 }
                 out.push(a.clone());
@@ -142,13 +263,7 @@ pub fn fixup(requested: &[Acl], auth: &[Id]) -> Option<Vec<Acl>> {
             _ => return None,
         }
     }
-    let mut dedup: Vec<Acl> = Vec::with_capacity(out.len());
-    for a in out {
-        if !dedup.contains(&a) {
-            dedup.push(a);
-        }
-    }
-    Some(dedup)
+    Some(out)
 }
 
 #[cfg(test)]

@@ -192,9 +192,10 @@ impl DataTree {
     pub fn ephemerals_by_session(&self) -> &HashMap<i64, BTreeSet<String>> {
         &self.ephemerals
     }
-    /// ZooKeeper's approximateDataSize: sum of path lengths and data lengths.
+    /// ZooKeeper's approximateDataSize: sum of path lengths (Java String.length, UTF-16 units) and
+    /// data lengths.
     pub fn approximate_data_size(&self) -> u64 {
-        self.nodes.iter().map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, |d| d.len())) as u64).sum()
+        self.nodes.iter().map(|(p, n)| (p.encode_utf16().count() + n.data.as_ref().map_or(0, |d| d.len())) as u64).sum()
     }
     pub fn node(&self, p: &str) -> Option<&Node> {
         self.nodes.get(p)
@@ -227,7 +228,14 @@ impl DataTree {
         if !acl::check(&n.acl, perms::READ | perms::ADMIN, auth) {
             return Err(ErrorCode::NoAuth);
         }
-        Ok((n.acl.as_ref().clone(), n.stat()))
+        let mut list = n.acl.as_ref().clone();
+        // Without ADMIN, ZooKeeper (3.8+, ZOOKEEPER-1392) hides digest hashes as `user:x`.
+        if !acl::check(&n.acl, perms::ADMIN, auth) {
+            for a in list.iter_mut().filter(|a| a.id.scheme == "digest") {
+                a.id.id = acl::redact_digest(&a.id.id);
+            }
+        }
+        Ok((list, n.stat()))
     }
 
     /// Number of all descendants of `p`.
@@ -244,9 +252,13 @@ impl DataTree {
     }
 
     pub fn ephemerals_of(&self, session: i64, prefix: &str) -> Vec<String> {
+        // As ZooKeeper (Java trim()): a blank or "/" prefix, ignoring surrounding spaces and
+        // control characters, means all of the session's ephemerals.
+        let trimmed = prefix.trim_matches(|c: char| c <= ' ');
+        let all = trimmed.is_empty() || trimmed == "/";
         self.ephemerals
             .get(&session)
-            .map(|s| s.iter().filter(|p| prefix == "/" || p.starts_with(prefix)).cloned().collect())
+            .map(|s| s.iter().filter(|p| all || p.starts_with(prefix)).cloned().collect())
             .unwrap_or_default()
     }
 
@@ -336,7 +348,8 @@ impl DataTree {
                     n.data = Some(data.clone());
                     n.stat.mzxid = zxid;
                     n.stat.mtime = t;
-                    n.stat.version += 1;
+                    // ZooKeeper's reconfig and initConfigInZKDatabase write the node with version -1.
+                    n.stat.version = -1;
                     events.push(WatchEvent { path: CONFIG_NODE.into(), typ: event_type::NODE_DATA_CHANGED });
                 }
                 CmdResult::Done
@@ -489,7 +502,7 @@ impl DataTree {
                 self.save(undo, &parent_path);
                 self.save(undo, &final_path);
                 let parent = self.nodes.get_mut(&parent_path).expect("parent checked above");
-                parent.stat.cversion += 1;
+                parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
                 parent.stat.pzxid = zxid;
                 parent.children.insert(path::name(&final_path).to_string());
                 let node = Node {
