@@ -240,12 +240,21 @@ fn single_byte_mutations_of_every_vector() {
 
 /// Random bytes, vectors with several random int/byte overwrites, splices of two vectors, and
 /// vectors behind random 8-byte request headers.
+/// (Two halves with different seeds, so the test harness runs them on two threads.)
 #[test]
-fn random_inputs() {
+fn random_inputs_1() {
+    random_inputs(0x2545_f491_4f6c_dd1d, 85_000);
+}
+
+#[test]
+fn random_inputs_2() {
+    random_inputs(0x5851_f42d_4c95_7f2d, 85_000);
+}
+
+fn random_inputs(seed: u64, iterations: usize) {
     let vectors: Vec<Vec<u8>> = all_vectors().into_iter().map(|(_, v)| v).collect();
-    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
-    const ITERATIONS: usize = 170_000;
-    for _ in 0..ITERATIONS {
+    let mut rng = XorShift(seed);
+    for _ in 0..iterations {
         let input = match rng.below(5) {
             0 => {
                 let n = rng.below(48);
