@@ -102,6 +102,9 @@ pub struct DataTree {
     containers: BTreeSet<String>,
     #[serde(skip)]
     ttls: BTreeSet<String>,
+    /// Paths with a quota (a `/zookeeper/quota/<path>/zookeeper_limits` node exists).
+    #[serde(skip)]
+    quotas: BTreeSet<String>,
     last_zxid: i64,
 }
 
@@ -123,6 +126,7 @@ impl DataTree {
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
+            quotas: BTreeSet::new(),
             last_zxid: 0,
         };
         let empty = |children: &[&str], acl: Vec<Acl>| Node {
@@ -143,6 +147,7 @@ impl DataTree {
         self.ephemerals.clear();
         self.containers.clear();
         self.ttls.clear();
+        self.quotas.clear();
         let paths: Vec<String> = self.nodes.keys().cloned().collect();
         for p in paths {
             self.index_node(&p);
@@ -150,6 +155,9 @@ impl DataTree {
     }
 
     fn index_node(&mut self, p: &str) {
+        if let Some(q) = quota_target(p, LIMITS) {
+            self.quotas.insert(q.to_string());
+        }
         let Some(n) = self.nodes.get(p) else { return };
         if let Some(s) = n.ephemeral_session() {
             self.ephemerals.entry(s).or_default().insert(p.to_string());
@@ -172,6 +180,56 @@ impl DataTree {
         }
         self.containers.remove(p);
         self.ttls.remove(p);
+        if let Some(q) = quota_target(p, LIMITS) {
+            self.quotas.remove(q);
+        }
+    }
+
+    /// The quota root governing `p`: the longest quota path equal to or above it.
+    fn quota_root(&self, p: &str) -> Option<String> {
+        if self.quotas.is_empty() || p.starts_with("/zookeeper/") || p == "/zookeeper" {
+            return None;
+        }
+        let mut cur = p;
+        loop {
+            if self.quotas.contains(cur) {
+                return Some(cur.to_string());
+            }
+            if cur == "/" {
+                return None;
+            }
+            cur = path::parent(cur);
+        }
+    }
+
+    /// Adds to the usage recorded in the quota stats node governing `p` (ZooKeeper's updateCountBytes).
+    fn update_quota(&mut self, p: &str, count: i64, bytes: i64, undo: Option<&mut Undo>) {
+        let Some(root) = self.quota_root(p) else { return };
+        let stats_path = quota_node(&root, STATS);
+        if let Some(u) = undo {
+            self.save(u, &stats_path);
+        }
+        if let Some(n) = self.nodes.get_mut(&stats_path) {
+            let (c, b) = parse_stats(n.data.as_deref().unwrap_or_default());
+            n.data = Some(format!("count={},bytes={}", c + count, b + bytes).into_bytes());
+        }
+    }
+
+    /// Recomputes the usage of quota path `q` into its stats node (when limits/stats appear).
+    fn recompute_quota(&mut self, q: &str) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        if self.nodes.contains_key(q) {
+            let prefix = if q == "/" { "/".to_string() } else { format!("{q}/") };
+            for (k, n) in &self.nodes {
+                if k == q || k.starts_with(&prefix) && !k.starts_with("/zookeeper") {
+                    count += 1;
+                    bytes += n.data.as_ref().map_or(0, |d| d.len() as i64);
+                }
+            }
+        }
+        if let Some(n) = self.nodes.get_mut(&quota_node(q, STATS)) {
+            n.data = Some(format!("count={count},bytes={bytes}").into_bytes());
+        }
     }
 
     pub fn last_zxid(&self) -> i64 {
@@ -523,9 +581,16 @@ impl DataTree {
                     },
                     children: BTreeSet::new(),
                 };
-                let stat = node.stat();
+                let len = data.as_ref().map_or(0, |d| d.len() as i64);
                 self.nodes.insert(final_path.clone(), node);
                 self.index_node(&final_path);
+                self.update_quota(&final_path, 1, len, Some(undo));
+                if let Some(q) = quota_target(&final_path, LIMITS).or_else(|| quota_target(&final_path, STATS)) {
+                    let q = q.to_string();
+                    self.save(undo, &quota_node(&q, STATS));
+                    self.recompute_quota(&q);
+                }
+                let stat = self.nodes[&final_path].stat();
                 events.push(WatchEvent { path: final_path.clone(), typ: event_type::NODE_CREATED });
                 events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
                 Ok(OpResult::Created { path: final_path, stat })
@@ -547,6 +612,9 @@ impl DataTree {
                 }
                 self.save(undo, path::parent(p));
                 self.save(undo, p);
+                if let Some(r) = self.quota_root(p) {
+                    self.save(undo, &quota_node(&r, STATS));
+                }
                 self.remove_node(p, zxid, events);
                 Ok(OpResult::Deleted)
             }
@@ -562,6 +630,9 @@ impl DataTree {
                     return Err(ErrorCode::BadVersion);
                 }
                 self.save(undo, p);
+                let old_len = self.nodes[p].data.as_ref().map_or(0, |d| d.len() as i64);
+                let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
+                self.update_quota(p, 0, new_len - old_len, Some(undo));
                 let n = self.nodes.get_mut(p).expect("checked");
                 n.data = data.clone();
                 n.stat.version = n.stat.version.wrapping_add(1);
@@ -606,6 +677,10 @@ impl DataTree {
     }
 
     fn remove_node(&mut self, p: &str, zxid: i64, events: &mut Vec<WatchEvent>) {
+        if let Some(n) = self.nodes.get(p) {
+            let len = n.data.as_ref().map_or(0, |d| d.len() as i64);
+            self.update_quota(p, -1, -len, None);
+        }
         self.unindex_node(p);
         if self.nodes.remove(p).is_none() {
             return;
@@ -621,6 +696,43 @@ impl DataTree {
         events.push(WatchEvent { path: p.to_string(), typ: event_type::NODE_DELETED });
         events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
     }
+}
+
+const QUOTA_ROOT: &str = "/zookeeper/quota";
+const LIMITS: &str = "zookeeper_limits";
+const STATS: &str = "zookeeper_stats";
+
+/// For `/zookeeper/quota/<q>/<leaf>`, the quota path `<q>`.
+fn quota_target<'a>(p: &'a str, leaf: &str) -> Option<&'a str> {
+    let rest = p.strip_prefix(QUOTA_ROOT)?;
+    let q = rest.strip_suffix(leaf)?.strip_suffix('/')?;
+    if q.is_empty() {
+        Some("/")
+    } else {
+        Some(q)
+    }
+}
+
+fn quota_node(q: &str, leaf: &str) -> String {
+    if q == "/" {
+        format!("{QUOTA_ROOT}/{leaf}")
+    } else {
+        format!("{QUOTA_ROOT}{q}/{leaf}")
+    }
+}
+
+/// `count` and `bytes` from a StatsTrack string such as `count=2,bytes=5`.
+fn parse_stats(b: &[u8]) -> (i64, i64) {
+    let text = String::from_utf8_lossy(b);
+    let (mut c, mut by) = (0, 0);
+    for kv in text.split([',', ';']) {
+        match kv.split_once('=') {
+            Some(("count", v)) => c = v.trim().parse().unwrap_or(0),
+            Some(("bytes", v)) => by = v.trim().parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    (c, by)
 }
 
 fn is_special(p: &str) -> bool {

@@ -1564,3 +1564,49 @@ fn determinism_random_sequence() {
         assert!(codes.contains(&c.code()), "{c:?} never produced: {codes:?}");
     }
 }
+
+mod quota {
+    use rzk_tree::{CmdResult, Command, DataTree, Entry, OpResult, WriteOp};
+
+    fn create(path: &str, data: &[u8]) -> WriteOp {
+        WriteOp::Create { path: path.into(), data: Some(data.to_vec()), acl: rzk_tree::Acl::world_all(), flags: 0, ttl: -1, op: 1 }
+    }
+    fn write(t: &mut DataTree, z: i64, op: WriteOp) -> CmdResult {
+        t.apply(z, &Entry { time_ms: z, cmd: Command::Write { session_id: 0, auth: vec![], op } }).0
+    }
+    fn stats(t: &DataTree) -> String {
+        String::from_utf8(t.node("/zookeeper/quota/q/zookeeper_stats").unwrap().data.clone().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn stats_follow_creates_sets_deletes_and_multi_rollback() {
+        let mut t = DataTree::new();
+        write(&mut t, 1, create("/q", b"abc"));
+        write(&mut t, 2, create("/q/a", b"de"));
+        write(&mut t, 3, create("/zookeeper/quota/q", b""));
+        write(&mut t, 4, create("/zookeeper/quota/q/zookeeper_limits", b"count=10,bytes=-1"));
+        write(&mut t, 5, create("/zookeeper/quota/q/zookeeper_stats", b"count=0,bytes=0"));
+        assert_eq!(stats(&t), "count=2,bytes=5", "recomputed when the stats node appears");
+        write(&mut t, 6, create("/q/b", b"1234"));
+        assert_eq!(stats(&t), "count=3,bytes=9");
+        write(&mut t, 7, WriteOp::SetData { path: "/q/b".into(), data: Some(b"1".to_vec()), version: -1 });
+        assert_eq!(stats(&t), "count=3,bytes=6");
+        write(&mut t, 8, WriteOp::Delete { path: "/q/a".into(), version: -1 });
+        assert_eq!(stats(&t), "count=2,bytes=4");
+        write(&mut t, 9, create("/other", b"zzzz"));
+        assert_eq!(stats(&t), "count=2,bytes=4", "nodes outside the quota root do not count");
+        let r = t.apply(
+            10,
+            &Entry {
+                time_ms: 10,
+                cmd: Command::Multi {
+                    session_id: 0,
+                    auth: vec![],
+                    ops: vec![create("/q/c", b"xx"), WriteOp::Check { path: "/q".into(), version: 99 }],
+                },
+            },
+        );
+        assert!(matches!(r.0, CmdResult::Multi(ref v) if matches!(v[1], OpResult::Error(_))));
+        assert_eq!(stats(&t), "count=2,bytes=4", "a failed multi leaves the usage unchanged");
+    }
+}
