@@ -101,7 +101,14 @@ fn start_background(cfg: &ServerConfig, cfg_path: Option<&str>) -> anyhow::Resul
     bail!("FAILED TO START (see {})", cfg.data_dir.join("rzk-server.out").display())
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("rzk-server: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RZK_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
