@@ -241,6 +241,10 @@ fn environment(out: &mut Map<String, Value>) {
     out.insert("os.name".into(), json!(if std::env::consts::OS == "linux" { "Linux" } else { std::env::consts::OS }));
     out.insert("os.arch".into(), json!(if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH }));
     out.insert("os.version".into(), json!(osr.trim()));
+    // ZooKeeper reports the JVM heap here; rzk has none.
+    for k in ["os.memory.free", "os.memory.max", "os.memory.total"] {
+        out.insert(k.into(), json!("<NA>"));
+    }
     out.insert("user.name".into(), json!(std::env::var("USER").unwrap_or_default()));
     out.insert("user.home".into(), json!(std::env::var("HOME").unwrap_or_default()));
     out.insert("user.dir".into(), json!(std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()));

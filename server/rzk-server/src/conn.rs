@@ -156,8 +156,8 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         tracing::info!(%peer, client_zxid = req.last_zxid_seen, our_zxid = last_zxid, "refusing session: client has seen a newer zxid");
         return Ok(());
     }
-    if s.cfg.is_distributed() && s.raft().status().leader.is_none() {
-        tracing::info!(%peer, "refusing client: no leader (no quorum)");
+    if !s.serving() {
+        tracing::info!(%peer, "refusing client: not part of a working quorum");
         return Ok(());
     }
     let timeout = req.timeout_ms.clamp(s.cfg.min_session_timeout as i32, s.cfg.max_session_timeout as i32);
@@ -173,7 +173,13 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
             }
         }
     } else {
-        let known = s.tree.read().session(req.session_id).cloned();
+        let mut known = s.tree.read().session(req.session_id).cloned();
+        if known.is_none() && s.cfg.is_distributed() {
+            // The session may have been created through another member moments ago: catch up first.
+            if s.raft().read_barrier().await.is_ok() {
+                known = s.tree.read().session(req.session_id).cloned();
+            }
+        }
         match known {
             Some(info) if info.passwd == req.passwd => (req.session_id, info.passwd, info.timeout_ms),
             _ => {

@@ -128,7 +128,7 @@ pub fn run(s: &Shared, cmd: &str) -> String {
         return format!("{cmd} is not executed because it is not in the whitelist.\n");
     }
     let mut out = String::new();
-    let serving = !s.cfg.is_distributed() || s.raft.get().is_some_and(|r| r.status().leader.is_some());
+    let serving = s.serving();
     if !serving && !matches!(cmd, "ruok" | "isro" | "envi" | "conf" | "dirs") {
         return "This ZooKeeper instance is not currently serving requests\n".into();
     }

@@ -178,6 +178,25 @@ impl Shared {
         }
     }
 
+    /// Whether this member may serve clients: standalone, or part of a live quorum (a follower
+    /// that knows its leader, or a leader that heard from a quorum recently), as a ZooKeeper
+    /// server outside LOOKING state.
+    pub fn serving(&self) -> bool {
+        if !self.cfg.is_distributed() {
+            return true;
+        }
+        let Some(r) = self.raft.get() else { return false };
+        let st = r.status();
+        match st.role {
+            Role::Leader => {
+                let limit = (self.cfg.sync_limit as u64 * self.cfg.tick_time as u64).max(1000);
+                st.millis_since_quorum_ack.is_some_and(|ms| ms <= limit) || st.voters.len() == 1
+            }
+            Role::Follower | Role::Learner => st.leader.is_some(),
+            _ => false,
+        }
+    }
+
     pub fn is_leader(&self) -> bool {
         self.raft.get().is_some_and(|r| r.status().role == Role::Leader)
     }
@@ -261,6 +280,7 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
     tokio::spawn(expiry_loop(shared.clone()));
     tokio::spawn(reaper_loop(shared.clone()));
     if distributed {
+        tokio::spawn(quorum_watchdog(shared.clone()));
         tokio::spawn(touch_report_loop(shared.clone()));
         tokio::spawn(config_node_loop(shared.clone()));
     }
@@ -387,5 +407,27 @@ async fn config_node_loop(s: Arc<Shared>) {
             let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data: want.into_bytes() } }).await;
             let _ = fut.await;
         }
+    }
+}
+
+/// Drops all client connections while this member is outside a working quorum, like a ZooKeeper
+/// server that goes back to LOOKING; clients reconnect to a member that can serve them.
+async fn quorum_watchdog(s: Arc<Shared>) {
+    let mut was_serving = true;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let serving = s.serving();
+        if !serving {
+            let conns: Vec<_> = s.conns.lock().values().map(|c| c.tx.clone()).collect();
+            if was_serving || !conns.is_empty() {
+                tracing::warn!(clients = conns.len(), "lost the quorum; disconnecting clients");
+            }
+            for tx in conns {
+                let _ = tx.send(Out::Close);
+            }
+        } else if !was_serving {
+            tracing::info!("serving clients again");
+        }
+        was_serving = serving;
     }
 }
