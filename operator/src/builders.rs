@@ -1,0 +1,539 @@
+//! Pure functions from a `ZookeeperCluster` to the objects the operator owns.
+//!
+//! Objects (all in the cluster's namespace, all with a controller owner reference to it):
+//!
+//! | object | name | purpose |
+//! | --- | --- | --- |
+//! | ConfigMap | `<name>-config` | `zoo.cfg` with one `server.N` line per replica |
+//! | Service (headless) | `<name>-headless` | stable peer DNS names `<name>-<i>.<name>-headless.<ns>.svc.<domain>`, `publishNotReadyAddresses` so peers resolve before they are ready |
+//! | Service | `<name>` | the client address (`<name>.<ns>.svc:<client port>`) |
+//! | StatefulSet | `<name>` | the servers; pod `<name>-<i>` is server id `i+1` |
+//! | PodDisruptionBudget | `<name>` | `maxUnavailable` (default 1) |
+//!
+//! ## Server ids (`myid`)
+//! Server id = StatefulSet ordinal + 1. An init container `init-myid` (same image, `sh`) writes
+//! `$ZK_DATA_DIR/myid` from the pod's hostname (`<name>-<ordinal>`) before the server starts, the
+//! way the ZooKeeper images do; the server itself reads `myid` from `dataDir` as ZooKeeper does.
+//! The `zoo.cfg` is therefore identical for every pod, so a single ConfigMap serves them all.
+//!
+//! Changes to `zoo.cfg` (e.g. a new replica count) roll the pods: the pod template carries the
+//! hash of the config in the `rzk.dev/config-hash` annotation.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::core::v1::{
+    Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec,
+    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{Resource, ResourceExt};
+
+use crate::crd::{ReclaimPolicy, ZookeeperCluster};
+
+/// Name of the server container.
+pub const CONTAINER: &str = "rzk";
+/// Name of the init container that writes `myid`.
+pub const INIT_MYID: &str = "init-myid";
+/// Mount path of the data volume (zoo.cfg `dataDir`).
+pub const DATA_DIR: &str = "/data";
+/// Mount path of the config volume.
+pub const CONF_DIR: &str = "/conf";
+/// Annotation on the pod template with the hash of zoo.cfg.
+pub const CONFIG_HASH_ANNOTATION: &str = "rzk.dev/config-hash";
+/// `app.kubernetes.io/name` of everything the operator creates.
+pub const APP_NAME: &str = "rzk";
+/// Field manager / controller name.
+pub const MANAGER: &str = "rzk-operator";
+
+/// Settings of the operator (not of a cluster).
+#[derive(Clone, Debug)]
+pub struct BuildContext {
+    /// DNS domain of the Kubernetes cluster (`cluster.local`).
+    pub cluster_domain: String,
+}
+
+impl Default for BuildContext {
+    fn default() -> Self {
+        Self {
+            cluster_domain: "cluster.local".into(),
+        }
+    }
+}
+
+pub fn config_map_name(zk: &ZookeeperCluster) -> String {
+    format!("{}-config", zk.name_any())
+}
+pub fn headless_service_name(zk: &ZookeeperCluster) -> String {
+    format!("{}-headless", zk.name_any())
+}
+pub fn client_service_name(zk: &ZookeeperCluster) -> String {
+    zk.name_any()
+}
+pub fn statefulset_name(zk: &ZookeeperCluster) -> String {
+    zk.name_any()
+}
+pub fn pdb_name(zk: &ZookeeperCluster) -> String {
+    zk.name_any()
+}
+/// Pod name of server id `id` (1-based).
+pub fn pod_name(zk: &ZookeeperCluster, id: i64) -> String {
+    format!("{}-{}", statefulset_name(zk), id - 1)
+}
+/// Server id of a pod name (`<name>-<ordinal>` → ordinal + 1).
+pub fn server_id_of_pod(pod: &str) -> Option<i64> {
+    pod.rsplit_once('-')
+        .and_then(|(_, o)| o.parse::<i64>().ok())
+        .map(|o| o + 1)
+}
+
+fn namespace(zk: &ZookeeperCluster) -> String {
+    zk.namespace().unwrap_or_else(|| "default".into())
+}
+
+/// The peer DNS name of server `id` through the headless Service.
+pub fn peer_host(zk: &ZookeeperCluster, id: i64, ctx: &BuildContext) -> String {
+    format!(
+        "{}.{}.{}.svc.{}",
+        pod_name(zk, id),
+        headless_service_name(zk),
+        namespace(zk),
+        ctx.cluster_domain
+    )
+}
+
+/// Client connect string (through the client Service).
+pub fn connect_string(zk: &ZookeeperCluster, ctx: &BuildContext) -> String {
+    format!(
+        "{}.{}.svc.{}:{}",
+        client_service_name(zk),
+        namespace(zk),
+        ctx.cluster_domain,
+        zk.spec.ports.client
+    )
+}
+
+/// Labels selecting the pods of a cluster (immutable: used in the StatefulSet selector).
+pub fn selector_labels(zk: &ZookeeperCluster) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), APP_NAME.to_string()),
+        ("app.kubernetes.io/instance".to_string(), zk.name_any()),
+    ])
+}
+
+/// Label selector string of the pods (for `status.selector` and list calls).
+pub fn selector_string(zk: &ZookeeperCluster) -> String {
+    selector_labels(zk)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// All labels of owned objects.
+pub fn labels(zk: &ZookeeperCluster) -> BTreeMap<String, String> {
+    let mut l = selector_labels(zk);
+    l.insert("app.kubernetes.io/component".into(), "server".into());
+    l.insert("app.kubernetes.io/managed-by".into(), MANAGER.into());
+    l.insert("app.kubernetes.io/version".into(), zk.spec.version.clone());
+    l
+}
+
+fn owner_ref(zk: &ZookeeperCluster) -> OwnerReference {
+    zk.controller_owner_ref(&()).unwrap_or_else(|| OwnerReference {
+        api_version: "rzk.dev/v1alpha1".into(),
+        kind: "ZookeeperCluster".into(),
+        name: zk.name_any(),
+        uid: zk.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    })
+}
+
+fn meta(zk: &ZookeeperCluster, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: zk.namespace(),
+        labels: Some(labels(zk)),
+        owner_references: Some(vec![owner_ref(zk)]),
+        ..Default::default()
+    }
+}
+
+/// The server image reference: `image` as given when it has a tag or digest, else `image:version`.
+pub fn image_ref(zk: &ZookeeperCluster) -> String {
+    let image = &zk.spec.image;
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.clone()
+    } else {
+        format!("{image}:{}", zk.spec.version)
+    }
+}
+
+/// The `zoo.cfg` of the ensemble: operator-managed keys, then the user's overrides (sorted),
+/// then one `server.N=host:quorum:election` line per replica (the client address comes from
+/// `clientPort`/`clientPortAddress`, so it is not repeated in the server lines).
+pub fn zoo_cfg(zk: &ZookeeperCluster, ctx: &BuildContext) -> String {
+    let s = &zk.spec;
+    let p = &s.ports;
+    let mut keys: BTreeMap<String, String> = BTreeMap::from([
+        ("tickTime".into(), "2000".into()),
+        ("initLimit".into(), "10".into()),
+        ("syncLimit".into(), "5".into()),
+        ("4lw.commands.whitelist".into(), "*".into()),
+        ("admin.serverPort".into(), p.admin.to_string()),
+        (
+            "metricsProvider.className".into(),
+            "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider".into(),
+        ),
+        ("metricsProvider.httpPort".into(), p.metrics.to_string()),
+    ]);
+    for (k, v) in &s.config {
+        keys.insert(k.clone(), v.clone());
+    }
+    let mut out = String::from("# Generated by rzk-operator; edit spec.config of the ZookeeperCluster instead.\n");
+    out.push_str(&format!("dataDir={DATA_DIR}\nclientPort={}\n", p.client));
+    for (k, v) in keys {
+        out.push_str(&format!("{k}={v}\n"));
+    }
+    for id in 1..=i64::from(s.replicas.max(1)) {
+        out.push_str(&format!(
+            "server.{id}={}:{}:{}\n",
+            peer_host(zk, id, ctx),
+            p.quorum,
+            p.election
+        ));
+    }
+    out
+}
+
+/// FNV-1a 64 of a string, hex (for the config-hash annotation; not cryptographic).
+pub fn fnv_hex(s: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+pub fn config_map(zk: &ZookeeperCluster, ctx: &BuildContext) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(zk, config_map_name(zk)),
+        data: Some(BTreeMap::from([("zoo.cfg".to_string(), zoo_cfg(zk, ctx))])),
+        ..Default::default()
+    }
+}
+
+fn service_port(name: &str, port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        port,
+        target_port: Some(IntOrString::String(name.into())),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
+}
+
+pub fn headless_service(zk: &ZookeeperCluster) -> Service {
+    let p = &zk.spec.ports;
+    Service {
+        metadata: meta(zk, headless_service_name(zk)),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            publish_not_ready_addresses: Some(true),
+            selector: Some(selector_labels(zk)),
+            ports: Some(vec![
+                service_port("client", p.client),
+                service_port("quorum", p.quorum),
+                service_port("election", p.election),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn client_service(zk: &ZookeeperCluster) -> Service {
+    let p = &zk.spec.ports;
+    let mut metadata = meta(zk, client_service_name(zk));
+    if !zk.spec.service.annotations.is_empty() {
+        metadata.annotations = Some(zk.spec.service.annotations.clone());
+    }
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            type_: Some(format!("{:?}", zk.spec.service.type_)),
+            selector: Some(selector_labels(zk)),
+            ports: Some(vec![
+                service_port("client", p.client),
+                service_port("metrics", p.metrics),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn pdb(zk: &ZookeeperCluster) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(zk, pdb_name(zk)),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(zk.spec.pdb.max_unavailable)),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(zk)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: port,
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
+}
+
+fn policy(p: ReclaimPolicy) -> String {
+    match p {
+        ReclaimPolicy::Retain => "Retain".into(),
+        ReclaimPolicy::Delete => "Delete".into(),
+    }
+}
+
+/// Shell run by the readiness probe: the server's own `ruok` on the client port.
+pub fn ruok_probe_command(client_port: i32) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!("[ \"$(echo ruok | nc -w 2 127.0.0.1 {client_port})\" = imok ]"),
+    ]
+}
+
+/// Shell run by the init container: `myid` = ordinal (hostname suffix) + 1.
+pub const INIT_MYID_SCRIPT: &str =
+    "set -e; ordinal=\"${HOSTNAME##*-}\"; echo $((ordinal + 1)) > \"$ZK_DATA_DIR/myid\"";
+
+pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
+    let s = &zk.spec;
+    let p = &s.ports;
+    let overrides = s.pod_template.clone().unwrap_or_default();
+    let image = image_ref(zk);
+
+    let mut pod_labels = overrides.labels.clone();
+    pod_labels.extend(labels(zk));
+    let mut pod_annotations = overrides.annotations.clone();
+    pod_annotations.insert(CONFIG_HASH_ANNOTATION.into(), fnv_hex(&zoo_cfg(zk, ctx)));
+
+    let data_mount = VolumeMount {
+        name: "data".into(),
+        mount_path: DATA_DIR.into(),
+        ..Default::default()
+    };
+    let mut env = vec![EnvVar {
+        name: "ZK_DATA_DIR".into(),
+        value: Some(DATA_DIR.into()),
+        ..Default::default()
+    }];
+    let init = Container {
+        name: INIT_MYID.into(),
+        image: Some(image.clone()),
+        image_pull_policy: s.image_pull_policy.map(|p| format!("{p:?}")),
+        command: Some(vec!["sh".into(), "-c".into(), INIT_MYID_SCRIPT.into()]),
+        env: Some(env.clone()),
+        volume_mounts: Some(vec![data_mount.clone()]),
+        ..Default::default()
+    };
+    env.extend(overrides.env.iter().cloned());
+    let server = Container {
+        name: CONTAINER.into(),
+        image: Some(image),
+        image_pull_policy: s.image_pull_policy.map(|p| format!("{p:?}")),
+        command: Some(vec![
+            "rzk-server".into(),
+            "start-foreground".into(),
+            format!("{CONF_DIR}/zoo.cfg"),
+        ]),
+        env: Some(env),
+        ports: Some(vec![
+            port("client", p.client),
+            port("quorum", p.quorum),
+            port("election", p.election),
+            port("admin", p.admin),
+            port("metrics", p.metrics),
+        ]),
+        readiness_probe: Some(Probe {
+            exec: Some(ExecAction {
+                command: Some(ruok_probe_command(p.client)),
+            }),
+            initial_delay_seconds: Some(2),
+            period_seconds: Some(5),
+            timeout_seconds: Some(3),
+            failure_threshold: Some(3),
+            ..Default::default()
+        }),
+        liveness_probe: Some(Probe {
+            tcp_socket: Some(TCPSocketAction {
+                port: IntOrString::String("client".into()),
+                ..Default::default()
+            }),
+            initial_delay_seconds: Some(10),
+            period_seconds: Some(10),
+            timeout_seconds: Some(3),
+            failure_threshold: Some(6),
+            ..Default::default()
+        }),
+        resources: s.resources.clone(),
+        volume_mounts: Some(vec![
+            data_mount,
+            VolumeMount {
+                name: "config".into(),
+                mount_path: CONF_DIR.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    };
+
+    let affinity = s.affinity.clone().or_else(|| {
+        Some(Affinity {
+            pod_anti_affinity: Some(PodAntiAffinity {
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    WeightedPodAffinityTerm {
+                        weight: 100,
+                        pod_affinity_term: PodAffinityTerm {
+                            topology_key: "kubernetes.io/hostname".into(),
+                            label_selector: Some(LabelSelector {
+                                match_labels: Some(selector_labels(zk)),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                    },
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    });
+    let spread: Vec<_> = s
+        .topology_spread_constraints
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            if c.label_selector.is_none() {
+                c.label_selector = Some(LabelSelector {
+                    match_labels: Some(selector_labels(zk)),
+                    ..Default::default()
+                });
+            }
+            c
+        })
+        .collect();
+    let security_context = overrides
+        .security_context
+        .clone()
+        .or_else(|| {
+            Some(PodSecurityContext {
+                run_as_user: Some(1000),
+                run_as_group: Some(1000),
+                fs_group: Some(1000),
+                run_as_non_root: Some(true),
+                ..Default::default()
+            })
+        });
+
+    let pod_spec = PodSpec {
+        init_containers: Some(vec![init]),
+        containers: vec![server],
+        volumes: Some(vec![Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map_name(zk),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        affinity,
+        tolerations: (!s.tolerations.is_empty()).then(|| s.tolerations.clone()),
+        topology_spread_constraints: (!spread.is_empty()).then_some(spread),
+        node_selector: (!overrides.node_selector.is_empty()).then(|| overrides.node_selector.clone()),
+        priority_class_name: overrides.priority_class_name.clone(),
+        service_account_name: overrides.service_account_name.clone(),
+        security_context,
+        image_pull_secrets: (!overrides.image_pull_secrets.is_empty())
+            .then(|| overrides.image_pull_secrets.clone()),
+        termination_grace_period_seconds: overrides.termination_grace_period_seconds,
+        ..Default::default()
+    };
+
+    let mut requests = BTreeMap::new();
+    requests.insert("storage".to_string(), Quantity(s.storage.size.clone()));
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some("data".into()),
+            labels: Some(selector_labels(zk)),
+            ..Default::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: s.storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(requests),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+
+    StatefulSet {
+        metadata: meta(zk, statefulset_name(zk)),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(s.replicas),
+            service_name: Some(headless_service_name(zk)),
+            // All servers start together: a quorum needs a majority up at once.
+            pod_management_policy: Some("Parallel".into()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..Default::default()
+            }),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(zk)),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(pod_annotations),
+                    ..Default::default()
+                }),
+                spec: Some(pod_spec),
+            },
+            volume_claim_templates: Some(vec![claim]),
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some(policy(s.storage.reclaim_policy)),
+                    when_scaled: Some(policy(s.storage.scale_down_reclaim_policy)),
+                },
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

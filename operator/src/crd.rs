@@ -1,0 +1,420 @@
+//! The `ZookeeperCluster` custom resource (`rzk.dev/v1alpha1`).
+//!
+//! Every field carries a doc comment: schemars turns them into OpenAPI `description`s, so
+//! `kubectl explain zookeepercluster.spec.storage` shows them. Invalid specs are rejected by the
+//! API server through the schema (types, enums, minimum/maximum, patterns) and CEL rules
+//! (`x-kubernetes-validations`), never by a crash in the reconciler.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration,
+    TopologySpreadConstraint,
+};
+use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of the CRD.
+pub const GROUP: &str = "rzk.dev";
+/// Default server image repository (the tag comes from `spec.version`).
+pub const DEFAULT_IMAGE: &str = "rzk/rzk-server";
+/// Default server version (image tag).
+pub const DEFAULT_VERSION: &str = "0.1.0";
+
+/// Desired state of an rzk (ZooKeeper-compatible) ensemble.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "rzk.dev",
+    version = "v1alpha1",
+    kind = "ZookeeperCluster",
+    plural = "zookeeperclusters",
+    singular = "zookeepercluster",
+    shortname = "zk",
+    shortname = "zkc",
+    category = "all",
+    namespaced,
+    status = "ZookeeperClusterStatus",
+    scale = r#"{"specReplicasPath":".spec.replicas","statusReplicasPath":".status.replicas","labelSelectorPath":".status.selector"}"#,
+    printcolumn = r#"{"name":"Replicas","type":"integer","description":"Desired number of servers","jsonPath":".spec.replicas"}"#,
+    printcolumn = r#"{"name":"Ready","type":"integer","description":"Servers that answer ruok","jsonPath":".status.readyReplicas"}"#,
+    printcolumn = r#"{"name":"Leader","type":"string","description":"Pod of the current leader","jsonPath":".status.leader"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","description":"Server version reported by srvr","jsonPath":".status.version"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    derive = "PartialEq",
+    doc = "A ZooKeeper-compatible rzk ensemble run by rzk-operator: a StatefulSet of servers, their zoo.cfg, a headless Service for peers, a client Service and a PodDisruptionBudget."
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ZookeeperClusterSpec {
+    /// Number of servers in the ensemble. Must be odd (1, 3, 5, 7, 9) so that a majority
+    /// quorum tolerates (replicas-1)/2 failures. Changing it rewrites the server list in
+    /// zoo.cfg and rolls the pods one at a time.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 1, max = 9))]
+    #[x_kube(validation = kube::core::Rule::new("self % 2 == 1").message("replicas must be odd (1, 3, 5, 7 or 9): a ZooKeeper ensemble needs a majority quorum"))]
+    pub replicas: i32,
+
+    /// Server image repository, or a full image reference. When it has no tag or digest,
+    /// `:<version>` is appended.
+    #[serde(default = "default_image")]
+    #[schemars(length(min = 1))]
+    pub image: String,
+
+    /// Server version; used as the image tag when `image` has none, and recorded in
+    /// labels (`app.kubernetes.io/version`).
+    #[serde(default = "default_version")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    pub version: String,
+
+    /// Image pull policy of the server container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<PullPolicy>,
+
+    /// Extra zoo.cfg keys (e.g. `tickTime: "2000"`, `maxClientCnxns: "100"`,
+    /// `autopurge.snapRetainCount: "5"`). Keys the operator owns (`dataDir`, `clientPort`,
+    /// `clientPortAddress`, `server.N`, `dynamicConfigFile`) cannot be set here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, !(k in ['dataDir', 'dataLogDir', 'clientPort', 'clientPortAddress', 'dynamicConfigFile']) && !k.startsWith('server.'))").message("config may not set dataDir, dataLogDir, clientPort, clientPortAddress, dynamicConfigFile or server.N: the operator manages them"))]
+    pub config: BTreeMap<String, String>,
+
+    /// Persistent storage of each server (one PersistentVolumeClaim per pod, from the
+    /// StatefulSet's volumeClaimTemplates).
+    #[serde(default)]
+    pub storage: StorageSpec,
+
+    /// CPU/memory requests and limits of the server container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Scheduling affinity of the server pods. When unset, a preferred pod anti-affinity
+    /// spreads servers across nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// Tolerations of the server pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+
+    /// Topology spread constraints of the server pods (their labelSelector may be omitted
+    /// to mean "the pods of this cluster").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+
+    /// Overrides merged into the generated pod template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_template: Option<PodTemplateOverrides>,
+
+    /// Container and service ports.
+    #[serde(default)]
+    pub ports: PortsSpec,
+
+    /// The client Service (the address clients connect to).
+    #[serde(default)]
+    pub service: ServiceSpec,
+
+    /// The PodDisruptionBudget protecting the quorum during voluntary disruptions.
+    #[serde(default)]
+    pub pdb: PdbSpec,
+}
+
+/// Image pull policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PullPolicy {
+    /// Always pull the image.
+    Always,
+    /// Pull only when the image is not present on the node.
+    IfNotPresent,
+    /// Never pull; the image must be present.
+    Never,
+}
+
+/// Persistent storage settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// Size of each server's PersistentVolumeClaim (a Kubernetes quantity, e.g. `10Gi`).
+    #[serde(default = "default_storage_size")]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("storage.size is immutable (StatefulSet volumeClaimTemplates cannot change)"))]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"))]
+    pub size: String,
+
+    /// StorageClass of the claims; the cluster's default class when unset. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("storage.storageClassName is immutable"))]
+    pub storage_class_name: Option<String>,
+
+    /// What happens to the claims when the ZookeeperCluster is deleted: `Retain` (default)
+    /// keeps them (and the data) for a later cluster of the same name; `Delete` removes them.
+    #[serde(default)]
+    pub reclaim_policy: ReclaimPolicy,
+
+    /// What happens to the claims of servers removed by a scale-down: `Retain` (default)
+    /// keeps them so a later scale-up reuses the data; `Delete` removes them.
+    #[serde(default)]
+    pub scale_down_reclaim_policy: ReclaimPolicy,
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            size: default_storage_size(),
+            storage_class_name: None,
+            reclaim_policy: ReclaimPolicy::Retain,
+            scale_down_reclaim_policy: ReclaimPolicy::Retain,
+        }
+    }
+}
+
+/// PersistentVolumeClaim reclaim policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum ReclaimPolicy {
+    /// Keep the claims and their data.
+    #[default]
+    Retain,
+    /// Delete the claims (and, depending on the volume's own policy, the data).
+    Delete,
+}
+
+/// Ports of the server. All must differ.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("[self.client, self.quorum, self.election, self.admin, self.metrics].all(p, [self.client, self.quorum, self.election, self.admin, self.metrics].exists_one(q, q == p))").message("ports must all be different"))]
+pub struct PortsSpec {
+    /// Client port (zoo.cfg `clientPort`), also the client Service's port.
+    #[serde(default = "default_client_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub client: i32,
+    /// Quorum (follower to leader) port of the `server.N` lines.
+    #[serde(default = "default_quorum_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub quorum: i32,
+    /// Leader election port of the `server.N` lines.
+    #[serde(default = "default_election_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub election: i32,
+    /// AdminServer HTTP port (zoo.cfg `admin.serverPort`).
+    #[serde(default = "default_admin_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub admin: i32,
+    /// Prometheus metrics port (zoo.cfg `metricsProvider.httpPort`).
+    #[serde(default = "default_metrics_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub metrics: i32,
+}
+
+impl Default for PortsSpec {
+    fn default() -> Self {
+        Self {
+            client: default_client_port(),
+            quorum: default_quorum_port(),
+            election: default_election_port(),
+            admin: default_admin_port(),
+            metrics: default_metrics_port(),
+        }
+    }
+}
+
+/// Client Service settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// Type of the client Service.
+    #[serde(default, rename = "type")]
+    pub type_: ServiceType,
+    /// Annotations of the client Service (e.g. for a cloud load balancer).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Kubernetes Service type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum ServiceType {
+    /// A cluster-internal virtual IP.
+    #[default]
+    ClusterIP,
+    /// ClusterIP plus a port on every node.
+    NodePort,
+    /// NodePort plus an external load balancer.
+    LoadBalancer,
+}
+
+/// PodDisruptionBudget settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PdbSpec {
+    /// Create a PodDisruptionBudget for the server pods.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Servers that may be voluntarily disrupted at once. Keep it at 1 so an eviction never
+    /// costs the quorum more than one member.
+    #[serde(default = "default_max_unavailable")]
+    #[schemars(range(min = 1))]
+    pub max_unavailable: i32,
+}
+
+impl Default for PdbSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_unavailable: default_max_unavailable(),
+        }
+    }
+}
+
+/// Overrides merged into the generated pod template.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodTemplateOverrides {
+    /// Extra pod labels (the operator's own selector labels win on conflict).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Extra pod annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Node selector of the server pods.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// PriorityClass of the server pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+    /// ServiceAccount the server pods run as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    /// Pod security context. Defaults to fsGroup 1000 so the data volume is writable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<PodSecurityContext>,
+    /// Secrets used to pull the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+    /// Extra environment variables of the server container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Grace period for a server to shut down, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub termination_grace_period_seconds: Option<i64>,
+}
+
+/// Observed state, written by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZookeeperClusterStatus {
+    /// The `metadata.generation` this status was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Number of server pods that exist (the scale subresource reads it).
+    #[serde(default)]
+    pub replicas: i32,
+    /// Number of servers that are Ready (their `ruok` answers `imok`).
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// Label selector of the server pods (for the scale subresource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// Pod name of the current leader (or of the only server in standalone mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    /// Server version reported by `srvr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether a quorum is serving (a leader with a majority of followers, or a standalone server).
+    #[serde(default)]
+    pub quorum_healthy: bool,
+    /// The servers, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberStatus>,
+    /// Client connect string for in-cluster clients (`host:port` of the client Service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_string: Option<String>,
+    /// Available, Progressing and Degraded conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// One server of the ensemble.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    /// Server id (`myid`, = pod ordinal + 1).
+    pub id: i64,
+    /// Pod name.
+    pub pod: String,
+    /// Role reported by `srvr`: leader, follower, observer, standalone, or unknown when the
+    /// server did not answer.
+    pub role: String,
+    /// Whether the pod is Ready.
+    #[serde(default)]
+    pub ready: bool,
+    /// Last zxid reported by `srvr` (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zxid: Option<String>,
+}
+
+/// A status condition (the usual Kubernetes shape).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Condition type: Available, Progressing or Degraded.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// True, False or Unknown.
+    pub status: String,
+    /// Machine-readable reason in CamelCase.
+    #[serde(default)]
+    pub reason: String,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: String,
+    /// When the status last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    /// The generation the condition was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+fn default_replicas() -> i32 {
+    3
+}
+fn default_image() -> String {
+    DEFAULT_IMAGE.into()
+}
+fn default_version() -> String {
+    DEFAULT_VERSION.into()
+}
+fn default_storage_size() -> String {
+    "1Gi".into()
+}
+fn default_client_port() -> i32 {
+    2181
+}
+fn default_quorum_port() -> i32 {
+    2888
+}
+fn default_election_port() -> i32 {
+    3888
+}
+fn default_admin_port() -> i32 {
+    8080
+}
+fn default_metrics_port() -> i32 {
+    7000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_unavailable() -> i32 {
+    1
+}
+
+/// The CRD as YAML: the content of `crds/zookeepercluster.yaml`.
+pub fn crd_yaml() -> String {
+    let crd = ZookeeperCluster::crd();
+    let yaml = serde_saphyr::to_string(&crd).expect("CRD serializes to YAML");
+    format!(
+        "# Generated by `rzk-operator crd` from operator/src/crd.rs -- do not edit.\n\
+         # Regenerate: cargo run -p rzk-operator -- crd > crds/zookeepercluster.yaml\n\
+         # (and copy it to charts/rzk-operator/crds/zookeepercluster.yaml)\n{yaml}"
+    )
+}

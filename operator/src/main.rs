@@ -1,0 +1,86 @@
+//! `rzk-operator` — the Kubernetes operator for rzk ensembles.
+//!
+//! ```text
+//! rzk-operator crd                      print the ZookeeperCluster CRD (YAML)
+//! rzk-operator [run] [options]          run the controller
+//!   --namespace NS        watch one namespace (env WATCH_NAMESPACE; default: all)
+//!   --metrics-addr ADDR   /metrics, /healthz, /readyz (env METRICS_ADDR; default 0.0.0.0:8080)
+//!   --cluster-domain D    DNS domain of the cluster (env CLUSTER_DOMAIN; default cluster.local)
+//! ```
+//! The Kubernetes client is configured from KUBECONFIG / ~/.kube/config, or in-cluster.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use rzk_operator::{builders::BuildContext, crd, metrics, reconcile};
+
+const USAGE: &str = "usage: rzk-operator crd | rzk-operator [run] [--namespace NS] [--metrics-addr ADDR] [--cluster-domain DOMAIN]";
+
+fn main() -> anyhow::Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("crd") => {
+            print!("{}", crd::crd_yaml());
+            return Ok(());
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some("-V" | "--version" | "version") => {
+            println!("rzk-operator {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        Some("run") => {
+            args.remove(0);
+        }
+        _ => {}
+    }
+    let mut namespace = std::env::var("WATCH_NAMESPACE").ok().filter(|s| !s.is_empty());
+    let mut metrics_addr = std::env::var("METRICS_ADDR").unwrap_or_else(|_| "0.0.0.0:8080".into());
+    let mut cluster_domain = std::env::var("CLUSTER_DOMAIN").unwrap_or_else(|_| "cluster.local".into());
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
+        match a.as_str() {
+            "--namespace" => namespace = Some(val("--namespace")?),
+            "--metrics-addr" => metrics_addr = val("--metrics-addr")?,
+            "--cluster-domain" => cluster_domain = val("--cluster-domain")?,
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn".into()),
+        )
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = kube::Client::try_default()
+            .await
+            .context("configuring the Kubernetes client (KUBECONFIG or in-cluster)")?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let addr = metrics_addr
+            .parse()
+            .with_context(|| format!("bad --metrics-addr {metrics_addr:?}"))?;
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(addr, m).await {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+        let ctx = Arc::new(reconcile::Context::new(
+            client,
+            BuildContext { cluster_domain },
+            metrics,
+        ));
+        tracing::info!(namespace = ?namespace, "rzk-operator starting");
+        reconcile::run(ctx, namespace).await;
+        tracing::info!("rzk-operator stopped");
+        Ok(())
+    })
+}

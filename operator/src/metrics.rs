@@ -1,0 +1,176 @@
+//! Operator metrics (Prometheus text format on `/metrics`), plus `/healthz` and `/readyz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Roles reported per cluster (`rzk_cluster_members{role=...}`).
+pub const ROLES: [&str; 5] = ["leader", "follower", "observer", "standalone", "unknown"];
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// `rzk_operator_reconciliations_total{result="ok|error"}`
+    pub reconciliations: IntCounterVec,
+    /// `rzk_operator_reconcile_errors_total{reason}`
+    pub reconcile_errors: IntCounterVec,
+    /// `rzk_operator_reconcile_duration_seconds`
+    pub reconcile_duration: Histogram,
+    /// `rzk_cluster_members{namespace,cluster,role}`
+    pub members: IntGaugeVec,
+    /// `rzk_cluster_quorum_healthy{namespace,cluster}` 1/0
+    pub quorum_healthy: IntGaugeVec,
+    /// `rzk_cluster_ready_replicas{namespace,cluster}`
+    pub ready_replicas: IntGaugeVec,
+    /// `rzk_cluster_replicas{namespace,cluster}` (desired)
+    pub replicas: IntGaugeVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let reconciliations = IntCounterVec::new(
+            Opts::new("rzk_operator_reconciliations_total", "Reconciliations of ZookeeperClusters by result"),
+            &["result"],
+        )
+        .unwrap();
+        let reconcile_errors = IntCounterVec::new(
+            Opts::new("rzk_operator_reconcile_errors_total", "Failed reconciliations by error kind"),
+            &["reason"],
+        )
+        .unwrap();
+        let reconcile_duration = Histogram::with_opts(
+            HistogramOpts::new("rzk_operator_reconcile_duration_seconds", "Duration of one reconciliation")
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )
+        .unwrap();
+        let cl = &["namespace", "cluster"];
+        let members = IntGaugeVec::new(
+            Opts::new("rzk_cluster_members", "Servers of a cluster by the role srvr reports"),
+            &["namespace", "cluster", "role"],
+        )
+        .unwrap();
+        let quorum_healthy = IntGaugeVec::new(
+            Opts::new("rzk_cluster_quorum_healthy", "1 when a quorum of the cluster is serving"),
+            cl,
+        )
+        .unwrap();
+        let ready_replicas =
+            IntGaugeVec::new(Opts::new("rzk_cluster_ready_replicas", "Ready server pods"), cl).unwrap();
+        let replicas =
+            IntGaugeVec::new(Opts::new("rzk_cluster_replicas", "Desired servers (spec.replicas)"), cl).unwrap();
+        for c in [&reconciliations, &reconcile_errors] {
+            registry.register(Box::new(c.clone())).unwrap();
+        }
+        registry.register(Box::new(reconcile_duration.clone())).unwrap();
+        for g in [&members, &quorum_healthy, &ready_replicas, &replicas] {
+            registry.register(Box::new(g.clone())).unwrap();
+        }
+        Self {
+            registry,
+            reconciliations,
+            reconcile_errors,
+            reconcile_duration,
+            members,
+            quorum_healthy,
+            ready_replicas,
+            replicas,
+        }
+    }
+
+    /// Record a cluster's observed state.
+    pub fn set_cluster(
+        &self,
+        ns: &str,
+        name: &str,
+        roles: &std::collections::BTreeMap<String, i64>,
+        quorum: bool,
+        ready: i32,
+        desired: i32,
+    ) {
+        for role in ROLES {
+            self.members
+                .with_label_values(&[ns, name, role])
+                .set(roles.get(role).copied().unwrap_or(0));
+        }
+        self.quorum_healthy.with_label_values(&[ns, name]).set(i64::from(quorum));
+        self.ready_replicas.with_label_values(&[ns, name]).set(i64::from(ready));
+        self.replicas.with_label_values(&[ns, name]).set(i64::from(desired));
+    }
+
+    /// Forget a deleted cluster.
+    pub fn remove_cluster(&self, ns: &str, name: &str) {
+        for role in ROLES {
+            let _ = self.members.remove_label_values(&[ns, name, role]);
+        }
+        let _ = self.quorum_healthy.remove_label_values(&[ns, name]);
+        let _ = self.ready_replicas.remove_label_values(&[ns, name]);
+        let _ = self.replicas.remove_label_values(&[ns, name]);
+    }
+
+    /// Text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
+        String::from_utf8(buf).expect("utf8")
+    }
+}
+
+/// Serve `/metrics`, `/healthz`, `/readyz` (a deliberately tiny HTTP/1.0 responder).
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "metrics and health endpoint listening");
+    loop {
+        let (mut sock, _) = listener.accept().await?;
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut n = 0;
+            // Read until the end of the request head (or the buffer fills).
+            while n < buf.len() {
+                let r = match tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    sock.read(&mut buf[n..]),
+                )
+                .await
+                {
+                    Ok(Ok(r)) => r,
+                    _ => return,
+                };
+                if r == 0 {
+                    break;
+                }
+                n += r;
+                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let path = head.split_whitespace().nth(1).unwrap_or("/");
+            let (status, ctype, body) = match path.split('?').next().unwrap_or(path) {
+                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
+                "/healthz" | "/readyz" => ("200 OK", "text/plain", "ok\n".to_string()),
+                _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        });
+    }
+}

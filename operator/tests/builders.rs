@@ -1,0 +1,210 @@
+//! Unit tests of the pure builders: spec → owned objects.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::core::ObjectMeta;
+use rzk_operator::builders::{self, BuildContext};
+use rzk_operator::crd::{ReclaimPolicy, ServiceType, ZookeeperCluster, ZookeeperClusterSpec};
+
+fn spec_from_yaml(yaml: &str) -> ZookeeperClusterSpec {
+    serde_saphyr::from_str(yaml).expect("spec parses")
+}
+
+fn cluster(yaml: &str) -> ZookeeperCluster {
+    let mut zk = ZookeeperCluster::new("zk", spec_from_yaml(yaml));
+    zk.metadata = ObjectMeta {
+        name: Some("zk".into()),
+        namespace: Some("prod".into()),
+        uid: Some("uid-1".into()),
+        generation: Some(1),
+        ..Default::default()
+    };
+    zk
+}
+
+#[test]
+fn defaults_apply_to_an_empty_spec() {
+    let s = spec_from_yaml("{}");
+    assert_eq!(s.replicas, 3);
+    assert_eq!(s.image, "rzk/rzk-server");
+    assert_eq!(s.ports.client, 2181);
+    assert_eq!(s.ports.quorum, 2888);
+    assert_eq!(s.ports.election, 3888);
+    assert_eq!(s.storage.size, "1Gi");
+    assert_eq!(s.storage.reclaim_policy, ReclaimPolicy::Retain);
+    assert_eq!(s.storage.scale_down_reclaim_policy, ReclaimPolicy::Retain);
+    assert_eq!(s.service.type_, ServiceType::ClusterIP);
+    assert!(s.pdb.enabled);
+    assert_eq!(s.pdb.max_unavailable, 1);
+}
+
+#[test]
+fn zoo_cfg_lists_every_server_by_headless_dns_name_and_parses() {
+    let zk = cluster("replicas: 3\nconfig:\n  tickTime: \"3000\"\n  maxClientCnxns: \"50\"\n");
+    let cfg = builders::zoo_cfg(&zk, &BuildContext::default());
+    assert!(cfg.contains("server.1=zk-0.zk-headless.prod.svc.cluster.local:2888:3888\n"), "{cfg}");
+    assert!(cfg.contains("server.3=zk-2.zk-headless.prod.svc.cluster.local:2888:3888\n"));
+    assert!(!cfg.contains("server.4"));
+    assert!(cfg.contains("tickTime=3000\n"), "override wins");
+    assert!(!cfg.contains("tickTime=2000"));
+    assert!(cfg.contains("4lw.commands.whitelist=*\n"));
+    assert!(cfg.contains("dataDir=/data\n"));
+    // The server's own parser accepts it (ZooKeeper 3.8 semantics).
+    let (parsed, _warnings) = rzk_config::parse_str(&cfg, "zoo.cfg").expect("zoo.cfg parses");
+    assert_eq!(parsed.servers.len(), 3);
+    assert_eq!(parsed.servers[&2].host, "zk-1.zk-headless.prod.svc.cluster.local");
+    assert_eq!(parsed.servers[&2].quorum_port, 2888);
+    assert_eq!(parsed.client_port, Some(2181));
+    assert_eq!(parsed.tick_time, 3000);
+    assert_eq!(parsed.max_client_cnxns, 50);
+    assert!(parsed.four_letter_words.contains("srvr"));
+    assert!(parsed.metrics.prometheus_enabled());
+    assert_eq!(parsed.metrics.http_port, 7000);
+    assert_eq!(parsed.admin.server_port, 8080);
+}
+
+#[test]
+fn cluster_domain_and_ports_are_honoured() {
+    let zk = cluster("replicas: 1\nports: {client: 12181, quorum: 12888, election: 13888, admin: 18080, metrics: 17000}\n");
+    let ctx = BuildContext { cluster_domain: "k8s.example".into() };
+    let cfg = builders::zoo_cfg(&zk, &ctx);
+    assert!(cfg.contains("clientPort=12181\n"));
+    assert!(cfg.contains("server.1=zk-0.zk-headless.prod.svc.k8s.example:12888:13888\n"));
+    assert!(cfg.contains("admin.serverPort=18080\n"));
+    assert!(cfg.contains("metricsProvider.httpPort=17000\n"));
+    assert_eq!(builders::connect_string(&zk, &ctx), "zk.prod.svc.k8s.example:12181");
+}
+
+#[test]
+fn statefulset_shape() {
+    let zk = cluster("replicas: 5\nversion: \"1.2.3\"\nstorage: {size: 5Gi, storageClassName: fast, reclaimPolicy: Delete}\n");
+    let sts = builders::statefulset(&zk, &BuildContext::default());
+    assert_eq!(sts.metadata.name.as_deref(), Some("zk"));
+    assert_eq!(sts.metadata.namespace.as_deref(), Some("prod"));
+    let owner = &sts.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("ZookeeperCluster", "zk", "uid-1"));
+    assert_eq!(owner.controller, Some(true));
+    let spec = sts.spec.unwrap();
+    assert_eq!(spec.replicas, Some(5));
+    assert_eq!(spec.service_name.as_deref(), Some("zk-headless"));
+    assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
+    let sel = spec.selector.match_labels.unwrap();
+    assert_eq!(sel.len(), 2, "selector is minimal and immutable: {sel:?}");
+    let tpl = spec.template;
+    let meta = tpl.metadata.unwrap();
+    for (k, v) in &sel {
+        assert_eq!(meta.labels.as_ref().unwrap().get(k), Some(v));
+    }
+    assert!(meta.annotations.unwrap().contains_key(builders::CONFIG_HASH_ANNOTATION));
+    let pod = tpl.spec.unwrap();
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("rzk/rzk-server:1.2.3"));
+    assert_eq!(c.command.as_ref().unwrap(), &["rzk-server", "start-foreground", "/conf/zoo.cfg"]);
+    let ports: BTreeMap<_, _> = c.ports.as_ref().unwrap().iter().map(|p| (p.name.clone().unwrap(), p.container_port)).collect();
+    assert_eq!(ports["client"], 2181);
+    assert_eq!(ports["quorum"], 2888);
+    assert_eq!(ports["election"], 3888);
+    let ready = c.readiness_probe.as_ref().unwrap().exec.as_ref().unwrap().command.as_ref().unwrap();
+    assert!(ready[2].contains("ruok") && ready[2].contains("imok") && ready[2].contains("2181"));
+    assert_eq!(
+        c.liveness_probe.as_ref().unwrap().tcp_socket.as_ref().unwrap().port,
+        IntOrString::String("client".into())
+    );
+    let init = &pod.init_containers.as_ref().unwrap()[0];
+    assert_eq!(init.name, builders::INIT_MYID);
+    assert!(init.command.as_ref().unwrap()[2].contains("myid"));
+    assert!(pod.affinity.unwrap().pod_anti_affinity.is_some(), "default anti-affinity");
+    let claim = &spec.volume_claim_templates.unwrap()[0];
+    let cs = claim.spec.as_ref().unwrap();
+    assert_eq!(cs.storage_class_name.as_deref(), Some("fast"));
+    assert_eq!(cs.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "5Gi");
+    let ret = spec.persistent_volume_claim_retention_policy.unwrap();
+    assert_eq!(ret.when_deleted.as_deref(), Some("Delete"));
+    assert_eq!(ret.when_scaled.as_deref(), Some("Retain"));
+}
+
+#[test]
+fn init_script_writes_ordinal_plus_one() {
+    // Run the exact script the init container runs, with a fake hostname and data dir.
+    let dir = std::env::temp_dir().join(format!("rzk-op-myid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = std::process::Command::new("sh")
+        .args(["-c", builders::INIT_MYID_SCRIPT])
+        .env("HOSTNAME", "my-zk-cluster-4")
+        .env("ZK_DATA_DIR", &dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(std::fs::read_to_string(dir.join("myid")).unwrap().trim(), "5");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn config_change_changes_the_pod_template_hash() {
+    let ctx = BuildContext::default();
+    let hash = |zk: &ZookeeperCluster| {
+        builders::statefulset(zk, &ctx).spec.unwrap().template.metadata.unwrap().annotations.unwrap()
+            [builders::CONFIG_HASH_ANNOTATION]
+            .clone()
+    };
+    let a = cluster("replicas: 3");
+    let b = cluster("replicas: 5");
+    let c = cluster("replicas: 3\nconfig: {maxClientCnxns: \"7\"}");
+    assert_eq!(hash(&a), hash(&cluster("replicas: 3")), "deterministic");
+    assert_ne!(hash(&a), hash(&b));
+    assert_ne!(hash(&a), hash(&c));
+}
+
+#[test]
+fn image_with_tag_or_digest_is_kept() {
+    assert_eq!(builders::image_ref(&cluster("image: reg.local:5000/rzk")), "reg.local:5000/rzk:0.1.0");
+    assert_eq!(builders::image_ref(&cluster("image: reg.local:5000/rzk:dev")), "reg.local:5000/rzk:dev");
+    assert_eq!(builders::image_ref(&cluster("image: rzk@sha256:abc")), "rzk@sha256:abc");
+}
+
+#[test]
+fn services_and_pdb() {
+    let zk = cluster("service: {type: LoadBalancer, annotations: {a: b}}\npdb: {maxUnavailable: 1}");
+    let h = builders::headless_service(&zk);
+    let hs = h.spec.unwrap();
+    assert_eq!(h.metadata.name.as_deref(), Some("zk-headless"));
+    assert_eq!(hs.cluster_ip.as_deref(), Some("None"));
+    assert_eq!(hs.publish_not_ready_addresses, Some(true));
+    let c = builders::client_service(&zk);
+    assert_eq!(c.metadata.name.as_deref(), Some("zk"));
+    assert_eq!(c.metadata.annotations.unwrap()["a"], "b");
+    let cs = c.spec.unwrap();
+    assert_eq!(cs.type_.as_deref(), Some("LoadBalancer"));
+    assert_eq!(cs.ports.unwrap()[0].port, 2181);
+    let p = builders::pdb(&zk);
+    assert_eq!(p.spec.unwrap().max_unavailable, Some(IntOrString::Int(1)));
+}
+
+#[test]
+fn pod_template_overrides_and_spread_defaults() {
+    let zk = cluster(
+        "podTemplate:\n  labels: {team: a, app.kubernetes.io/name: hijack}\n  nodeSelector: {disk: ssd}\n  priorityClassName: high\n\
+         topologySpreadConstraints:\n- maxSkew: 1\n  topologyKey: zone\n  whenUnsatisfiable: DoNotSchedule\n\
+         tolerations:\n- key: dedicated\n  operator: Equal\n  value: zk\n  effect: NoSchedule\n",
+    );
+    let spec = builders::statefulset(&zk, &BuildContext::default()).spec.unwrap();
+    let labels = spec.template.metadata.unwrap().labels.unwrap();
+    assert_eq!(labels["team"], "a");
+    assert_eq!(labels["app.kubernetes.io/name"], "rzk", "selector labels win");
+    let pod = spec.template.spec.unwrap();
+    assert_eq!(pod.node_selector.unwrap()["disk"], "ssd");
+    assert_eq!(pod.priority_class_name.as_deref(), Some("high"));
+    assert_eq!(pod.tolerations.unwrap()[0].key.as_deref(), Some("dedicated"));
+    let tsc = &pod.topology_spread_constraints.unwrap()[0];
+    assert_eq!(tsc.label_selector.as_ref().unwrap().match_labels.as_ref().unwrap()["app.kubernetes.io/instance"], "zk");
+}
+
+#[test]
+fn server_ids_from_pod_names() {
+    assert_eq!(builders::server_id_of_pod("zk-0"), Some(1));
+    assert_eq!(builders::server_id_of_pod("my-zk-12"), Some(13));
+    assert_eq!(builders::server_id_of_pod("zk"), None);
+    let zk = cluster("{}");
+    assert_eq!(builders::pod_name(&zk, 3), "zk-2");
+}
