@@ -327,10 +327,7 @@ pub fn replication(st: &RaftStatus) -> Vec<(u64, Option<u64>, u64, bool)> {
 
 /// Per member, the highest log index known replicated there (leader only; empty elsewhere).
 fn replication_map(st: &RaftStatus) -> std::collections::BTreeMap<u64, Option<u64>> {
-    // RaftStatus gains per-member replication progress with multi-node ensembles; until then
-    // nothing is known about followers.
-    let _ = st;
-    std::collections::BTreeMap::new()
+    st.replication.clone()
 }
 
 /// Followers within this many entries of the leader's log count as synced.
