@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the Raft role is sampled for election timing and leader changes.
-pub const POLL: Duration = Duration::from_millis(50);
+pub const POLL: Duration = Duration::from_millis(20);
 
 /// Names rzk exports with the meaning Apache ZooKeeper 3.8's Prometheus provider gives them.
 pub const ZK_COMPATIBLE: &[&str] = &[
@@ -108,6 +108,8 @@ struct ObsState {
     looking_since: Option<Instant>,
     /// The last (leader, term) seen.
     last_leader: Option<(u64, u64)>,
+    /// When the last sample was taken.
+    last_sample: Option<Instant>,
     leader_changes: u64,
     looking_count: u64,
     /// Elections seen by this server: time from losing the leader to knowing one, in ms.
@@ -170,12 +172,19 @@ impl Observer {
                 o.elections.add(now.duration_since(s.started).as_secs_f64() * 1000.0);
             }
         }
+        let lost = o.looking_since.is_some();
         if known {
             if let Some(t) = o.looking_since.take() {
                 o.elections.add(now.duration_since(t).as_secs_f64() * 1000.0);
             }
             let cur = (st.leader.unwrap_or(0), st.term);
             if o.last_leader != Some(cur) {
+                if o.last_leader.is_some() && !lost {
+                    // The election ran between two samples: it took at most one sampling period.
+                    let since = o.last_sample.map_or(POLL, |t| now.duration_since(t));
+                    o.elections.add(since.as_secs_f64() * 1000.0);
+                    o.looking_count += 1;
+                }
                 o.last_leader = Some(cur);
                 o.leader_changes += 1;
             }
@@ -183,6 +192,7 @@ impl Observer {
             o.looking_since = Some(now);
             o.looking_count += 1;
         }
+        o.last_sample = Some(now);
         if st.role == Role::Leader {
             if o.leader_since.is_none() {
                 o.leader_since = Some(now);

@@ -42,10 +42,22 @@ impl Server {
         let dir = tempfile::Builder::new().prefix("rzk-obs-").tempdir().unwrap();
         let (client, admin, metrics) = (free_port(), free_port(), free_port());
         let mut cfg: Vec<(String, String)> = vec![
-            ("tickTime".into(), "500".into()),
-            ("dataDir".into(), dir.path().join("data").display().to_string()),
             ("clientPort".into(), client.to_string()),
             ("clientPortAddress".into(), "127.0.0.1".into()),
+        ];
+        for (k, v) in extra {
+            cfg.push((k.to_string(), v.to_string()));
+        }
+        let mut s = Server::launch(dir, client, admin, metrics, cfg);
+        s.wait_ruok();
+        s
+    }
+
+    /// Writes zoo.cfg (harness defaults, overridden by `cfg`) into `dir` and starts the binary.
+    fn launch(dir: tempfile::TempDir, client: u16, admin: u16, metrics: u16, extra: Vec<(String, String)>) -> Server {
+        let mut cfg: Vec<(String, String)> = vec![
+            ("tickTime".into(), "500".into()),
+            ("dataDir".into(), dir.path().join("data").display().to_string()),
             ("4lw.commands.whitelist".into(), "*".into()),
             ("admin.serverAddress".into(), "127.0.0.1".into()),
             ("admin.serverPort".into(), admin.to_string()),
@@ -53,13 +65,13 @@ impl Server {
             ("metricsProvider.httpPort".into(), metrics.to_string()),
         ];
         for (k, v) in extra {
-            cfg.retain(|(ck, _)| ck != k);
-            cfg.push((k.to_string(), v.to_string()));
+            cfg.retain(|(ck, _)| *ck != k);
+            cfg.push((k, v));
         }
         let text: String = cfg.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         let cfg_path = dir.path().join("zoo.cfg");
         std::fs::write(&cfg_path, text).unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).unwrap();
         let child = Command::new(BIN)
             .arg("start-foreground")
             .arg(&cfg_path)
@@ -68,18 +80,34 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("spawn rzk-server");
-        let mut s = Server { dir, child, client, admin, metrics };
+        Server { dir, child, client, admin, metrics }
+    }
+
+    fn wait_ruok(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if four_letter(s.client, "ruok").as_deref() == Some("imok") {
-                break;
+            if four_letter(self.client, "ruok").as_deref() == Some("imok") {
+                return;
             }
-            if Instant::now() > deadline || matches!(s.child.try_wait(), Ok(Some(_))) {
-                panic!("rzk-server did not start:\n{}", s.log());
+            if Instant::now() > deadline || matches!(self.child.try_wait(), Ok(Some(_))) {
+                panic!("rzk-server did not start:\n{}", self.log());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        s
+    }
+
+    /// Sends `sig` (STOP, CONT, KILL) to the server process.
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap().success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    /// A scrape, or None when the endpoint does not answer.
+    fn try_scrape(&self) -> Option<Scrape> {
+        match http_get(self.metrics, "/metrics") {
+            Ok((200, body)) => Some(Scrape::parse(&body)),
+            _ => None,
+        }
     }
 
     fn log(&self) -> String {
@@ -532,4 +560,190 @@ fn configuration_switches_the_endpoints() {
     let taken = blocker.local_addr().unwrap().port().to_string();
     let busy = Server::start(&[("admin.serverPort", &taken), ("metricsProvider.httpPort", &taken)]);
     assert_eq!(four_letter(busy.client, "ruok").as_deref(), Some("imok"));
+}
+
+/// Role (from `rzk_server_role`) of a scrape.
+fn role_of(m: &Scrape) -> &'static str {
+    for r in ["standalone", "leader", "follower", "observer", "looking"] {
+        if m.samples.get(&format!("rzk_server_role{{role=\"{r}\"}}")) == Some(&1.0) {
+            return r;
+        }
+    }
+    "none"
+}
+
+/// Three participants on loopback, each with its own metrics and admin ports.
+fn ensemble(extra: &[(&str, &str)]) -> Vec<Server> {
+    let ports: Vec<(u16, u16, u16, u16, u16)> =
+        (0..3).map(|_| (free_port(), free_port(), free_port(), free_port(), free_port())).collect();
+    let lines: Vec<(String, String)> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (client, quorum, election, _, _))| {
+            (format!("server.{}", i + 1), format!("127.0.0.1:{quorum}:{election}:participant;127.0.0.1:{client}"))
+        })
+        .collect();
+    let mut servers: Vec<Server> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (client, _, _, admin, metrics))| {
+            let dir = tempfile::Builder::new().prefix("rzk-obs-ens-").tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("data")).unwrap();
+            std::fs::write(dir.path().join("data/myid"), format!("{}\n", i + 1)).unwrap();
+            let mut cfg: Vec<(String, String)> =
+                vec![("initLimit".into(), "10".into()), ("syncLimit".into(), "4".into())];
+            cfg.extend(lines.iter().cloned());
+            cfg.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            Server::launch(dir, *client, *admin, *metrics, cfg)
+        })
+        .collect();
+    for s in servers.iter_mut() {
+        s.wait_ruok();
+    }
+    servers
+}
+
+/// Waits until the live members agree on one leader; its index.
+fn wait_one_leader(servers: &[Server], live: &[usize]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let roles: Vec<(usize, &str)> = live.iter().map(|i| (*i, servers[*i].try_scrape().map_or("down", |m| role_of(&m)))).collect();
+        let leaders: Vec<usize> = roles.iter().filter(|r| r.1 == "leader").map(|r| r.0).collect();
+        if leaders.len() == 1 && roles.iter().all(|r| r.1 == "leader" || r.1 == "follower") {
+            return leaders[0];
+        }
+        if Instant::now() > deadline {
+            let logs: String = servers.iter().map(|s| s.log()).collect::<Vec<_>>().join("\n-----\n");
+            panic!("no single leader: {roles:?}\n{logs}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensemble_roles_lag_and_leader_change() {
+    let servers = ensemble(&[("rzk.syncedLagEntries", "5")]);
+    let leader = wait_one_leader(&servers, &[0, 1, 2]);
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let lid = (leader + 1) as f64;
+
+    // Leader view: ZooKeeper's leader metrics and per-follower replication.
+    eventually("leader to see both followers synced", || {
+        let m = servers[leader].scrape();
+        m.samples.get("synced_followers") == Some(&2.0) && m.samples.get("learners") == Some(&2.0)
+    });
+    let m = servers[leader].scrape();
+    assert_eq!(m.get("quorum_size"), 3.0);
+    assert!(m.get("leader_uptime") >= 0.0);
+    assert_eq!(m.get("rzk_quorum_healthy"), 1.0);
+    assert_eq!(m.get("rzk_raft_leader_id"), lid);
+    assert!(m.get("election_time_count") >= 1.0, "the first election is timed");
+    assert_eq!(m.get("rzk_raft_voters"), 3.0);
+    for f in &followers {
+        let peer = format!("{{peer=\"{}\"}}", f + 1);
+        assert!(m.samples.contains_key(&format!("rzk_raft_replication_lag_entries{peer}")), "no lag for {peer}");
+        assert!(m.samples.contains_key(&format!("rzk_raft_replication_matched_index{peer}")));
+    }
+    assert!(m.get("rzk_raft_commit_index") >= 1.0);
+    for f in &followers {
+        let fm = servers[*f].scrape();
+        assert_eq!(role_of(&fm), "follower");
+        assert_eq!(fm.get("quorum_size"), 3.0);
+        assert_eq!(fm.get("rzk_raft_leader_id"), lid);
+        assert_eq!(fm.get("rzk_quorum_healthy"), 1.0);
+        assert!(!fm.types.contains_key("synced_followers") && !fm.types.contains_key("leader_uptime"), "leader-only metrics on a follower");
+        assert!(!fm.types.contains_key("rzk_raft_replication_lag_entries"));
+    }
+
+    // Admin commands in an ensemble.
+    let f0 = &servers[followers[0]];
+    let lead = f0.admin("leader");
+    assert_eq!((lead["is_leader"].as_bool(), lead["leader_id"].as_u64(), lead["leader_ip"].as_str()), (Some(false), Some(leader as u64 + 1), Some("127.0.0.1")));
+    assert_eq!(servers[leader].admin("lead")["is_leader"], true);
+    let vv = f0.admin("voting_view");
+    let cc = vv["current_config"].as_object().unwrap();
+    assert_eq!(cc.len(), 3);
+    assert_has_zk_fields("voting_view", &zk_admin_fixture("ensemble_leader_voting_view")["current_config"]["1"], &cc["1"], "current_config.1.");
+    assert_eq!(cc["2"]["learner_type"], "participant");
+    assert_eq!(f0.admin("srvr")["server_stats"]["server_state"], "follower");
+    assert_eq!(servers[leader].admin("srvr")["server_stats"]["server_state"], "leader");
+    let z = servers[leader].admin("zabstate");
+    assert_eq!((z["voting"].as_bool(), z["zabstate"].as_str(), z["is_leader"].as_bool()), (Some(true), Some("broadcast"), Some(true)));
+    for (cmd, fx) in [("srvr", "ensemble_leader_srvr"), ("leader", "ensemble_leader_leader"), ("conf", "ensemble_leader_conf")] {
+        let ours = servers[leader].admin(cmd);
+        let mut zk = zk_admin_fixture(fx);
+        // ZooKeeper's leader also reports proposal sizes, which rzk does not track.
+        zk.as_object_mut().unwrap().remove("proposal_stats");
+        assert_has_zk_fields(cmd, &zk, &ours, "");
+    }
+
+    // Writes reach every member's data tree.
+    let c = client(&servers[leader]).await;
+    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    c.create("/ens", b"", &persistent).await.unwrap();
+    for i in 0..10 {
+        c.create(&format!("/ens/a{i}"), b"", &persistent).await.unwrap();
+    }
+    let want = servers[leader].scrape().get("znode_count");
+    for f in &followers {
+        eventually("followers to apply the writes", || servers[*f].scrape().get("znode_count") == want);
+    }
+
+    // A paused follower falls behind: its lag grows with writes and it stops counting as synced.
+    let paused = followers[0];
+    let ppeer = format!("rzk_raft_replication_lag_entries{{peer=\"{}\"}}", paused + 1);
+    servers[paused].signal("STOP");
+    for i in 0..20 {
+        c.create(&format!("/ens/b{i}"), b"", &persistent).await.unwrap();
+    }
+    eventually("lag of the paused follower", || {
+        let m = servers[leader].scrape();
+        m.get(&ppeer) >= 20.0 && m.get("synced_followers") == 1.0
+    });
+    assert_eq!(servers[leader].scrape().get("rzk_quorum_healthy"), 1.0, "two of three still form a quorum");
+    servers[paused].signal("CONT");
+    eventually("the resumed follower to catch up", || {
+        let m = servers[leader].scrape();
+        m.get(&ppeer) == 0.0 && m.get("synced_followers") == 2.0
+    });
+    drop(c);
+
+    // Killing the leader: the survivors elect a new one and count the change.
+    let before: Vec<(f64, f64)> = followers
+        .iter()
+        .map(|f| {
+            let m = servers[*f].scrape();
+            (m.get("rzk_raft_leader_changes_total"), m.get("election_time_count"))
+        })
+        .collect();
+    servers[leader].signal("KILL");
+    let new_leader = wait_one_leader(&servers, &followers);
+    assert_ne!(new_leader, leader);
+    for (f, (changes, elections)) in followers.iter().zip(before) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = servers[*f].scrape();
+            let got = (
+                m.get("rzk_raft_leader_changes_total"),
+                m.get("election_time_count"),
+                m.get("looking_count"),
+                m.get("rzk_raft_leader_id"),
+            );
+            if got.0 > changes && got.1 > elections && got.2 >= 1.0 && got.3 == (new_leader + 1) as f64 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "member {}: (leader changes, elections, looking, leader) = {got:?}, before ({changes}, {elections}), new leader {}",
+                f + 1,
+                new_leader + 1
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let m = servers[new_leader].scrape();
+    assert_eq!(role_of(&m), "leader");
+    assert_eq!(m.get("quorum_size"), 3.0);
+    eventually("the new leader to see one synced follower", || servers[new_leader].scrape().get("synced_followers") == 1.0);
+    assert_eq!(servers[new_leader].scrape().get("rzk_quorum_healthy"), 1.0);
 }
