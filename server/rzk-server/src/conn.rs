@@ -527,10 +527,11 @@ async fn dispatch(
                 if !auth.contains(&new) {
                     auth.push(new);
                 }
-                ready(frame(xid::AUTH, 0, 0, |_| {}), started)
+                // The reply echoes the request's xid (Java uses -4; other clients use ordinary xids).
+                ready(frame(xid, 0, 0, |_| {}), started)
             } else {
                 tracing::info!(scheme = %a.scheme, "auth failed: unsupported scheme");
-                let f = header_only(xid::AUTH, 0, ErrorCode::AuthFailed);
+                let f = header_only(xid, 0, ErrorCode::AuthFailed);
                 Some(Box::pin(async move { Reply { frame: Some(f), close: true, started } }))
             }
         }

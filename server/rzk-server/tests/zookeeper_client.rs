@@ -586,7 +586,6 @@ async fn acl_denial_world_and_ip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: auth reply carries xid -4 instead of echoing the request xid; zookeeper-client drops the connection"]
 async fn digest_auth() {
     let srv = Server::start();
     let alice = Client::connector()
