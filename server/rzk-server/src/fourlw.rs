@@ -83,6 +83,9 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
 
+/// A follower within this many log entries of the leader counts as synced.
+pub const SYNCED_LAG: u64 = 100;
+
 /// `mntr` key/value pairs (also used by metrics).
 pub fn mntr_pairs(s: &Shared) -> Vec<(String, String)> {
     let (min, avg, max) = s.stats.latency_ms();
@@ -111,10 +114,16 @@ pub fn mntr_pairs(s: &Shared) -> Vec<(String, String)> {
     if let Some(r) = s.raft.get() {
         let st = r.status();
         if s.is_leader() && s.cfg.is_distributed() {
-            let followers = st.voters.len().saturating_sub(1) + st.learners.len();
-            v.push(("zk_learners".into(), followers.to_string()));
-            v.push(("zk_followers".into(), st.voters.len().saturating_sub(1).to_string()));
-            v.push(("zk_synced_followers".into(), st.voters.len().saturating_sub(1).to_string()));
+            // "Synced" = acknowledged the leader's log up to a small lag (ZooKeeper: in sync with the leader).
+            let synced = st.synced(SYNCED_LAG);
+            let followers = st.voters.iter().filter(|v| **v != st.id).count();
+            let synced_voters = synced.iter().filter(|id| st.voters.contains(id)).count();
+            let synced_observers = synced.iter().filter(|id| st.learners.contains(id)).count();
+            v.push(("zk_learners".into(), (followers + st.learners.len()).to_string()));
+            v.push(("zk_followers".into(), followers.to_string()));
+            v.push(("zk_synced_followers".into(), synced_voters.to_string()));
+            v.push(("zk_synced_non_voting_followers".into(), synced_observers.to_string()));
+            v.push(("zk_synced_observers".into(), synced_observers.to_string()));
             v.push(("zk_pending_syncs".into(), "0".into()));
         }
         v.push(("zk_quorum_size".into(), (st.voters.len() / 2 + 1).to_string()));
