@@ -33,6 +33,8 @@ pub struct RaftNodeConfig {
     pub listen: Option<String>,
     /// Take a snapshot (and purge older log) after this many entries.
     pub snapshot_every: u64,
+    /// How many snapshot files to keep (ZooKeeper's autopurge.snapRetainCount).
+    pub snapshots_keep: usize,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: (u64, u64),
     /// Called on the leader with sessions that followers report as active.
@@ -152,7 +154,7 @@ impl RaftNode {
         tracing::info!(entries = report.entries, segments = report.segments, "raft log opened");
         let meta = MetaStore::open(&cfg.dir.join("meta"))?;
         let initialized = meta.load(INITIALIZED)?.is_some();
-        let snapshots = SnapshotStore::open(&cfg.dir.join("snapshots"), SnapshotOptions::default())?;
+        let snapshots = SnapshotStore::open(&cfg.dir.join("snapshots"), SnapshotOptions { keep: cfg.snapshots_keep.max(1) })?;
         let sm = StateMachine::open(tree, snapshots, hook)?;
         let writer = LogWriter::new(log)?;
         let store = LogStore::new(writer, meta.clone());

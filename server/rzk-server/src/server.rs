@@ -268,6 +268,7 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         observers,
         listen,
         snapshot_every,
+        snapshots_keep: cfg.snap_retain_count.max(3) as usize,
         heartbeat_ms: (tick / 10).clamp(20, 200),
         election_timeout_ms: ((tick / 2).clamp(150, 1000), tick.clamp(300, 2000)),
         touch_sink: sink,
