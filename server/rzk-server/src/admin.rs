@@ -126,8 +126,8 @@ fn connections(s: &Shared, detailed: bool) -> Value {
             if detailed {
                 let d = c.detail.lock().clone();
                 let est = c.established.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-                let avg = if d.count == 0 { 0 } else { d.total_ms / d.count };
-                let m = o.as_object_mut().expect("object");
+                let avg = d.total_ms.checked_div(d.count).unwrap_or(0);
+                let Some(m) = o.as_object_mut() else { return o };
                 m.insert("session_id".into(), json!(c.session_id));
                 m.insert("last_operation".into(), json!(d.lop));
                 m.insert("established".into(), json!(est));

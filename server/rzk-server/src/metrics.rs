@@ -116,10 +116,25 @@ struct ObsState {
     elections: Window,
 }
 
-/// Samples the Raft role over time (what a scrape alone cannot see).
+/// Samples the Raft role over time (what a scrape alone cannot see), and probes the disk.
 #[derive(Default)]
 pub struct Observer {
     state: Mutex<ObsState>,
+    /// Durations of the periodic fsync probe in dataLogDir.
+    fsync_probe: crate::stats::LatencyHistogram,
+}
+
+/// Name of the file the fsync probe rewrites in dataLogDir.
+pub const FSYNC_PROBE_FILE: &str = ".rzk-fsync-probe";
+
+/// Writes 4 KiB to `path` and fsyncs it; the time taken.
+fn fsync_once(path: &std::path::Path) -> std::io::Result<Duration> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+    let t = Instant::now();
+    f.write_all(&[0u8; 4096])?;
+    f.sync_data()?;
+    Ok(t.elapsed())
 }
 
 /// The role name used by metrics and admin commands: ZooKeeper's server states, plus `looking`
@@ -144,13 +159,32 @@ impl Observer {
         Arc::new(Observer::default())
     }
 
-    /// Starts the sampling task.
+    /// Starts the sampling task and the fsync probe (every `rzk.fsyncProbeIntervalMs`, default
+    /// 10000; 0 turns it off).
     pub fn start(self: &Arc<Self>, s: Arc<Shared>) {
         let obs = self.clone();
+        let s2 = s.clone();
         tokio::spawn(async move {
             loop {
-                obs.sample(&s);
+                obs.sample(&s2);
                 tokio::time::sleep(POLL).await;
+            }
+        });
+        let every = s.cfg.rzk_knob("fsyncProbeIntervalMs").and_then(|v| v.parse::<u64>().ok()).unwrap_or(10_000);
+        if every == 0 {
+            return;
+        }
+        let obs = self.clone();
+        let path = s.cfg.data_log_dir.join(FSYNC_PROBE_FILE);
+        tokio::spawn(async move {
+            loop {
+                let p = path.clone();
+                match tokio::task::spawn_blocking(move || fsync_once(&p)).await {
+                    Ok(Ok(d)) => obs.fsync_probe.observe_us(d.as_micros() as u64),
+                    Ok(Err(e)) => tracing::debug!(error = %e, "fsync probe failed"),
+                    Err(_) => {}
+                }
+                tokio::time::sleep(Duration::from_millis(every.max(100))).await;
             }
         });
     }
@@ -251,6 +285,27 @@ impl Families {
         let mut m = Metric::default();
         m.set_counter(c);
         self.push(name, help, MetricType::COUNTER, vec![m]);
+    }
+    fn histogram(&mut self, name: &str, help: &str, hist: &crate::stats::LatencyHistogram) {
+        let (cumulative, count, sum_us) = hist.snapshot();
+        let mut h = Histogram::default();
+        h.set_sample_count(count);
+        h.set_sample_sum(sum_us as f64 / 1e6);
+        h.set_bucket(
+            crate::stats::LATENCY_BUCKETS_US
+                .iter()
+                .zip(cumulative)
+                .map(|(ub, c)| {
+                    let mut b = Bucket::default();
+                    b.set_upper_bound(*ub as f64 / 1e6);
+                    b.set_cumulative_count(c);
+                    b
+                })
+                .collect(),
+        );
+        let mut m = Metric::default();
+        m.set_histogram(h);
+        self.push(name, help, MetricType::HISTOGRAM, vec![m]);
     }
     fn summary(&mut self, name: &str, help: &str, w: &Window, quantiles: &[f64]) {
         let mut s = Summary::default();
@@ -439,25 +494,12 @@ pub fn gather(s: &Shared, obs: &Observer) -> Vec<MetricFamily> {
         "1 if this server is part of a quorum that can commit writes (leader: heard from a quorum within syncLimit ticks; follower/observer: a leader is known)",
         if quorum_healthy(s, st.as_ref()) { 1.0 } else { 0.0 },
     );
-    let (hist, count, sum_us) = s.stats.latency_hist.snapshot();
-    let mut h = Histogram::default();
-    h.set_sample_count(count);
-    h.set_sample_sum(sum_us as f64 / 1e6);
-    h.set_bucket(
-        crate::stats::LATENCY_BUCKETS_US
-            .iter()
-            .zip(hist)
-            .map(|(ub, c)| {
-                let mut b = Bucket::default();
-                b.set_upper_bound(*ub as f64 / 1e6);
-                b.set_cumulative_count(c);
-                b
-            })
-            .collect(),
+    f.histogram("rzk_request_latency_seconds", "Client request latency (receipt to reply), seconds", &s.stats.latency_hist);
+    f.histogram(
+        "rzk_fsync_probe_seconds",
+        "Time to write and fsync 4 KiB in dataLogDir, probed every rzk.fsyncProbeIntervalMs (a disk health signal)",
+        &obs.fsync_probe,
     );
-    let mut m = Metric::default();
-    m.set_histogram(h);
-    f.push("rzk_request_latency_seconds", "Client request latency (receipt to reply), seconds", MetricType::HISTOGRAM, vec![m]);
 
     {
         let o = obs.state.lock();

@@ -243,7 +243,7 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_follow_the_server_state() {
-    let s = Server::start(&[]);
+    let s = Server::start(&[("rzk.fsyncProbeIntervalMs", "100")]);
     let before = s.scrape();
     assert_eq!(before.get("rzk_server_role{role=\"standalone\"}"), 1.0);
     for r in ["leader", "follower", "observer", "looking"] {
@@ -319,6 +319,10 @@ async fn metrics_follow_the_server_state() {
             && m.get("watch_count") == before.get("watch_count")
     });
     assert_eq!(s.scrape().get("znode_count"), before.get("znode_count") + N as f64);
+
+    // The disk probe fsyncs in dataLogDir.
+    eventually("fsync probes", || s.scrape().get("rzk_fsync_probe_seconds_count") >= 2.0);
+    assert!(s.dir.path().join("data").join(rzk_server::metrics::FSYNC_PROBE_FILE).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
