@@ -45,7 +45,10 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
 
 /// The primary name of `name` (a primary name or an alias).
 pub fn primary(name: &str) -> Option<&'static str> {
-    COMMANDS.iter().find(|(p, aliases)| *p == name || aliases.contains(&name)).map(|(p, _)| *p)
+    COMMANDS
+        .iter()
+        .find(|(p, aliases)| *p == name || aliases.contains(&name))
+        .map(|(p, _)| *p)
 }
 
 const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
@@ -105,7 +108,10 @@ fn srvr_fields(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
     out.insert("version".into(), json!(crate::fourlw::VERSION));
     out.insert("read_only".into(), json!(false));
     out.insert("server_stats".into(), server_stats(s, obs));
-    out.insert("client_response".into(), json!({ "last_buffer_size": -1, "max_buffer_size": -1, "min_buffer_size": -1 }));
+    out.insert(
+        "client_response".into(),
+        json!({ "last_buffer_size": -1, "max_buffer_size": -1, "min_buffer_size": -1 }),
+    );
     out.insert("node_count".into(), json!(s.tree.read().node_count()));
 }
 
@@ -125,7 +131,11 @@ fn connections(s: &Shared, detailed: bool) -> Value {
             });
             if detailed {
                 let d = c.detail.lock().clone();
-                let est = c.established.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+                let est = c
+                    .established
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
                 let avg = d.total_ms.checked_div(d.count).unwrap_or(0);
                 let Some(m) = o.as_object_mut() else { return o };
                 m.insert("session_id".into(), json!(c.session_id));
@@ -158,11 +168,21 @@ fn host_port(h: &str, p: u16) -> String {
 /// `name_sum` keys, as ZooKeeper's AdminServer does with its metrics provider's values.
 fn monitor(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
     use prometheus::proto::MetricType;
-    let num = |v: f64| if v.is_finite() { json!(v) } else { json!(format!("{v}")) };
+    let num = |v: f64| {
+        if v.is_finite() {
+            json!(v)
+        } else {
+            json!(format!("{v}"))
+        }
+    };
     for fam in metrics::gather(s, obs) {
         let name = fam.name().to_string();
         for m in fam.get_metric() {
-            let labels: Vec<String> = m.get_label().iter().map(|l| format!("{}=\"{}\"", l.name(), l.value())).collect();
+            let labels: Vec<String> = m
+                .get_label()
+                .iter()
+                .map(|l| format!("{}=\"{}\"", l.name(), l.value()))
+                .collect();
             let key = |suffix: &str, extra: Option<String>| {
                 let mut ls = labels.clone();
                 ls.extend(extra);
@@ -184,7 +204,10 @@ fn monitor(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
                     out.insert(key("_count", None), json!(sm.sample_count() as f64));
                     out.insert(key("_sum", None), num(sm.sample_sum()));
                     for q in sm.get_quantile() {
-                        out.insert(key("", Some(format!("quantile=\"{}\"", q.quantile()))), num(q.value()));
+                        out.insert(
+                            key("", Some(format!("quantile=\"{}\"", q.quantile()))),
+                            num(q.value()),
+                        );
                     }
                 }
                 MetricType::HISTOGRAM => {
@@ -196,7 +219,13 @@ fn monitor(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
             }
         }
     }
-    out.insert("server_state".into(), json!(metrics::role_name(s, s.raft.get().map(|r| r.status()).as_ref())));
+    out.insert(
+        "server_state".into(),
+        json!(metrics::role_name(
+            s,
+            s.raft.get().map(|r| r.status()).as_ref()
+        )),
+    );
     out.insert("version".into(), json!(crate::fourlw::VERSION));
 }
 
@@ -229,25 +258,61 @@ fn voting_view(s: &Shared) -> Value {
 }
 
 fn environment(out: &mut Map<String, Value>) {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
+    let host =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
     let osr = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     out.insert("zookeeper.version".into(), json!(crate::fourlw::VERSION));
     out.insert("host.name".into(), json!(host.trim()));
     // rzk is not a JVM: the java.* keys exist so parsers find them, with ZooKeeper's "<NA>".
-    for k in ["java.version", "java.vendor", "java.home", "java.class.path", "java.library.path", "java.compiler"] {
+    for k in [
+        "java.version",
+        "java.vendor",
+        "java.home",
+        "java.class.path",
+        "java.library.path",
+        "java.compiler",
+    ] {
         out.insert(k.into(), json!("<NA>"));
     }
-    out.insert("java.io.tmpdir".into(), json!(std::env::temp_dir().display().to_string()));
-    out.insert("os.name".into(), json!(if std::env::consts::OS == "linux" { "Linux" } else { std::env::consts::OS }));
-    out.insert("os.arch".into(), json!(if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH }));
+    out.insert(
+        "java.io.tmpdir".into(),
+        json!(std::env::temp_dir().display().to_string()),
+    );
+    out.insert(
+        "os.name".into(),
+        json!(if std::env::consts::OS == "linux" {
+            "Linux"
+        } else {
+            std::env::consts::OS
+        }),
+    );
+    out.insert(
+        "os.arch".into(),
+        json!(if std::env::consts::ARCH == "x86_64" {
+            "amd64"
+        } else {
+            std::env::consts::ARCH
+        }),
+    );
     out.insert("os.version".into(), json!(osr.trim()));
     // ZooKeeper reports the JVM heap here; rzk has none.
     for k in ["os.memory.free", "os.memory.max", "os.memory.total"] {
         out.insert(k.into(), json!("<NA>"));
     }
-    out.insert("user.name".into(), json!(std::env::var("USER").unwrap_or_default()));
-    out.insert("user.home".into(), json!(std::env::var("HOME").unwrap_or_default()));
-    out.insert("user.dir".into(), json!(std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()));
+    out.insert(
+        "user.name".into(),
+        json!(std::env::var("USER").unwrap_or_default()),
+    );
+    out.insert(
+        "user.home".into(),
+        json!(std::env::var("HOME").unwrap_or_default()),
+    );
+    out.insert(
+        "user.dir".into(),
+        json!(std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()),
+    );
 }
 
 /// Runs command `name`; the JSON object ZooKeeper's AdminServer would answer.
@@ -264,7 +329,10 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
     let distributed = s.cfg.is_distributed();
     // Like ZooKeeper, commands that need a serving server fail while no leader is known.
     let serving = st.as_ref().is_some_and(|st| st.leader.is_some());
-    let needs_serving = !matches!(cmd, "ruok" | "environment" | "configuration" | "dirs" | "initial_configuration" | "zabstate");
+    let needs_serving = !matches!(
+        cmd,
+        "ruok" | "environment" | "configuration" | "dirs" | "initial_configuration" | "zabstate"
+    );
     if needs_serving && !serving {
         out.insert("error".into(), json!(NOT_SERVING));
         return Value::Object(out);
@@ -286,18 +354,28 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
         "monitor" => monitor(s, obs, &mut out),
         "configuration" => {
             let c = &s.cfg;
-            out.insert("client_port".into(), json!(c.client_address().map(|a| a.1).unwrap_or(2181)));
+            out.insert(
+                "client_port".into(),
+                json!(c.client_address().map(|a| a.1).unwrap_or(2181)),
+            );
             out.insert("data_dir".into(), json!(c.data_dir.display().to_string()));
-            out.insert("data_log_dir".into(), json!(c.data_log_dir.display().to_string()));
+            out.insert(
+                "data_log_dir".into(),
+                json!(c.data_log_dir.display().to_string()),
+            );
             out.insert("tick_time".into(), json!(c.tick_time));
             out.insert("max_client_cnxns".into(), json!(c.max_client_cnxns));
             out.insert("min_session_timeout".into(), json!(c.min_session_timeout));
             out.insert("max_session_timeout".into(), json!(c.max_session_timeout));
             out.insert("server_id".into(), json!(c.server_id.unwrap_or(0)));
-            out.insert("client_port_listen_backlog".into(), json!(c.client_port_listen_backlog.map_or(-1, |b| b as i64)));
+            out.insert(
+                "client_port_listen_backlog".into(),
+                json!(c.client_port_listen_backlog.map_or(-1, |b| b as i64)),
+            );
         }
         "initial_configuration" => {
-            let text = std::fs::read_to_string(&s.cfg.origin).unwrap_or_else(|_| s.cfg.to_zoo_cfg());
+            let text =
+                std::fs::read_to_string(&s.cfg.origin).unwrap_or_else(|_| s.cfg.to_zoo_cfg());
             out.insert("initial_configuration".into(), json!(text));
         }
         "watch_summary" => {
@@ -321,7 +399,10 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
             let conns = s.conns.lock();
             let mut m = Map::new();
             for (p, cs) in w.by_path() {
-                let ids: Vec<i64> = cs.iter().map(|c| conns.get(c).map_or(0, |ci| ci.session_id)).collect();
+                let ids: Vec<i64> = cs
+                    .iter()
+                    .map(|c| conns.get(c).map_or(0, |ci| ci.session_id))
+                    .collect();
                 m.insert(p, json!(ids));
             }
             out.insert("path_to_session_ids".into(), Value::Object(m));
@@ -333,13 +414,24 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
             let now = now_ms();
             let mut expiry: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
             for (id, info) in tree.sessions() {
-                let idle = touches.get(id).map_or(0, |t| t.elapsed().as_millis() as i64);
+                let idle = touches
+                    .get(id)
+                    .map_or(0, |t| t.elapsed().as_millis() as i64);
                 let at = now + (info.timeout_ms as i64 - idle).max(0);
-                expiry.entry((at + tick - 1) / tick * tick).or_default().push(*id);
+                expiry
+                    .entry((at + tick - 1) / tick * tick)
+                    .or_default()
+                    .push(*id);
             }
-            let exp: Map<String, Value> = expiry.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-            let eph: Map<String, Value> =
-                tree.ephemerals_by_session().iter().map(|(sid, paths)| (sid.to_string(), json!(paths))).collect();
+            let exp: Map<String, Value> = expiry
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            let eph: Map<String, Value> = tree
+                .ephemerals_by_session()
+                .iter()
+                .map(|(sid, paths)| (sid.to_string(), json!(paths)))
+                .collect();
             out.insert("expiry_time_to_session_ids".into(), Value::Object(exp));
             out.insert("session_id_to_ephemeral_paths".into(), Value::Object(eph));
         }
@@ -357,7 +449,12 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
                 out.insert("error".into(), json!("server is not initialized"));
             } else {
                 let leader = st.leader.unwrap_or(0);
-                let ip = s.cfg.servers.get(&leader).map(|sp| sp.host.clone()).unwrap_or_default();
+                let ip = s
+                    .cfg
+                    .servers
+                    .get(&leader)
+                    .map(|sp| sp.host.clone())
+                    .unwrap_or_default();
                 out.insert("is_leader".into(), json!(st.role == rzk_raft::Role::Leader));
                 out.insert("leader_id".into(), json!(leader));
                 out.insert("leader_ip".into(), json!(ip));
@@ -378,7 +475,9 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
                     if matched.is_some() && behind <= lag {
                         synced += 1;
                     }
-                    obs_list.push(json!({ "sid": id, "matched_index": matched, "lag_entries": behind }));
+                    obs_list.push(
+                        json!({ "sid": id, "matched_index": matched, "lag_entries": behind }),
+                    );
                 }
             }
             out.insert("synced_observers".into(), json!(synced));
@@ -394,20 +493,42 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
                 let voting = sp.is_some_and(|sp| sp.role == PeerRole::Participant);
                 let zxid = s.tree.read().last_zxid();
                 let state = match &st {
-                    Some(st) if st.leader.is_some() && !matches!(st.role, rzk_raft::Role::Candidate) => "broadcast",
+                    Some(st)
+                        if st.leader.is_some() && !matches!(st.role, rzk_raft::Role::Candidate) =>
+                    {
+                        "broadcast"
+                    }
                     _ => "election",
                 };
                 out.insert("myid".into(), json!(me));
-                out.insert("is_leader".into(), json!(st.as_ref().is_some_and(|st| st.role == rzk_raft::Role::Leader)));
-                out.insert("quorum_address".into(), json!(sp.map(|sp| host_port(&sp.host, sp.quorum_port))));
-                out.insert("election_address".into(), json!(sp.map(|sp| host_port(&sp.host, sp.election_port))));
+                out.insert(
+                    "is_leader".into(),
+                    json!(st
+                        .as_ref()
+                        .is_some_and(|st| st.role == rzk_raft::Role::Leader)),
+                );
+                out.insert(
+                    "quorum_address".into(),
+                    json!(sp.map(|sp| host_port(&sp.host, sp.quorum_port))),
+                );
+                out.insert(
+                    "election_address".into(),
+                    json!(sp.map(|sp| host_port(&sp.host, sp.election_port))),
+                );
                 out.insert(
                     "client_address".into(),
-                    json!(s.cfg.client_address().map(|(h, p)| host_port(&h, p)).unwrap_or_default()),
+                    json!(s
+                        .cfg
+                        .client_address()
+                        .map(|(h, p)| host_port(&h, p))
+                        .unwrap_or_default()),
                 );
                 out.insert("voting".into(), json!(voting));
                 out.insert("last_zxid".into(), json!(format!("0x{zxid:x}")));
-                out.insert("zab_epoch".into(), json!(st.as_ref().map_or(0, |st| st.term)));
+                out.insert(
+                    "zab_epoch".into(),
+                    json!(st.as_ref().map_or(0, |st| st.term)),
+                );
                 out.insert("zab_counter".into(), json!(zxid & 0xffff_ffff));
                 out.insert("zabstate".into(), json!(state));
             }
@@ -421,17 +542,24 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
 fn index(base: &str) -> String {
     let mut names: Vec<&str> = COMMANDS.iter().map(|(p, _)| *p).collect();
     names.sort_unstable();
-    names.iter().map(|n| format!("<a href=\"{base}/{n}\">{n}</a>\n<br/>\n")).collect()
+    names
+        .iter()
+        .map(|n| format!("<a href=\"{base}/{n}\">{n}</a>\n<br/>\n"))
+        .collect()
 }
 
 pub fn handle(s: &Shared, obs: &Observer, req: &Request) -> Response {
     let base = s.cfg.admin.command_url.trim_end_matches('/');
     let base = if base.is_empty() { "" } else { base };
-    let Some(rest) = req.path.strip_prefix(base) else { return Response::not_found() };
+    let Some(rest) = req.path.strip_prefix(base) else {
+        return Response::not_found();
+    };
     if rest.is_empty() || rest == "/" {
         return Response::new(200, "text/html; charset=utf-8", index(base));
     }
-    let Some(name) = rest.strip_prefix('/') else { return Response::not_found() };
+    let Some(name) = rest.strip_prefix('/') else {
+        return Response::not_found();
+    };
     let name = name.trim_end_matches('/');
     if name.is_empty() || name.contains('/') {
         return Response::not_found();

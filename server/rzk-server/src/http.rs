@@ -40,7 +40,11 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, content_type, body: body.into() }
+        Response {
+            status,
+            content_type,
+            body: body.into(),
+        }
     }
     pub fn json(body: String) -> Response {
         Response::new(200, "application/json", body)
@@ -68,7 +72,8 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-pub type Handler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+pub type Handler =
+    Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
 
 /// Decodes `%XX` escapes; `None` for a bad escape or a result that is not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
@@ -95,10 +100,15 @@ pub fn parse_head(head: &[u8]) -> Result<Request, u16> {
     let line = text.split("\r\n").next().unwrap_or("");
     let line = line.strip_suffix('\r').unwrap_or(line);
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(400);
     };
-    if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) || !version.starts_with("HTTP/1.") {
+    if method.is_empty()
+        || !method.bytes().all(|c| c.is_ascii_uppercase())
+        || !version.starts_with("HTTP/1.")
+    {
         return Err(400);
     }
     // Absolute-form targets (`http://host/path`) are allowed by HTTP/1.1.
@@ -118,7 +128,11 @@ pub fn parse_head(head: &[u8]) -> Result<Request, u16> {
         None => (target, None),
     };
     let path = percent_decode(raw_path).ok_or(400u16)?;
-    Ok(Request { method: method.to_string(), path, query })
+    Ok(Request {
+        method: method.to_string(),
+        path,
+        query,
+    })
 }
 
 async fn read_head(sock: &mut TcpStream) -> Result<Vec<u8>, u16> {
@@ -252,7 +266,11 @@ mod tests {
             b"GET /%ff HTTP/1.1",
             b"\xff\xfe / HTTP/1.1",
         ] {
-            assert!(parse_head(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_head(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         // Random bytes never panic.
         let mut x: u64 = 0x9e3779b97f4a7c15;

@@ -20,7 +20,10 @@
 use crate::http::{Request, Response};
 use crate::server::Shared;
 use parking_lot::Mutex;
-use prometheus::proto::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
+use prometheus::proto::{
+    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile,
+    Summary,
+};
 use prometheus::{Encoder, TextEncoder};
 use rzk_raft::{RaftStatus, Role};
 use std::collections::VecDeque;
@@ -130,7 +133,11 @@ pub const FSYNC_PROBE_FILE: &str = ".rzk-fsync-probe";
 /// Writes 4 KiB to `path` and fsyncs it; the time taken.
 fn fsync_once(path: &std::path::Path) -> std::io::Result<Duration> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(path)?;
     let t = Instant::now();
     f.write_all(&[0u8; 4096])?;
     f.sync_data()?;
@@ -170,7 +177,11 @@ impl Observer {
                 tokio::time::sleep(POLL).await;
             }
         });
-        let every = s.cfg.rzk_knob("fsyncProbeIntervalMs").and_then(|v| v.parse::<u64>().ok()).unwrap_or(10_000);
+        let every = s
+            .cfg
+            .rzk_knob("fsyncProbeIntervalMs")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(10_000);
         if every == 0 {
             return;
         }
@@ -191,7 +202,9 @@ impl Observer {
 
     /// Takes one sample of the Raft role.
     pub fn sample(&self, s: &Shared) {
-        let Some(st) = s.raft.get().map(|r| r.status()) else { return };
+        let Some(st) = s.raft.get().map(|r| r.status()) else {
+            return;
+        };
         let now = Instant::now();
         let distributed = s.cfg.is_distributed();
         let mut o = self.state.lock();
@@ -203,13 +216,15 @@ impl Observer {
                 o.looking_since = Some(s.started);
                 o.looking_count += 1;
             } else if distributed {
-                o.elections.add(now.duration_since(s.started).as_secs_f64() * 1000.0);
+                o.elections
+                    .add(now.duration_since(s.started).as_secs_f64() * 1000.0);
             }
         }
         let lost = o.looking_since.is_some();
         if known {
             if let Some(t) = o.looking_since.take() {
-                o.elections.add(now.duration_since(t).as_secs_f64() * 1000.0);
+                o.elections
+                    .add(now.duration_since(t).as_secs_f64() * 1000.0);
             }
             let cur = (st.leader.unwrap_or(0), st.term);
             if o.last_leader != Some(cur) {
@@ -238,7 +253,10 @@ impl Observer {
 
     /// Milliseconds this server has been the leader, if it is.
     pub fn leader_uptime_ms(&self) -> Option<u64> {
-        self.state.lock().leader_since.map(|t| t.elapsed().as_millis() as u64)
+        self.state
+            .lock()
+            .leader_since
+            .map(|t| t.elapsed().as_millis() as u64)
     }
 }
 
@@ -344,16 +362,24 @@ const USER_HZ: f64 = 100.0;
 fn process_info() -> ProcessInfo {
     let stat = std::fs::read_to_string("/proc/self/stat").ok();
     // Fields after the `(comm)`, which may contain spaces: field 3 (state) is index 0.
-    let fields: Vec<&str> =
-        stat.as_deref().and_then(|s| s.rfind(')').map(|i| s[i + 1..].split_whitespace().collect())).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .as_deref()
+        .and_then(|s| {
+            s.rfind(')')
+                .map(|i| s[i + 1..].split_whitespace().collect())
+        })
+        .unwrap_or_default();
     let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
     let cpu_seconds = match (field(14), field(15)) {
         (Some(u), Some(s)) => Some((u + s) / USER_HZ),
         _ => None,
     };
-    let boot = std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok())));
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines().find_map(|l| {
+            l.strip_prefix("btime ")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        })
+    });
     let start_time_seconds = match (boot, field(22)) {
         (Some(b), Some(t)) => Some(b + t / USER_HZ),
         _ => None,
@@ -366,17 +392,26 @@ fn process_info() -> ProcessInfo {
                 .map(|v| v * 1024.0)
         })
     };
-    let max_fds = std::fs::read_to_string("/proc/self/limits").ok().and_then(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Max open files"))
-            .and_then(|l| l["Max open files".len()..].split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
-    });
+    let max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| {
+                    l["Max open files".len()..]
+                        .split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<f64>().ok())
+                })
+        });
     ProcessInfo {
         cpu_seconds,
         start_time_seconds,
         rss_bytes: kb("VmRSS:"),
         vsize_bytes: kb("VmSize:"),
-        open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as f64),
+        open_fds: std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|d| d.count() as f64),
         max_fds,
     }
 }
@@ -386,7 +421,14 @@ pub fn replication(st: &RaftStatus) -> Vec<(u64, Option<u64>, u64, bool)> {
     replication_map(st)
         .iter()
         .filter(|(id, _)| **id != st.id)
-        .map(|(id, m)| (*id, *m, st.last_log_index.saturating_sub(m.unwrap_or(0)), st.voters.contains(id)))
+        .map(|(id, m)| {
+            (
+                *id,
+                *m,
+                st.last_log_index.saturating_sub(m.unwrap_or(0)),
+                st.voters.contains(id),
+            )
+        })
         .collect()
 }
 
@@ -397,7 +439,10 @@ fn replication_map(st: &RaftStatus) -> std::collections::BTreeMap<u64, Option<u6
 
 /// Followers within this many entries of the leader's log count as synced.
 pub fn synced_lag(s: &Shared) -> u64 {
-    s.cfg.rzk_knob("syncedLagEntries").and_then(|v| v.parse().ok()).unwrap_or(1000)
+    s.cfg
+        .rzk_knob("syncedLagEntries")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
 }
 
 /// Highest index stored on a majority of voters (computed on the leader from replication progress).
@@ -409,7 +454,13 @@ fn commit_index(st: &RaftStatus) -> Option<u64> {
     let mut idx: Vec<u64> = st
         .voters
         .iter()
-        .map(|v| if *v == st.id { st.last_log_index } else { rep.get(v).copied().flatten().unwrap_or(0) })
+        .map(|v| {
+            if *v == st.id {
+                st.last_log_index
+            } else {
+                rep.get(v).copied().flatten().unwrap_or(0)
+            }
+        })
         .collect();
     idx.sort_unstable_by(|a, b| b.cmp(a));
     idx.get(st.voters.len() / 2).copied()
@@ -442,23 +493,83 @@ pub fn gather(s: &Shared, obs: &Observer) -> Vec<MetricFamily> {
 
     {
         let tree = s.tree.read();
-        f.gauge("znode_count", "Number of znodes in the data tree", tree.node_count() as f64);
-        f.gauge("ephemerals_count", "Number of ephemeral znodes", tree.ephemeral_count() as f64);
-        f.gauge("approximate_data_size", "Approximate size of znode data and paths, bytes", tree.approximate_data_size() as f64);
-        f.gauge("global_sessions", "Number of global sessions", tree.sessions().len() as f64);
-        f.gauge("rzk_last_zxid", "Last applied zxid", tree.last_zxid() as f64);
+        f.gauge(
+            "znode_count",
+            "Number of znodes in the data tree",
+            tree.node_count() as f64,
+        );
+        f.gauge(
+            "ephemerals_count",
+            "Number of ephemeral znodes",
+            tree.ephemeral_count() as f64,
+        );
+        f.gauge(
+            "approximate_data_size",
+            "Approximate size of znode data and paths, bytes",
+            tree.approximate_data_size() as f64,
+        );
+        f.gauge(
+            "global_sessions",
+            "Number of global sessions",
+            tree.sessions().len() as f64,
+        );
+        f.gauge(
+            "rzk_last_zxid",
+            "Last applied zxid",
+            tree.last_zxid() as f64,
+        );
     }
-    f.gauge("local_sessions", "Number of local sessions (rzk has none)", 0.0);
-    f.gauge("watch_count", "Number of watches set by clients on this server", s.watches.lock().watch_count() as f64);
-    f.gauge("num_alive_connections", "Number of live client connections", s.conns.lock().len() as f64);
-    f.gauge("outstanding_requests", "Requests received but not yet answered", s.stats.outstanding.load(Relaxed).max(0) as f64);
-    f.gauge("packets_received", "Client packets received", s.stats.packets_received.load(Relaxed) as f64);
-    f.gauge("packets_sent", "Client packets sent", s.stats.packets_sent.load(Relaxed) as f64);
+    f.gauge(
+        "local_sessions",
+        "Number of local sessions (rzk has none)",
+        0.0,
+    );
+    f.gauge(
+        "watch_count",
+        "Number of watches set by clients on this server",
+        s.watches.lock().watch_count() as f64,
+    );
+    f.gauge(
+        "num_alive_connections",
+        "Number of live client connections",
+        s.conns.lock().len() as f64,
+    );
+    f.gauge(
+        "outstanding_requests",
+        "Requests received but not yet answered",
+        s.stats.outstanding.load(Relaxed).max(0) as f64,
+    );
+    f.gauge(
+        "packets_received",
+        "Client packets received",
+        s.stats.packets_received.load(Relaxed) as f64,
+    );
+    f.gauge(
+        "packets_sent",
+        "Client packets sent",
+        s.stats.packets_sent.load(Relaxed) as f64,
+    );
     let (min, avg, max) = s.stats.latency_ms();
-    f.gauge("min_latency", "Minimum request latency since the last stat reset, ms", min.round());
-    f.gauge("avg_latency", "Average request latency since the last stat reset, ms", (avg * 10000.0).round() / 10000.0);
-    f.gauge("max_latency", "Maximum request latency since the last stat reset, ms", max.round());
-    f.gauge("uptime", "Time since the server started, ms", s.started.elapsed().as_millis() as f64);
+    f.gauge(
+        "min_latency",
+        "Minimum request latency since the last stat reset, ms",
+        min.round(),
+    );
+    f.gauge(
+        "avg_latency",
+        "Average request latency since the last stat reset, ms",
+        (avg * 10000.0).round() / 10000.0,
+    );
+    f.gauge(
+        "max_latency",
+        "Maximum request latency since the last stat reset, ms",
+        max.round(),
+    );
+    f.gauge(
+        "uptime",
+        "Time since the server started, ms",
+        s.started.elapsed().as_millis() as f64,
+    );
 
     let p = process_info();
     if let Some(v) = p.open_fds {
@@ -467,19 +578,39 @@ pub fn gather(s: &Shared, obs: &Observer) -> Vec<MetricFamily> {
     }
     if let Some(v) = p.max_fds {
         f.gauge("max_file_descriptor_count", "Maximum file descriptors", v);
-        f.gauge("process_max_fds", "Maximum number of open file descriptors.", v);
+        f.gauge(
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+            v,
+        );
     }
     if let Some(v) = p.cpu_seconds {
-        f.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", v);
+        f.counter(
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+            v,
+        );
     }
     if let Some(v) = p.rss_bytes {
-        f.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", v);
+        f.gauge(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            v,
+        );
     }
     if let Some(v) = p.vsize_bytes {
-        f.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", v);
+        f.gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            v,
+        );
     }
     if let Some(v) = p.start_time_seconds {
-        f.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", v);
+        f.gauge(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            v,
+        );
     }
 
     // Role and health.
@@ -494,7 +625,11 @@ pub fn gather(s: &Shared, obs: &Observer) -> Vec<MetricFamily> {
         "1 if this server is part of a quorum that can commit writes (leader: heard from a quorum within syncLimit ticks; follower/observer: a leader is known)",
         if quorum_healthy(s, st.as_ref()) { 1.0 } else { 0.0 },
     );
-    f.histogram("rzk_request_latency_seconds", "Client request latency (receipt to reply), seconds", &s.stats.latency_hist);
+    f.histogram(
+        "rzk_request_latency_seconds",
+        "Client request latency (receipt to reply), seconds",
+        &s.stats.latency_hist,
+    );
     f.histogram(
         "rzk_fsync_probe_seconds",
         "Time to write and fsync 4 KiB in dataLogDir, probed every rzk.fsyncProbeIntervalMs (a disk health signal)",
@@ -505,8 +640,17 @@ pub fn gather(s: &Shared, obs: &Observer) -> Vec<MetricFamily> {
         let o = obs.state.lock();
         if distributed {
             // ZooKeeper exports these on ensemble members only.
-            f.summary("election_time", "Time between losing and finding a leader, ms", &o.elections, &[0.5]);
-            f.counter("looking_count", "Times this server started looking for a leader", o.looking_count as f64);
+            f.summary(
+                "election_time",
+                "Time between losing and finding a leader, ms",
+                &o.elections,
+                &[0.5],
+            );
+            f.counter(
+                "looking_count",
+                "Times this server started looking for a leader",
+                o.looking_count as f64,
+            );
         }
         f.counter(
             "rzk_raft_leader_changes_total",
@@ -517,62 +661,121 @@ pub fn gather(s: &Shared, obs: &Observer) -> Vec<MetricFamily> {
 
     if let Some(st) = &st {
         f.gauge("rzk_raft_term", "Current Raft term", st.term as f64);
-        f.gauge("rzk_raft_last_log_index", "Index of the last entry in the local Raft log", st.last_log_index as f64);
-        f.gauge("rzk_raft_last_applied_index", "Index of the last entry applied to the data tree", st.last_applied as f64);
+        f.gauge(
+            "rzk_raft_last_log_index",
+            "Index of the last entry in the local Raft log",
+            st.last_log_index as f64,
+        );
+        f.gauge(
+            "rzk_raft_last_applied_index",
+            "Index of the last entry applied to the data tree",
+            st.last_applied as f64,
+        );
         f.gauge(
             "rzk_raft_apply_lag_entries",
             "Entries in the local log not yet applied",
             st.last_log_index.saturating_sub(st.last_applied) as f64,
         );
-        f.gauge("rzk_raft_leader_id", "Id of the leader this server knows (0: none)", st.leader.unwrap_or(0) as f64);
+        f.gauge(
+            "rzk_raft_leader_id",
+            "Id of the leader this server knows (0: none)",
+            st.leader.unwrap_or(0) as f64,
+        );
         f.gauge("rzk_raft_server_id", "Id of this server", st.id as f64);
-        f.gauge("rzk_raft_voters", "Voting members in the current configuration", st.voters.len() as f64);
-        f.gauge("rzk_raft_learners", "Non-voting members (observers) in the current configuration", st.learners.len() as f64);
+        f.gauge(
+            "rzk_raft_voters",
+            "Voting members in the current configuration",
+            st.voters.len() as f64,
+        );
+        f.gauge(
+            "rzk_raft_learners",
+            "Non-voting members (observers) in the current configuration",
+            st.learners.len() as f64,
+        );
         if distributed {
-            f.gauge("quorum_size", "Number of voting members in the ensemble", st.voters.len() as f64);
+            f.gauge(
+                "quorum_size",
+                "Number of voting members in the ensemble",
+                st.voters.len() as f64,
+            );
         }
         if let Some(ci) = commit_index(st) {
-            f.gauge("rzk_raft_commit_index", "Highest index stored on a majority of voters (leader only)", ci as f64);
+            f.gauge(
+                "rzk_raft_commit_index",
+                "Highest index stored on a majority of voters (leader only)",
+                ci as f64,
+            );
         }
         if st.role == Role::Leader {
             if let Some(ms) = st.millis_since_quorum_ack {
-                f.gauge("rzk_raft_millis_since_quorum_ack", "Time since a quorum last acknowledged the leader, ms", ms as f64);
+                f.gauge(
+                    "rzk_raft_millis_since_quorum_ack",
+                    "Time since a quorum last acknowledged the leader, ms",
+                    ms as f64,
+                );
             }
         }
         if st.role == Role::Leader && distributed {
             let rep = replication(st);
             let lag = synced_lag(s);
             let known: Vec<_> = rep.iter().filter(|r| r.1.is_some()).collect();
-            f.gauge("learners", "Followers and observers replicating from this leader", known.len() as f64);
+            f.gauge(
+                "learners",
+                "Followers and observers replicating from this leader",
+                known.len() as f64,
+            );
             f.gauge(
                 "synced_followers",
                 "Voting followers whose log is within rzk.syncedLagEntries of the leader's",
-                rep.iter().filter(|r| r.3 && r.1.is_some() && r.2 <= lag).count() as f64,
+                rep.iter()
+                    .filter(|r| r.3 && r.1.is_some() && r.2 <= lag)
+                    .count() as f64,
             );
             f.gauge(
                 "synced_observers",
                 "Observers whose log is within rzk.syncedLagEntries of the leader's",
-                rep.iter().filter(|r| !r.3 && r.1.is_some() && r.2 <= lag).count() as f64,
+                rep.iter()
+                    .filter(|r| !r.3 && r.1.is_some() && r.2 <= lag)
+                    .count() as f64,
             );
             if let Some(ms) = obs.leader_uptime_ms() {
-                f.gauge("leader_uptime", "Time since this server became the leader, ms", ms as f64);
+                f.gauge(
+                    "leader_uptime",
+                    "Time since this server became the leader, ms",
+                    ms as f64,
+                );
             }
             f.gauge_vec(
                 "rzk_raft_replication_matched_index",
                 "Highest log index known replicated on each follower/observer (leader only)",
-                rep.iter().map(|r| (vec![label("peer", &r.0.to_string())], r.1.map_or(-1.0, |v| v as f64))).collect(),
+                rep.iter()
+                    .map(|r| {
+                        (
+                            vec![label("peer", &r.0.to_string())],
+                            r.1.map_or(-1.0, |v| v as f64),
+                        )
+                    })
+                    .collect(),
             );
             f.gauge_vec(
                 "rzk_raft_replication_lag_entries",
                 "Entries each follower/observer is behind the leader's log (leader only)",
-                rep.iter().map(|r| (vec![label("peer", &r.0.to_string())], r.2 as f64)).collect(),
+                rep.iter()
+                    .map(|r| (vec![label("peer", &r.0.to_string())], r.2 as f64))
+                    .collect(),
             );
         }
     }
     f.gauge_vec(
         "rzk_build_info",
         "rzk version (value is always 1)",
-        vec![(vec![label("version", env!("CARGO_PKG_VERSION")), label("zk_version", crate::fourlw::VERSION)], 1.0)],
+        vec![(
+            vec![
+                label("version", env!("CARGO_PKG_VERSION")),
+                label("zk_version", crate::fourlw::VERSION),
+            ],
+            1.0,
+        )],
     );
     f.0
 }
@@ -597,7 +800,11 @@ pub fn enabled(cfg: &rzk_config::ServerConfig) -> bool {
 
 fn handle(s: &Shared, obs: &Observer, req: &Request) -> Response {
     match req.path.as_str() {
-        "/metrics" => Response::new(200, "text/plain; version=0.0.4; charset=utf-8", render(s, obs)),
+        "/metrics" => Response::new(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            render(s, obs),
+        ),
         _ => Response::not_found(),
     }
 }

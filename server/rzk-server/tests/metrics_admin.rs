@@ -25,7 +25,11 @@ fn fixtures() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -39,7 +43,10 @@ struct Server {
 impl Server {
     /// Starts rzk with the given extra zoo.cfg lines; waits for `ruok` on the client port.
     fn start(extra: &[(&str, &str)]) -> Server {
-        let dir = tempfile::Builder::new().prefix("rzk-obs-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("rzk-obs-")
+            .tempdir()
+            .unwrap();
         let (client, admin, metrics) = (free_port(), free_port(), free_port());
         let mut cfg: Vec<(String, String)> = vec![
             ("clientPort".into(), client.to_string()),
@@ -54,10 +61,19 @@ impl Server {
     }
 
     /// Writes zoo.cfg (harness defaults, overridden by `cfg`) into `dir` and starts the binary.
-    fn launch(dir: tempfile::TempDir, client: u16, admin: u16, metrics: u16, extra: Vec<(String, String)>) -> Server {
+    fn launch(
+        dir: tempfile::TempDir,
+        client: u16,
+        admin: u16,
+        metrics: u16,
+        extra: Vec<(String, String)>,
+    ) -> Server {
         let mut cfg: Vec<(String, String)> = vec![
             ("tickTime".into(), "500".into()),
-            ("dataDir".into(), dir.path().join("data").display().to_string()),
+            (
+                "dataDir".into(),
+                dir.path().join("data").display().to_string(),
+            ),
             ("4lw.commands.whitelist".into(), "*".into()),
             ("admin.serverAddress".into(), "127.0.0.1".into()),
             ("admin.serverPort".into(), admin.to_string()),
@@ -71,7 +87,11 @@ impl Server {
         let text: String = cfg.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         let cfg_path = dir.path().join("zoo.cfg");
         std::fs::write(&cfg_path, text).unwrap();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("server.log"))
+            .unwrap();
         let child = Command::new(BIN)
             .arg("start-foreground")
             .arg(&cfg_path)
@@ -80,7 +100,13 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("spawn rzk-server");
-        Server { dir, child, client, admin, metrics }
+        Server {
+            dir,
+            child,
+            client,
+            admin,
+            metrics,
+        }
     }
 
     fn wait_ruok(&mut self) {
@@ -98,7 +124,12 @@ impl Server {
 
     /// Sends `sig` (STOP, CONT, KILL) to the server process.
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap().success();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "kill -{sig}");
     }
 
@@ -125,7 +156,8 @@ impl Server {
     }
 
     fn admin(&self, cmd: &str) -> Value {
-        let (status, body) = http_get(self.admin, &format!("/commands/{cmd}")).expect("admin command");
+        let (status, body) =
+            http_get(self.admin, &format!("/commands/{cmd}")).expect("admin command");
         assert_eq!(status, 200, "{cmd}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{cmd}: bad JSON ({e}): {body}"))
     }
@@ -149,10 +181,20 @@ fn four_letter(port: u16, cmd: &str) -> Option<String> {
 
 /// A raw HTTP/1.1 GET; (status, body).
 fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let raw = http_raw(port, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let raw = http_raw(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
     let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -182,17 +224,27 @@ impl Scrape {
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 let mut it = rest.split_whitespace();
-                types.insert(it.next().unwrap().to_string(), it.next().unwrap().to_string());
+                types.insert(
+                    it.next().unwrap().to_string(),
+                    it.next().unwrap().to_string(),
+                );
             } else if !line.starts_with('#') && !line.trim().is_empty() {
-                let (k, v) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad sample line {line:?}"));
-                let v: f64 = v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
+                let (k, v) = line
+                    .rsplit_once(' ')
+                    .unwrap_or_else(|| panic!("bad sample line {line:?}"));
+                let v: f64 = v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}"));
                 samples.insert(k.to_string(), v);
             }
         }
         Scrape { samples, types }
     }
     fn get(&self, k: &str) -> f64 {
-        *self.samples.get(k).unwrap_or_else(|| panic!("no sample {k} in scrape"))
+        *self
+            .samples
+            .get(k)
+            .unwrap_or_else(|| panic!("no sample {k} in scrape"))
     }
 }
 
@@ -206,19 +258,30 @@ fn zk_fixture_names() -> BTreeSet<String> {
 }
 
 fn zk_admin_fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(fixtures().join("zk38_admin").join(format!("{name}.json"))).unwrap();
+    let text = std::fs::read_to_string(fixtures().join("zk38_admin").join(format!("{name}.json")))
+        .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 /// Every key of `zk` (recursively into objects) must be in `ours`.
 fn assert_has_zk_fields(cmd: &str, zk: &Value, ours: &Value, at: &str) {
-    let (Some(zo), Some(oo)) = (zk.as_object(), ours.as_object()) else { return };
+    let (Some(zo), Some(oo)) = (zk.as_object(), ours.as_object()) else {
+        return;
+    };
     for (k, zv) in zo {
         let Some(ov) = oo.get(k) else {
-            panic!("{cmd}: field {at}{k} that ZooKeeper 3.8 answers is missing; rzk answered {ours:#}");
+            panic!(
+                "{cmd}: field {at}{k} that ZooKeeper 3.8 answers is missing; rzk answered {ours:#}"
+            );
         };
         // Maps keyed by ids or paths are data, not shape: compare only fixed-key objects.
-        let data_map = ["current_config", "session_id_to_watched_paths", "path_to_session_ids", "expiry_time_to_session_ids", "session_id_to_ephemeral_paths"];
+        let data_map = [
+            "current_config",
+            "session_id_to_watched_paths",
+            "path_to_session_ids",
+            "expiry_time_to_session_ids",
+            "session_id_to_ephemeral_paths",
+        ];
         if zv.is_object() && !data_map.contains(&k.as_str()) {
             assert_has_zk_fields(cmd, zv, ov, &format!("{at}{k}."));
         }
@@ -247,14 +310,30 @@ async fn metrics_follow_the_server_state() {
     let before = s.scrape();
     assert_eq!(before.get("rzk_server_role{role=\"standalone\"}"), 1.0);
     for r in ["leader", "follower", "observer", "looking"] {
-        assert_eq!(before.get(&format!("rzk_server_role{{role=\"{r}\"}}")), 0.0, "{r}");
+        assert_eq!(
+            before.get(&format!("rzk_server_role{{role=\"{r}\"}}")),
+            0.0,
+            "{r}"
+        );
     }
     assert_eq!(before.get("rzk_quorum_healthy"), 1.0);
     assert_eq!(before.get("num_alive_connections"), 0.0);
-    assert_eq!(before.types.get("znode_count").map(String::as_str), Some("gauge"));
+    assert_eq!(
+        before.types.get("znode_count").map(String::as_str),
+        Some("gauge")
+    );
     // Ensemble-only metrics are absent in standalone mode, as in ZooKeeper.
-    for n in ["quorum_size", "learners", "synced_followers", "leader_uptime", "election_time"] {
-        assert!(!before.types.contains_key(n), "{n} exported by a standalone server");
+    for n in [
+        "quorum_size",
+        "learners",
+        "synced_followers",
+        "leader_uptime",
+        "election_time",
+    ] {
+        assert!(
+            !before.types.contains_key(n),
+            "{n} exported by a standalone server"
+        );
     }
 
     const N: usize = 12;
@@ -265,10 +344,14 @@ async fn metrics_follow_the_server_state() {
     let ephemeral = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
     c.create("/obs", b"x", &persistent).await.unwrap();
     for i in 1..N {
-        c.create(&format!("/obs/n{i}"), b"0123456789", &persistent).await.unwrap();
+        c.create(&format!("/obs/n{i}"), b"0123456789", &persistent)
+            .await
+            .unwrap();
     }
     for i in 0..EPH {
-        c.create(&format!("/obs/e{i}"), b"", &ephemeral).await.unwrap();
+        c.create(&format!("/obs/e{i}"), b"", &ephemeral)
+            .await
+            .unwrap();
     }
     let mut watchers = Vec::new();
     for i in 1..=WATCHED {
@@ -283,30 +366,56 @@ async fn metrics_follow_the_server_state() {
     assert_eq!(d("watch_count"), WATCHED as f64);
     assert_eq!(d("num_alive_connections"), 1.0);
     assert_eq!(d("global_sessions"), 1.0);
-    assert!(d("approximate_data_size") >= (10 * (N - 1)) as f64, "{}", d("approximate_data_size"));
+    assert!(
+        d("approximate_data_size") >= (10 * (N - 1)) as f64,
+        "{}",
+        d("approximate_data_size")
+    );
     assert!(d("packets_received") >= (N + EPH + WATCHED) as f64);
     assert!(d("packets_sent") >= (N + EPH + WATCHED) as f64);
     assert!(after.get("rzk_request_latency_seconds_count") >= (N + EPH + WATCHED) as f64);
     assert!(after.get("rzk_raft_last_applied_index") > before.get("rzk_raft_last_applied_index"));
     assert!(after.get("rzk_raft_last_log_index") >= after.get("rzk_raft_last_applied_index"));
     assert!(after.get("rzk_raft_term") >= 1.0);
-    assert_eq!(after.get("rzk_raft_leader_id"), after.get("rzk_raft_server_id"));
+    assert_eq!(
+        after.get("rzk_raft_leader_id"),
+        after.get("rzk_raft_server_id")
+    );
     assert!(after.get("uptime") > 0.0);
     assert!(after.get("max_latency") >= after.get("min_latency"));
-    assert!(after.get("process_open_fds") > 0.0 && after.get("process_resident_memory_bytes") > 0.0);
+    assert!(
+        after.get("process_open_fds") > 0.0 && after.get("process_resident_memory_bytes") > 0.0
+    );
     assert_eq!(after.get("outstanding_requests"), 0.0);
-    assert_eq!(after.types.get("rzk_request_latency_seconds").map(String::as_str), Some("histogram"));
+    assert_eq!(
+        after
+            .types
+            .get("rzk_request_latency_seconds")
+            .map(String::as_str),
+        Some("histogram")
+    );
 
     // The 4lw mntr and the scrape agree on the tree.
     let mntr = four_letter(s.client, "mntr").unwrap();
     let mntr: BTreeMap<&str, &str> = mntr.lines().filter_map(|l| l.split_once('\t')).collect();
-    assert_eq!(mntr["zk_znode_count"].parse::<f64>().unwrap(), after.get("znode_count"));
-    assert_eq!(mntr["zk_ephemerals_count"].parse::<f64>().unwrap(), after.get("ephemerals_count"));
-    assert_eq!(mntr["zk_watch_count"].parse::<f64>().unwrap(), after.get("watch_count"));
+    assert_eq!(
+        mntr["zk_znode_count"].parse::<f64>().unwrap(),
+        after.get("znode_count")
+    );
+    assert_eq!(
+        mntr["zk_ephemerals_count"].parse::<f64>().unwrap(),
+        after.get("ephemerals_count")
+    );
+    assert_eq!(
+        mntr["zk_watch_count"].parse::<f64>().unwrap(),
+        after.get("watch_count")
+    );
 
     // A fired watch is gone.
     c.set_data("/obs/n1", b"changed", None).await.unwrap();
-    eventually("watch_count to drop by one", || s.scrape().get("watch_count") == after.get("watch_count") - 1.0);
+    eventually("watch_count to drop by one", || {
+        s.scrape().get("watch_count") == after.get("watch_count") - 1.0
+    });
 
     // Closing the session removes its ephemerals, watches and connection.
     drop(watchers);
@@ -318,11 +427,21 @@ async fn metrics_follow_the_server_state() {
             && m.get("global_sessions") == before.get("global_sessions")
             && m.get("watch_count") == before.get("watch_count")
     });
-    assert_eq!(s.scrape().get("znode_count"), before.get("znode_count") + N as f64);
+    assert_eq!(
+        s.scrape().get("znode_count"),
+        before.get("znode_count") + N as f64
+    );
 
     // The disk probe fsyncs in dataLogDir.
-    eventually("fsync probes", || s.scrape().get("rzk_fsync_probe_seconds_count") >= 2.0);
-    assert!(s.dir.path().join("data").join(rzk_server::metrics::FSYNC_PROBE_FILE).exists());
+    eventually("fsync probes", || {
+        s.scrape().get("rzk_fsync_probe_seconds_count") >= 2.0
+    });
+    assert!(s
+        .dir
+        .path()
+        .join("data")
+        .join(rzk_server::metrics::FSYNC_PROBE_FILE)
+        .exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,8 +453,14 @@ async fn metric_names_match_zookeeper_38() {
     let ours: BTreeSet<&String> = scrape.types.keys().collect();
 
     // Every name we claim as ZooKeeper-compatible is one ZooKeeper 3.8 exports.
-    let bad: Vec<&&str> = rzk_server::metrics::ZK_COMPATIBLE.iter().filter(|n| !zk_names.contains(**n)).collect();
-    assert!(bad.is_empty(), "claimed ZooKeeper-compatible but not exported by ZooKeeper 3.8: {bad:?}");
+    let bad: Vec<&&str> = rzk_server::metrics::ZK_COMPATIBLE
+        .iter()
+        .filter(|n| !zk_names.contains(**n))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "claimed ZooKeeper-compatible but not exported by ZooKeeper 3.8: {bad:?}"
+    );
     // Everything we export is either one of those or under rzk_.
     let mut shared = Vec::new();
     for n in &ours {
@@ -346,18 +471,28 @@ async fn metric_names_match_zookeeper_38() {
             rzk_server::metrics::ZK_COMPATIBLE.contains(&n.as_str()),
             "{n} is exported without the rzk_ prefix but not listed in ZK_COMPATIBLE"
         );
-        assert!(zk_names.contains(n.as_str()), "{n} is not a ZooKeeper 3.8 metric");
+        assert!(
+            zk_names.contains(n.as_str()),
+            "{n} is not a ZooKeeper 3.8 metric"
+        );
         shared.push(n.as_str());
     }
     // And their types agree with ZooKeeper's.
-    let zk_scrape =
-        Scrape::parse(&std::fs::read_to_string(fixtures().join("zk38_metrics_leader.txt")).unwrap().replace(",}", "}"));
+    let zk_scrape = Scrape::parse(
+        &std::fs::read_to_string(fixtures().join("zk38_metrics_leader.txt"))
+            .unwrap()
+            .replace(",}", "}"),
+    );
     for n in &shared {
         if let Some(t) = zk_scrape.types.get(*n) {
             assert_eq!(scrape.types.get(*n), Some(t), "type of {n}");
         }
     }
-    eprintln!("{} names shared with ZooKeeper 3.8 in standalone mode: {}", shared.len(), shared.join(" "));
+    eprintln!(
+        "{} names shared with ZooKeeper 3.8 in standalone mode: {}",
+        shared.len(),
+        shared.join(" ")
+    );
     for core in [
         "znode_count",
         "watch_count",
@@ -425,10 +560,25 @@ async fn admin_commands_answer_like_zookeeper() {
     let mon = s.admin("mntr");
     assert_eq!(mon["command"], "monitor");
     let zk_mon = zk_admin_fixture("mntr");
-    for k in ["znode_count", "watch_count", "ephemerals_count", "approximate_data_size", "num_alive_connections",
-        "outstanding_requests", "packets_received", "packets_sent", "avg_latency", "min_latency", "max_latency",
-        "global_sessions", "uptime", "server_state", "version", "open_file_descriptor_count", "max_file_descriptor_count"]
-    {
+    for k in [
+        "znode_count",
+        "watch_count",
+        "ephemerals_count",
+        "approximate_data_size",
+        "num_alive_connections",
+        "outstanding_requests",
+        "packets_received",
+        "packets_sent",
+        "avg_latency",
+        "min_latency",
+        "max_latency",
+        "global_sessions",
+        "uptime",
+        "server_state",
+        "version",
+        "open_file_descriptor_count",
+        "max_file_descriptor_count",
+    ] {
         assert!(zk_mon.get(k).is_some(), "fixture lacks {k}");
         assert!(mon.get(k).is_some(), "monitor lacks {k}: {mon:#}");
     }
@@ -440,8 +590,14 @@ async fn admin_commands_answer_like_zookeeper() {
     assert_eq!(srvr["server_stats"]["num_alive_client_connections"], 1);
     assert_eq!(srvr["read_only"], false);
     let scrape = s.scrape();
-    assert_eq!(srvr["node_count"].as_f64().unwrap(), scrape.get("znode_count"));
-    assert_eq!(mon["znode_count"].as_f64().unwrap(), scrape.get("znode_count"));
+    assert_eq!(
+        srvr["node_count"].as_f64().unwrap(),
+        scrape.get("znode_count")
+    );
+    assert_eq!(
+        mon["znode_count"].as_f64().unwrap(),
+        scrape.get("znode_count")
+    );
     assert_eq!(mon["server_state"], "standalone");
     assert_eq!(mon["rzk_server_role{role=\"standalone\"}"], 1.0);
     let stat = s.admin("stat");
@@ -455,33 +611,81 @@ async fn admin_commands_answer_like_zookeeper() {
     assert_eq!(conf["min_session_timeout"], 1000);
     assert_eq!(conf["max_session_timeout"], 10000);
     let wchs = s.admin("wchs");
-    assert_eq!((wchs["num_connections"].as_u64(), wchs["num_paths"].as_u64(), wchs["num_total_watches"].as_u64()), (Some(1), Some(2), Some(2)));
+    assert_eq!(
+        (
+            wchs["num_connections"].as_u64(),
+            wchs["num_paths"].as_u64(),
+            wchs["num_total_watches"].as_u64()
+        ),
+        (Some(1), Some(2), Some(2))
+    );
     let watches = s.admin("watches");
-    let mut paths: Vec<&str> =
-        watches["session_id_to_watched_paths"][sid.to_string()].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut paths: Vec<&str> = watches["session_id_to_watched_paths"][sid.to_string()]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     paths.sort();
     assert_eq!(paths, ["/adm", "/adm/e"]);
-    assert_eq!(s.admin("watches_by_path")["path_to_session_ids"]["/adm"][0].as_i64(), Some(sid));
-    assert_eq!(s.admin("dump")["session_id_to_ephemeral_paths"][sid.to_string()][0], "/adm/e");
+    assert_eq!(
+        s.admin("watches_by_path")["path_to_session_ids"]["/adm"][0].as_i64(),
+        Some(sid)
+    );
+    assert_eq!(
+        s.admin("dump")["session_id_to_ephemeral_paths"][sid.to_string()][0],
+        "/adm/e"
+    );
     assert_eq!(s.admin("leader")["error"], "server is not initialized");
-    assert_eq!(s.admin("voting_view")["current_config"], serde_json::json!({}));
+    assert_eq!(
+        s.admin("voting_view")["current_config"],
+        serde_json::json!({})
+    );
     assert_eq!(s.admin("is_read_only")["read_only"], false);
     assert!(s.admin("dirs")["datadir_size"].as_u64().unwrap() > 0);
-    assert!(s.admin("envi")["zookeeper.version"].as_str().unwrap().contains("rzk"));
-    assert!(s.admin("initial_configuration")["initial_configuration"].as_str().unwrap().contains(&format!("clientPort={}", s.client)));
+    assert!(s.admin("envi")["zookeeper.version"]
+        .as_str()
+        .unwrap()
+        .contains("rzk"));
+    assert!(s.admin("initial_configuration")["initial_configuration"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("clientPort={}", s.client)));
     let z = s.admin("zabstate");
-    assert_eq!((z["voting"].as_bool(), z["zabstate"].as_str()), (Some(false), Some("")));
+    assert_eq!(
+        (z["voting"].as_bool(), z["zabstate"].as_str()),
+        (Some(false), Some(""))
+    );
 
     // Unknown commands, the index, other paths.
     let nope = s.admin("nope");
-    assert_eq!((nope["command"].as_str(), nope["error"].as_str()), (Some("nope"), Some("Unknown command: nope")));
+    assert_eq!(
+        (nope["command"].as_str(), nope["error"].as_str()),
+        (Some("nope"), Some("Unknown command: nope"))
+    );
     assert_eq!(s.admin("RUOK")["error"], "Unknown command: RUOK");
     assert_eq!(s.admin("ruok?x=1")["command"], "ruok");
     for p in ["/commands", "/commands/"] {
         let (st, body) = http_get(s.admin, p).unwrap();
         assert_eq!(st, 200);
-        for cmd in ["ruok", "server_stats", "stats", "monitor", "configuration", "connections", "watch_summary", "leader", "voting_view", "is_read_only", "environment", "dirs"] {
-            assert!(body.contains(&format!("<a href=\"/commands/{cmd}\">{cmd}</a>")), "{p} lacks {cmd}:\n{body}");
+        for cmd in [
+            "ruok",
+            "server_stats",
+            "stats",
+            "monitor",
+            "configuration",
+            "connections",
+            "watch_summary",
+            "leader",
+            "voting_view",
+            "is_read_only",
+            "environment",
+            "dirs",
+        ] {
+            assert!(
+                body.contains(&format!("<a href=\"/commands/{cmd}\">{cmd}</a>")),
+                "{p} lacks {cmd}:\n{body}"
+            );
         }
     }
     assert_eq!(http_get(s.admin, "/").unwrap().0, 404);
@@ -489,8 +693,17 @@ async fn admin_commands_answer_like_zookeeper() {
     assert_eq!(http_get(s.metrics, "/").unwrap().0, 404);
     let head = http_raw(s.admin, b"HEAD /commands/ruok HTTP/1.1\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&head);
-    assert!(head.starts_with("HTTP/1.1 200") && head.contains("application/json") && head.ends_with("\r\n\r\n"), "{head}");
-    let post = http_raw(s.admin, b"POST /commands/ruok HTTP/1.1\r\nContent-Length: 0\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200")
+            && head.contains("application/json")
+            && head.ends_with("\r\n\r\n"),
+        "{head}"
+    );
+    let post = http_raw(
+        s.admin,
+        b"POST /commands/ruok HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
     assert!(String::from_utf8_lossy(&post).starts_with("HTTP/1.1 405"));
 
     // srst resets the latency/packet stats; crst answers.
@@ -516,7 +729,11 @@ fn garbage_does_not_hurt_the_http_ports() {
                 1 => format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(40_000)).into_bytes(),
                 2 => b"GET /commands/%ff%fe HTTP/1.1\r\n\r\n".to_vec(),
                 3 => b"\r\n\r\n".to_vec(),
-                4 => format!("GET /metrics HTTP/1.1\r\n{}\r\n\r\n", "X-A: b\r\n".repeat(5000)).into_bytes(),
+                4 => format!(
+                    "GET /metrics HTTP/1.1\r\n{}\r\n\r\n",
+                    "X-A: b\r\n".repeat(5000)
+                )
+                .into_bytes(),
                 _ => b"GET /commands/ruok HTTP/9.9 x\r\n\r\n".to_vec(),
             };
             if let Ok(resp) = http_raw(port, &req) {
@@ -525,10 +742,21 @@ fn garbage_does_not_hurt_the_http_ports() {
             }
         }
         // Clients that connect and say nothing, or stop halfway, do not block others.
-        let idle: Vec<TcpStream> = (0..10).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+        let idle: Vec<TcpStream> = (0..10)
+            .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+            .collect();
         let mut half = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        half.write_all(b"GET /commands/ruok HTTP/1.1\r\nHost: x").unwrap();
-        let (st, _) = http_get(port, if port == s.admin { "/commands/ruok" } else { "/metrics" }).unwrap();
+        half.write_all(b"GET /commands/ruok HTTP/1.1\r\nHost: x")
+            .unwrap();
+        let (st, _) = http_get(
+            port,
+            if port == s.admin {
+                "/commands/ruok"
+            } else {
+                "/metrics"
+            },
+        )
+        .unwrap();
         assert_eq!(st, 200);
         drop(idle);
     }
@@ -541,16 +769,28 @@ fn configuration_switches_the_endpoints() {
     // Explicitly off: ZooKeeper's default provider, admin disabled.
     let off = Server::start(&[
         ("admin.enableServer", "false"),
-        ("metricsProvider.className", "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider"),
+        (
+            "metricsProvider.className",
+            "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider",
+        ),
     ]);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(TcpStream::connect(("127.0.0.1", off.admin)).is_err(), "admin port open with admin.enableServer=false");
-    assert!(TcpStream::connect(("127.0.0.1", off.metrics)).is_err(), "metrics port open with the default provider");
+    assert!(
+        TcpStream::connect(("127.0.0.1", off.admin)).is_err(),
+        "admin port open with admin.enableServer=false"
+    );
+    assert!(
+        TcpStream::connect(("127.0.0.1", off.metrics)).is_err(),
+        "metrics port open with the default provider"
+    );
     drop(off);
 
     // ZooKeeper's Prometheus provider named explicitly, custom command URL.
     let on = Server::start(&[
-        ("metricsProvider.className", "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"),
+        (
+            "metricsProvider.className",
+            "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+        ),
         ("admin.commandURL", "/zk"),
     ]);
     assert!(on.scrape().get("znode_count") >= 1.0);
@@ -562,7 +802,10 @@ fn configuration_switches_the_endpoints() {
     // A port that is taken does not stop the server.
     let blocker = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = blocker.local_addr().unwrap().port().to_string();
-    let busy = Server::start(&[("admin.serverPort", &taken), ("metricsProvider.httpPort", &taken)]);
+    let busy = Server::start(&[
+        ("admin.serverPort", &taken),
+        ("metricsProvider.httpPort", &taken),
+    ]);
     assert_eq!(four_letter(busy.client, "ruok").as_deref(), Some("imok"));
 }
 
@@ -578,24 +821,41 @@ fn role_of(m: &Scrape) -> &'static str {
 
 /// Three participants on loopback, each with its own metrics and admin ports.
 fn ensemble(extra: &[(&str, &str)]) -> Vec<Server> {
-    let ports: Vec<(u16, u16, u16, u16, u16)> =
-        (0..3).map(|_| (free_port(), free_port(), free_port(), free_port(), free_port())).collect();
+    let ports: Vec<(u16, u16, u16, u16, u16)> = (0..3)
+        .map(|_| {
+            (
+                free_port(),
+                free_port(),
+                free_port(),
+                free_port(),
+                free_port(),
+            )
+        })
+        .collect();
     let lines: Vec<(String, String)> = ports
         .iter()
         .enumerate()
         .map(|(i, (client, quorum, election, _, _))| {
-            (format!("server.{}", i + 1), format!("127.0.0.1:{quorum}:{election}:participant;127.0.0.1:{client}"))
+            (
+                format!("server.{}", i + 1),
+                format!("127.0.0.1:{quorum}:{election}:participant;127.0.0.1:{client}"),
+            )
         })
         .collect();
     let mut servers: Vec<Server> = ports
         .iter()
         .enumerate()
         .map(|(i, (client, _, _, admin, metrics))| {
-            let dir = tempfile::Builder::new().prefix("rzk-obs-ens-").tempdir().unwrap();
+            let dir = tempfile::Builder::new()
+                .prefix("rzk-obs-ens-")
+                .tempdir()
+                .unwrap();
             std::fs::create_dir_all(dir.path().join("data")).unwrap();
             std::fs::write(dir.path().join("data/myid"), format!("{}\n", i + 1)).unwrap();
-            let mut cfg: Vec<(String, String)> =
-                vec![("initLimit".into(), "10".into()), ("syncLimit".into(), "4".into())];
+            let mut cfg: Vec<(String, String)> = vec![
+                ("initLimit".into(), "10".into()),
+                ("syncLimit".into(), "4".into()),
+            ];
             cfg.extend(lines.iter().cloned());
             cfg.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             Server::launch(dir, *client, *admin, *metrics, cfg)
@@ -611,13 +871,24 @@ fn ensemble(extra: &[(&str, &str)]) -> Vec<Server> {
 fn wait_one_leader(servers: &[Server], live: &[usize]) -> usize {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let roles: Vec<(usize, &str)> = live.iter().map(|i| (*i, servers[*i].try_scrape().map_or("down", |m| role_of(&m)))).collect();
-        let leaders: Vec<usize> = roles.iter().filter(|r| r.1 == "leader").map(|r| r.0).collect();
+        let roles: Vec<(usize, &str)> = live
+            .iter()
+            .map(|i| (*i, servers[*i].try_scrape().map_or("down", |m| role_of(&m))))
+            .collect();
+        let leaders: Vec<usize> = roles
+            .iter()
+            .filter(|r| r.1 == "leader")
+            .map(|r| r.0)
+            .collect();
         if leaders.len() == 1 && roles.iter().all(|r| r.1 == "leader" || r.1 == "follower") {
             return leaders[0];
         }
         if Instant::now() > deadline {
-            let logs: String = servers.iter().map(|s| s.log()).collect::<Vec<_>>().join("\n-----\n");
+            let logs: String = servers
+                .iter()
+                .map(|s| s.log())
+                .collect::<Vec<_>>()
+                .join("\n-----\n");
             panic!("no single leader: {roles:?}\n{logs}");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -641,12 +912,21 @@ async fn ensemble_roles_lag_and_leader_change() {
     assert!(m.get("leader_uptime") >= 0.0);
     assert_eq!(m.get("rzk_quorum_healthy"), 1.0);
     assert_eq!(m.get("rzk_raft_leader_id"), lid);
-    assert!(m.get("election_time_count") >= 1.0, "the first election is timed");
+    assert!(
+        m.get("election_time_count") >= 1.0,
+        "the first election is timed"
+    );
     assert_eq!(m.get("rzk_raft_voters"), 3.0);
     for f in &followers {
         let peer = format!("{{peer=\"{}\"}}", f + 1);
-        assert!(m.samples.contains_key(&format!("rzk_raft_replication_lag_entries{peer}")), "no lag for {peer}");
-        assert!(m.samples.contains_key(&format!("rzk_raft_replication_matched_index{peer}")));
+        assert!(
+            m.samples
+                .contains_key(&format!("rzk_raft_replication_lag_entries{peer}")),
+            "no lag for {peer}"
+        );
+        assert!(m
+            .samples
+            .contains_key(&format!("rzk_raft_replication_matched_index{peer}")));
     }
     assert!(m.get("rzk_raft_commit_index") >= 1.0);
     for f in &followers {
@@ -655,25 +935,54 @@ async fn ensemble_roles_lag_and_leader_change() {
         assert_eq!(fm.get("quorum_size"), 3.0);
         assert_eq!(fm.get("rzk_raft_leader_id"), lid);
         assert_eq!(fm.get("rzk_quorum_healthy"), 1.0);
-        assert!(!fm.types.contains_key("synced_followers") && !fm.types.contains_key("leader_uptime"), "leader-only metrics on a follower");
+        assert!(
+            !fm.types.contains_key("synced_followers") && !fm.types.contains_key("leader_uptime"),
+            "leader-only metrics on a follower"
+        );
         assert!(!fm.types.contains_key("rzk_raft_replication_lag_entries"));
     }
 
     // Admin commands in an ensemble.
     let f0 = &servers[followers[0]];
     let lead = f0.admin("leader");
-    assert_eq!((lead["is_leader"].as_bool(), lead["leader_id"].as_u64(), lead["leader_ip"].as_str()), (Some(false), Some(leader as u64 + 1), Some("127.0.0.1")));
+    assert_eq!(
+        (
+            lead["is_leader"].as_bool(),
+            lead["leader_id"].as_u64(),
+            lead["leader_ip"].as_str()
+        ),
+        (Some(false), Some(leader as u64 + 1), Some("127.0.0.1"))
+    );
     assert_eq!(servers[leader].admin("lead")["is_leader"], true);
     let vv = f0.admin("voting_view");
     let cc = vv["current_config"].as_object().unwrap();
     assert_eq!(cc.len(), 3);
-    assert_has_zk_fields("voting_view", &zk_admin_fixture("ensemble_leader_voting_view")["current_config"]["1"], &cc["1"], "current_config.1.");
+    assert_has_zk_fields(
+        "voting_view",
+        &zk_admin_fixture("ensemble_leader_voting_view")["current_config"]["1"],
+        &cc["1"],
+        "current_config.1.",
+    );
     assert_eq!(cc["2"]["learner_type"], "participant");
     assert_eq!(f0.admin("srvr")["server_stats"]["server_state"], "follower");
-    assert_eq!(servers[leader].admin("srvr")["server_stats"]["server_state"], "leader");
+    assert_eq!(
+        servers[leader].admin("srvr")["server_stats"]["server_state"],
+        "leader"
+    );
     let z = servers[leader].admin("zabstate");
-    assert_eq!((z["voting"].as_bool(), z["zabstate"].as_str(), z["is_leader"].as_bool()), (Some(true), Some("broadcast"), Some(true)));
-    for (cmd, fx) in [("srvr", "ensemble_leader_srvr"), ("leader", "ensemble_leader_leader"), ("conf", "ensemble_leader_conf")] {
+    assert_eq!(
+        (
+            z["voting"].as_bool(),
+            z["zabstate"].as_str(),
+            z["is_leader"].as_bool()
+        ),
+        (Some(true), Some("broadcast"), Some(true))
+    );
+    for (cmd, fx) in [
+        ("srvr", "ensemble_leader_srvr"),
+        ("leader", "ensemble_leader_leader"),
+        ("conf", "ensemble_leader_conf"),
+    ] {
         let ours = servers[leader].admin(cmd);
         let mut zk = zk_admin_fixture(fx);
         // ZooKeeper's leader also reports proposal sizes, which rzk does not track.
@@ -686,25 +995,38 @@ async fn ensemble_roles_lag_and_leader_change() {
     let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     c.create("/ens", b"", &persistent).await.unwrap();
     for i in 0..10 {
-        c.create(&format!("/ens/a{i}"), b"", &persistent).await.unwrap();
+        c.create(&format!("/ens/a{i}"), b"", &persistent)
+            .await
+            .unwrap();
     }
     let want = servers[leader].scrape().get("znode_count");
     for f in &followers {
-        eventually("followers to apply the writes", || servers[*f].scrape().get("znode_count") == want);
+        eventually("followers to apply the writes", || {
+            servers[*f].scrape().get("znode_count") == want
+        });
     }
 
     // A paused follower falls behind: its lag grows with writes and it stops counting as synced.
     let paused = followers[0];
-    let ppeer = format!("rzk_raft_replication_lag_entries{{peer=\"{}\"}}", paused + 1);
+    let ppeer = format!(
+        "rzk_raft_replication_lag_entries{{peer=\"{}\"}}",
+        paused + 1
+    );
     servers[paused].signal("STOP");
     for i in 0..20 {
-        c.create(&format!("/ens/b{i}"), b"", &persistent).await.unwrap();
+        c.create(&format!("/ens/b{i}"), b"", &persistent)
+            .await
+            .unwrap();
     }
     eventually("lag of the paused follower", || {
         let m = servers[leader].scrape();
         m.get(&ppeer) >= 20.0 && m.get("synced_followers") == 1.0
     });
-    assert_eq!(servers[leader].scrape().get("rzk_quorum_healthy"), 1.0, "two of three still form a quorum");
+    assert_eq!(
+        servers[leader].scrape().get("rzk_quorum_healthy"),
+        1.0,
+        "two of three still form a quorum"
+    );
     servers[paused].signal("CONT");
     eventually("the resumed follower to catch up", || {
         let m = servers[leader].scrape();
@@ -717,7 +1039,10 @@ async fn ensemble_roles_lag_and_leader_change() {
         .iter()
         .map(|f| {
             let m = servers[*f].scrape();
-            (m.get("rzk_raft_leader_changes_total"), m.get("election_time_count"))
+            (
+                m.get("rzk_raft_leader_changes_total"),
+                m.get("election_time_count"),
+            )
         })
         .collect();
     servers[leader].signal("KILL");
@@ -733,7 +1058,11 @@ async fn ensemble_roles_lag_and_leader_change() {
                 m.get("looking_count"),
                 m.get("rzk_raft_leader_id"),
             );
-            if got.0 > changes && got.1 > elections && got.2 >= 1.0 && got.3 == (new_leader + 1) as f64 {
+            if got.0 > changes
+                && got.1 > elections
+                && got.2 >= 1.0
+                && got.3 == (new_leader + 1) as f64
+            {
                 break;
             }
             assert!(
@@ -748,6 +1077,8 @@ async fn ensemble_roles_lag_and_leader_change() {
     let m = servers[new_leader].scrape();
     assert_eq!(role_of(&m), "leader");
     assert_eq!(m.get("quorum_size"), 3.0);
-    eventually("the new leader to see one synced follower", || servers[new_leader].scrape().get("synced_followers") == 1.0);
+    eventually("the new leader to see one synced follower", || {
+        servers[new_leader].scrape().get("synced_followers") == 1.0
+    });
     assert_eq!(servers[new_leader].scrape().get("rzk_quorum_healthy"), 1.0);
 }
