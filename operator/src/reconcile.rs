@@ -413,7 +413,6 @@ pub fn compute_status(
             pod: m.pod.clone(),
             role: m.srvr.as_ref().map(|s| s.mode.clone()).unwrap_or_else(|| "unknown".into()),
             ready: m.ready,
-            zxid: m.srvr.as_ref().and_then(|s| s.zxid.clone()),
         })
         .collect();
     let leader = member_status

@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 . "$ROOT/tests/k8s/versions.sh"
-CACHE="$ROOT/.cache/k8s"
+CACHE="${RZK_K8S_CACHE:-$ROOT/.cache/k8s}"
 BIN="$CACHE/bin"
 WORK="$CACHE/build"
 export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOPATH="$CACHE/go/path"
@@ -17,11 +17,11 @@ STAGING_VERSION="v0.${K8S_VERSION#1.}"
 STAMP="k8s=$K8S_VERSION etcd=$ETCD_VERSION helm=$HELM_VERSION go=$(go env GOVERSION)"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm)
 
-all_built() {
-  [ "$(cat "$BIN/.stamp" 2>/dev/null)" = "$STAMP" ] || return 1
-  for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || return 1; done
-}
-if all_built; then echo "control plane already built: $STAMP ($BIN)"; exit 0; fi
+# need BINARY: true when BINARY is missing or was built from other versions (per-binary stamps).
+need() { ! { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.stamp" 2>/dev/null)" = "$STAMP" ]; }; }
+built() { echo "$STAMP" > "$BIN/.$1.stamp"; }
+todo=0; for b in "${BINARIES[@]}"; do need "$b" && todo=1; done
+if [ $todo = 0 ]; then echo "control plane already built: $STAMP ($BIN)"; exit 0; fi
 
 mkdir -p "$BIN" "$WORK"
 start=$(date +%s)
@@ -57,8 +57,10 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   LDF="$LDF -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  need "$c" || continue
   t "building $c"
   (cd "$K" && nice -n 5 go build -trimpath -ldflags "$LDF" -o "$BIN/$c" "k8s.io/kubernetes/cmd/$c")
+  built "$c"
 done
 
 # --- etcd: a wrapper main around go.etcd.io/etcd/server/v3/etcdmain (etcd's own module has replace lines).
@@ -81,14 +83,25 @@ if [ ! -f "$E/go.mod" ] || ! grep -q "v$ETCD_VERSION" "$E/go.mod"; then
   rm -f "$E/go.mod" "$E/go.sum"
   (cd "$E" && go mod init rzk.test/etcd >/dev/null 2>&1 && go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" && go mod tidy)
 fi
-t "building etcd"
-(cd "$E" && nice -n 5 go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .)
+if need etcd; then
+  t "building etcd"
+  (cd "$E" && nice -n 5 go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .)
+  built etcd
+fi
 
-# --- helm: installs as is.
-t "building helm v$HELM_VERSION"
-GOBIN="$BIN" nice -n 5 go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
-
-echo "$STAMP" > "$BIN/.stamp"
+# --- helm: installs as is; the -X flags are the ones helm's Makefile sets (its version, and the
+# Kubernetes version `helm template`/`helm lint` assume, taken from helm's own client-go).
+if need helm; then
+  t "building helm v$HELM_VERSION"
+  hmod=$(cd "$E" && go mod download -json "helm.sh/helm/v3@v$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  kminor=$(sed -n 's#^[[:space:]]*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$hmod" | head -1)
+  HLDF="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    HLDF="$HLDF -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$kminor"
+  done
+  GOBIN="$BIN" nice -n 5 go install -trimpath -ldflags "$HLDF" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  built helm
+fi
 t "done"
 echo "build time: $(( $(date +%s) - start ))s"
 echo "disk use: bin $(du -sh "$BIN" | cut -f1), go module cache $(du -sh "$GOMODCACHE" | cut -f1), go build cache $(du -sh "$GOCACHE" | cut -f1), total $(du -sh "$CACHE" | cut -f1)"
