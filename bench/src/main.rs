@@ -45,6 +45,7 @@ OPTIONS
   --keys N            key space for set/get/exists/mixed (default 1000)
   --children N        children of the getChildren parent (default 100)
   --reads PCT         read percentage for mixed (default 90)
+  --multi K           create: send K creates per request as one multi (bulk loading; --count counts znodes)
   --root PATH         parent of everything the tool creates (default /rzk-bench)
   --tag STR           name part that keeps create paths unique across runs (default: time)
   --label STR         free text copied into the report (e.g. system name)
@@ -108,6 +109,7 @@ pub struct Opts {
     pub keys: usize,
     pub children: usize,
     pub reads: u32,
+    pub multi: usize,
     pub root: String,
     pub tag: String,
     pub label: String,
@@ -157,6 +159,7 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
         keys: 1000,
         children: 100,
         reads: 90,
+        multi: 1,
         root: "/rzk-bench".into(),
         tag: format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)),
         label: String::new(),
@@ -202,6 +205,7 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
             "--keys" => o.keys = num(&v)?.max(1) as usize,
             "--children" => o.children = num(&v)? as usize,
             "--reads" => o.reads = num(&v)?.min(100) as u32,
+            "--multi" => o.multi = num(&v)?.clamp(1, 10_000) as usize,
             "--root" => o.root = v.trim_end_matches('/').to_string(),
             "--tag" => o.tag = v,
             "--label" => o.label = v,

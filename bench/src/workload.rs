@@ -4,7 +4,7 @@ use crate::client::{self, Conn, Reply};
 use crate::stats::{self, err_name, record, summarize, Report, Stats};
 use crate::{Opts, Workload};
 use rzk_proto::consts::{create_mode, event_type, op, xid};
-use rzk_proto::records::{CreateResponse, WatcherEvent};
+use rzk_proto::records::{CreateResponse, MultiHeader, WatcherEvent};
 use rzk_proto::Jute;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -67,6 +67,8 @@ struct Plan {
     data: Vec<u8>,
     reads: u32,
     depth: usize,
+    /// Creates per request (create workload): 1 = plain create, more = one multi per request.
+    multi: usize,
     /// Measurement window (duration mode) or `None` (count mode: everything counts).
     window: Option<(Instant, Instant)>,
     count: Option<u64>,
@@ -194,6 +196,7 @@ pub async fn run(o: &Opts) -> Result<(), String> {
         data,
         reads: o.reads,
         depth: o.depth,
+        multi: o.multi.max(1),
         window,
         count: o.count,
         issued: AtomicU64::new(0),
@@ -234,6 +237,9 @@ pub async fn run(o: &Opts) -> Result<(), String> {
     if w == Workload::Mixed {
         r.i("read_pct", o.reads as i64);
     }
+    if w == Workload::Create && o.multi > 1 {
+        r.i("multi", o.multi as i64);
+    }
     if w == Workload::Children {
         r.i("children", o.children as i64);
     }
@@ -241,6 +247,11 @@ pub async fn run(o: &Opts) -> Result<(), String> {
     r.n("seconds", secs);
     r.i("ops", ops as i64);
     r.n("ops_per_s", if secs > 0.0 { ops as f64 / secs } else { 0.0 });
+    if w == Workload::Create {
+        let znodes = ops * o.multi.max(1) as u64;
+        r.i("znodes", znodes as i64);
+        r.n("znodes_per_s", if secs > 0.0 { znodes as f64 / secs } else { 0.0 });
+    }
     r.i("reads", total.reads as i64);
     r.i("writes", total.writes as i64);
     r.i("error_total", total.error_total() as i64);
@@ -286,12 +297,26 @@ async fn session_loop(plan: Arc<Plan>, mut c: Conn, idx: usize) -> (Stats, Optio
                 (Kind::Delete, c.push(op::DELETE, client::delete_body(&p)))
             } else {
                 if let Some(n) = plan.count {
-                    if plan.issued.fetch_add(1, Ordering::Relaxed) >= n {
+                    // With --multi, --count is in znodes and each request carries `multi` of them.
+                    let per = if plan.w == Workload::Create { plan.multi as u64 } else { 1 };
+                    if plan.issued.fetch_add(per, Ordering::Relaxed) >= n {
                         sending = false;
                         break;
                     }
                 }
                 match plan.w {
+                    Workload::Create if plan.multi > 1 => {
+                        let first = seq;
+                        seq += plan.multi as u64;
+                        let body = |w: &mut rzk_proto::Writer| {
+                            for n in first..first + plan.multi as u64 {
+                                MultiHeader { op: op::CREATE, done: false, err: -1 }.encode(w);
+                                client::create_body(&format!("{my_dir}/n{n:010}"), &plan.data, create_mode::PERSISTENT)(w);
+                            }
+                            MultiHeader { op: -1, done: true, err: -1 }.encode(w);
+                        };
+                        (Kind::Create, c.push(op::MULTI, body))
+                    }
                     Workload::Create => {
                         let p = format!("{my_dir}/n{seq:010}");
                         seq += 1;
