@@ -126,7 +126,10 @@ pub fn mntr_pairs(s: &Shared) -> Vec<(String, String)> {
             v.push(("zk_synced_observers".into(), synced_observers.to_string()));
             v.push(("zk_pending_syncs".into(), "0".into()));
         }
-        v.push(("zk_quorum_size".into(), (st.voters.len() / 2 + 1).to_string()));
+        if s.cfg.is_distributed() {
+            // ZooKeeper reports the number of voting members here.
+            v.push(("zk_quorum_size".into(), st.voters.len().to_string()));
+        }
     }
     v
 }
