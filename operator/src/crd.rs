@@ -63,7 +63,10 @@ pub struct ZookeeperClusterSpec {
     /// Server version; used as the image tag when `image` has none, and recorded in
     /// labels (`app.kubernetes.io/version`).
     #[serde(default = "default_version")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    )]
     pub version: String,
 
     /// Image pull policy of the server container.
@@ -427,7 +430,12 @@ fn unwrap_descriptions(v: &mut serde_json::Value) {
                     serde_json::Value::String(s) if k == "description" => {
                         *s = s
                             .split("\n\n")
-                            .map(|para| para.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                            .map(|para| {
+                                para.split('\n')
+                                    .map(str::trim)
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
                             .collect::<Vec<_>>()
                             .join("\n\n");
                     }

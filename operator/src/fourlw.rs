@@ -38,7 +38,11 @@ pub enum FourLwError {
 }
 
 /// Send a four-letter word and read the whole answer (the server closes the connection).
-pub async fn command(addr: &str, cmd: &'static str, timeout: Duration) -> Result<String, FourLwError> {
+pub async fn command(
+    addr: &str,
+    cmd: &'static str,
+    timeout: Duration,
+) -> Result<String, FourLwError> {
     let io = |source| FourLwError::Io {
         addr: addr.to_string(),
         source,
@@ -113,12 +117,18 @@ mod tests {
         let s = parse_srvr(text).unwrap();
         assert_eq!(s.mode, "follower");
         assert_eq!(s.zxid.as_deref(), Some("0x100000000"));
-        assert_eq!(s.version.as_deref(), Some("3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f"));
+        assert_eq!(
+            s.version.as_deref(),
+            Some("3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f")
+        );
     }
 
     #[test]
     fn not_serving_is_none() {
-        assert_eq!(parse_srvr("This ZooKeeper instance is not currently serving requests\n"), None);
+        assert_eq!(
+            parse_srvr("This ZooKeeper instance is not currently serving requests\n"),
+            None
+        );
     }
 
     #[tokio::test]

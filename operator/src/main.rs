@@ -36,12 +36,18 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let mut namespace = std::env::var("WATCH_NAMESPACE").ok().filter(|s| !s.is_empty());
+    let mut namespace = std::env::var("WATCH_NAMESPACE")
+        .ok()
+        .filter(|s| !s.is_empty());
     let mut metrics_addr = std::env::var("METRICS_ADDR").unwrap_or_else(|_| "0.0.0.0:8080".into());
-    let mut cluster_domain = std::env::var("CLUSTER_DOMAIN").unwrap_or_else(|_| "cluster.local".into());
+    let mut cluster_domain =
+        std::env::var("CLUSTER_DOMAIN").unwrap_or_else(|_| "cluster.local".into());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
-        let mut val = |name: &str| it.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
+        let mut val = |name: &str| {
+            it.next()
+                .with_context(|| format!("{name} needs a value\n{USAGE}"))
+        };
         match a.as_str() {
             "--namespace" => namespace = Some(val("--namespace")?),
             "--metrics-addr" => metrics_addr = val("--metrics-addr")?,

@@ -41,39 +41,62 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let reconciliations = IntCounterVec::new(
-            Opts::new("rzk_operator_reconciliations_total", "Reconciliations of ZookeeperClusters by result"),
+            Opts::new(
+                "rzk_operator_reconciliations_total",
+                "Reconciliations of ZookeeperClusters by result",
+            ),
             &["result"],
         )
         .unwrap();
         let reconcile_errors = IntCounterVec::new(
-            Opts::new("rzk_operator_reconcile_errors_total", "Failed reconciliations by error kind"),
+            Opts::new(
+                "rzk_operator_reconcile_errors_total",
+                "Failed reconciliations by error kind",
+            ),
             &["reason"],
         )
         .unwrap();
         let reconcile_duration = Histogram::with_opts(
-            HistogramOpts::new("rzk_operator_reconcile_duration_seconds", "Duration of one reconciliation")
-                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "rzk_operator_reconcile_duration_seconds",
+                "Duration of one reconciliation",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
         )
         .unwrap();
         let cl = &["namespace", "cluster"];
         let members = IntGaugeVec::new(
-            Opts::new("rzk_cluster_members", "Servers of a cluster by the role srvr reports"),
+            Opts::new(
+                "rzk_cluster_members",
+                "Servers of a cluster by the role srvr reports",
+            ),
             &["namespace", "cluster", "role"],
         )
         .unwrap();
         let quorum_healthy = IntGaugeVec::new(
-            Opts::new("rzk_cluster_quorum_healthy", "1 when a quorum of the cluster is serving"),
+            Opts::new(
+                "rzk_cluster_quorum_healthy",
+                "1 when a quorum of the cluster is serving",
+            ),
             cl,
         )
         .unwrap();
-        let ready_replicas =
-            IntGaugeVec::new(Opts::new("rzk_cluster_ready_replicas", "Ready server pods"), cl).unwrap();
-        let replicas =
-            IntGaugeVec::new(Opts::new("rzk_cluster_replicas", "Desired servers (spec.replicas)"), cl).unwrap();
+        let ready_replicas = IntGaugeVec::new(
+            Opts::new("rzk_cluster_ready_replicas", "Ready server pods"),
+            cl,
+        )
+        .unwrap();
+        let replicas = IntGaugeVec::new(
+            Opts::new("rzk_cluster_replicas", "Desired servers (spec.replicas)"),
+            cl,
+        )
+        .unwrap();
         for c in [&reconciliations, &reconcile_errors] {
             registry.register(Box::new(c.clone())).unwrap();
         }
-        registry.register(Box::new(reconcile_duration.clone())).unwrap();
+        registry
+            .register(Box::new(reconcile_duration.clone()))
+            .unwrap();
         for g in [&members, &quorum_healthy, &ready_replicas, &replicas] {
             registry.register(Box::new(g.clone())).unwrap();
         }
@@ -104,9 +127,15 @@ impl Metrics {
                 .with_label_values(&[ns, name, role])
                 .set(roles.get(role).copied().unwrap_or(0));
         }
-        self.quorum_healthy.with_label_values(&[ns, name]).set(i64::from(quorum));
-        self.ready_replicas.with_label_values(&[ns, name]).set(i64::from(ready));
-        self.replicas.with_label_values(&[ns, name]).set(i64::from(desired));
+        self.quorum_healthy
+            .with_label_values(&[ns, name])
+            .set(i64::from(quorum));
+        self.ready_replicas
+            .with_label_values(&[ns, name])
+            .set(i64::from(ready));
+        self.replicas
+            .with_label_values(&[ns, name])
+            .set(i64::from(desired));
     }
 
     /// Forget a deleted cluster.

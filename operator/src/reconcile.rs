@@ -87,32 +87,23 @@ impl Context {
 /// Run the controller until shutdown (SIGTERM/ctrl-c).
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
     let client = ctx.client.clone();
-    let (zks, stss, cms, svcs, pdbs, pods): (
-        Api<ZookeeperCluster>,
-        Api<StatefulSet>,
-        Api<ConfigMap>,
-        Api<Service>,
-        Api<PodDisruptionBudget>,
-        Api<Pod>,
-    ) = match &namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-        ),
-    };
-    let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+    fn api<R>(client: &Client, ns: &Option<String>) -> Api<R>
+    where
+        R: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let zks: Api<ZookeeperCluster> = api(&client, &namespace);
+    let stss: Api<StatefulSet> = api(&client, &namespace);
+    let cms: Api<ConfigMap> = api(&client, &namespace);
+    let svcs: Api<Service> = api(&client, &namespace);
+    let pdbs: Api<PodDisruptionBudget> = api(&client, &namespace);
+    let pods: Api<Pod> = api(&client, &namespace);
+    let owned =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let controller = Controller::new(zks, watcher::Config::default())
         .owns(stss, owned.clone())
         .owns(cms, owned.clone())
@@ -165,7 +156,10 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
 
 fn error_policy(zk: Arc<ZookeeperCluster>, err: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(cluster = %zk.name_any(), error = %err, "reconcile error");
-    ctx.metrics.reconcile_errors.with_label_values(&[err.reason()]).inc();
+    ctx.metrics
+        .reconcile_errors
+        .with_label_values(&[err.reason()])
+        .inc();
     Action::requeue(Duration::from_secs(10))
 }
 
@@ -246,8 +240,12 @@ async fn reconcile_inner(zk: &ZookeeperCluster, ctx: &Context) -> Result<Action,
             "kind": "ZookeeperCluster",
             "status": status,
         });
-        api.patch_status(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
-            .await?;
+        api.patch_status(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
     }
 
     if let Some(e) = apply_error {
@@ -256,7 +254,11 @@ async fn reconcile_inner(zk: &ZookeeperCluster, ctx: &Context) -> Result<Action,
     let settled = status.quorum_healthy
         && status.ready_replicas == zk.spec.replicas
         && status.members.iter().all(|m| m.role != "unknown");
-    Ok(Action::requeue(Duration::from_secs(if settled { 30 } else { 5 })))
+    Ok(Action::requeue(Duration::from_secs(if settled {
+        30
+    } else {
+        5
+    })))
 }
 
 /// Apply every owned object; returns the applied StatefulSet.
@@ -274,7 +276,14 @@ async fn apply_all(zk: &ZookeeperCluster, ctx: &Context, ns: &str) -> Result<Sta
             pdb_api
                 .delete(&builders::pdb_name(zk), &Default::default())
                 .await?;
-            event(zk, ctx, "Deleted", "DeletePodDisruptionBudget", format!("Deleted PodDisruptionBudget {}", builders::pdb_name(zk))).await;
+            event(
+                zk,
+                ctx,
+                "Deleted",
+                "DeletePodDisruptionBudget",
+                format!("Deleted PodDisruptionBudget {}", builders::pdb_name(zk)),
+            )
+            .await;
         }
     }
     Ok(sts)
@@ -289,7 +298,13 @@ fn is_owned_by<R: Resource>(obj: &R, zk: &ZookeeperCluster) -> bool {
 }
 
 /// Server-side apply one object; publish an Event when it changed.
-async fn apply<R>(zk: &ZookeeperCluster, ctx: &Context, ns: &str, kind: &'static str, obj: R) -> Result<R, Error>
+async fn apply<R>(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    ns: &str,
+    kind: &'static str,
+    obj: R,
+) -> Result<R, Error>
 where
     R: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -302,19 +317,43 @@ where
     let before = api
         .get_metadata_opt(&name)
         .await
-        .map_err(|source| Error::Apply { kind, name: name.clone(), source })?
+        .map_err(|source| Error::Apply {
+            kind,
+            name: name.clone(),
+            source,
+        })?
         .and_then(|m| m.metadata.resource_version);
     let pp = PatchParams::apply(MANAGER).force();
     let after = api
         .patch(&name, &pp, &Patch::Apply(&obj))
         .await
-        .map_err(|source| Error::Apply { kind, name: name.clone(), source })?;
+        .map_err(|source| Error::Apply {
+            kind,
+            name: name.clone(),
+            source,
+        })?;
     let after_rv = after.meta().resource_version.clone();
     match before {
-        None => event(zk, ctx, "Created", &format!("Create{kind}"), format!("Created {kind} {name}")).await,
+        None => {
+            event(
+                zk,
+                ctx,
+                "Created",
+                &format!("Create{kind}"),
+                format!("Created {kind} {name}"),
+            )
+            .await
+        }
         Some(rv) if Some(&rv) != after_rv.as_ref() => {
             tracing::info!(%kind, %name, "updated");
-            event(zk, ctx, "Updated", &format!("Update{kind}"), format!("Updated {kind} {name}")).await
+            event(
+                zk,
+                ctx,
+                "Updated",
+                &format!("Update{kind}"),
+                format!("Updated {kind} {name}"),
+            )
+            .await
         }
         _ => {}
     }
@@ -363,7 +402,11 @@ async fn observe_members(zk: &ZookeeperCluster, ctx: &Context, pods: &[Pod]) -> 
         Some(async move {
             let srvr = match ip {
                 Some(ip) if pod.metadata.deletion_timestamp.is_none() => {
-                    let addr = if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
+                    let addr = if ip.contains(':') {
+                        format!("[{ip}]:{port}")
+                    } else {
+                        format!("{ip}:{port}")
+                    };
                     match fourlw::srvr(&addr, timeout).await {
                         Ok(s) => Some(s),
                         Err(e) => {
@@ -374,7 +417,12 @@ async fn observe_members(zk: &ZookeeperCluster, ctx: &Context, pods: &[Pod]) -> 
                 }
                 _ => None,
             };
-            Observed { pod: name, id, ready, srvr }
+            Observed {
+                pod: name,
+                id,
+                ready,
+                srvr,
+            }
         })
     });
     let mut out = futures::future::join_all(futs).await;
@@ -382,7 +430,13 @@ async fn observe_members(zk: &ZookeeperCluster, ctx: &Context, pods: &[Pod]) -> 
     out
 }
 
-fn condition(type_: &str, ok: bool, reason: &str, message: String, generation: Option<i64>) -> Condition {
+fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+) -> Condition {
     Condition {
         type_: type_.into(),
         status: if ok { "True" } else { "False" }.into(),
@@ -404,14 +458,21 @@ pub fn compute_status(
     let generation = zk.metadata.generation;
     let desired = zk.spec.replicas;
     let sts_status = sts.and_then(|s| s.status.clone()).unwrap_or_default();
-    let ready_replicas = members.iter().filter(|m| m.ready && m.id <= i64::from(desired)).count() as i32;
+    let ready_replicas = members
+        .iter()
+        .filter(|m| m.ready && m.id <= i64::from(desired))
+        .count() as i32;
 
     let member_status: Vec<MemberStatus> = members
         .iter()
         .map(|m| MemberStatus {
             id: m.id,
             pod: m.pod.clone(),
-            role: m.srvr.as_ref().map(|s| s.mode.clone()).unwrap_or_else(|| "unknown".into()),
+            role: m
+                .srvr
+                .as_ref()
+                .map(|s| s.mode.clone())
+                .unwrap_or_else(|| "unknown".into()),
             ready: m.ready,
         })
         .collect();
@@ -433,26 +494,41 @@ pub fn compute_status(
     } else {
         member_status.iter().any(|m| m.role == "leader") && voters > desired / 2
     };
-    let version = members.iter().find_map(|m| m.srvr.as_ref().and_then(|s| s.version.clone()));
+    let version = members
+        .iter()
+        .find_map(|m| m.srvr.as_ref().and_then(|s| s.version.clone()));
 
     // Rollout state of the StatefulSet.
-    let sts_generation_seen = match (sts.and_then(|s| s.metadata.generation), sts_status.observed_generation) {
+    let sts_generation_seen = match (
+        sts.and_then(|s| s.metadata.generation),
+        sts_status.observed_generation,
+    ) {
         (Some(g), Some(o)) => o >= g,
         _ => false,
     };
     let revisions_match = sts_status.update_revision.is_none()
         || sts_status.current_revision == sts_status.update_revision;
     let updated = sts_status.updated_replicas.unwrap_or(0);
-    let rolled_out = sts_generation_seen && revisions_match && updated >= desired && sts_status.replicas == desired;
+    let rolled_out = sts_generation_seen
+        && revisions_match
+        && updated >= desired
+        && sts_status.replicas == desired;
     let all_ready = ready_replicas >= desired;
 
     let available = condition(
         "Available",
         quorum_healthy,
-        if quorum_healthy { "QuorumHealthy" } else { "NoQuorum" },
+        if quorum_healthy {
+            "QuorumHealthy"
+        } else {
+            "NoQuorum"
+        },
         if quorum_healthy {
             match &leader {
-                Some(l) => format!("{voters_or_one} of {desired} servers serving, leader {l}", voters_or_one = voters.max(1)),
+                Some(l) => format!(
+                    "{voters_or_one} of {desired} servers serving, leader {l}",
+                    voters_or_one = voters.max(1)
+                ),
                 None => "serving".into(),
             }
         } else {
@@ -472,16 +548,20 @@ pub fn compute_status(
             "Reconciled"
         },
         if progressing {
-            format!(
-                "{updated} of {desired} pods updated, {ready_replicas} of {desired} ready"
-            )
+            format!("{updated} of {desired} pods updated, {ready_replicas} of {desired} ready")
         } else {
             format!("all {desired} servers up to date and ready")
         },
         generation,
     );
     let degraded = match apply_error {
-        Some(e) => condition("Degraded", true, "ReconcileFailed", truncate(&e.to_string(), 1000), generation),
+        Some(e) => condition(
+            "Degraded",
+            true,
+            "ReconcileFailed",
+            truncate(&e.to_string(), 1000),
+            generation,
+        ),
         None if !quorum_healthy => condition(
             "Degraded",
             true,
@@ -496,7 +576,13 @@ pub fn compute_status(
             format!("{ready_replicas} of {desired} servers ready"),
             generation,
         ),
-        None => condition("Degraded", false, "AllMembersReady", format!("all {desired} servers ready"), generation),
+        None => condition(
+            "Degraded",
+            false,
+            "AllMembersReady",
+            format!("all {desired} servers ready"),
+            generation,
+        ),
     };
 
     ZookeeperClusterStatus {
@@ -525,7 +611,9 @@ pub fn carry_transition_times(
     for c in &mut new.conditions {
         let prev = old.conditions.iter().find(|o| o.type_ == c.type_);
         c.last_transition_time = match prev {
-            Some(p) if p.status == c.status => p.last_transition_time.clone().or_else(|| Some(now.clone())),
+            Some(p) if p.status == c.status => {
+                p.last_transition_time.clone().or_else(|| Some(now.clone()))
+            }
             _ => Some(now.clone()),
         };
     }
@@ -540,7 +628,14 @@ async fn publish_status_events(
 ) {
     if new.leader != old.leader {
         if let Some(l) = &new.leader {
-            event(zk, ctx, "LeaderElected", "ObserveLeader", format!("{l} is the leader")).await;
+            event(
+                zk,
+                ctx,
+                "LeaderElected",
+                "ObserveLeader",
+                format!("{l} is the leader"),
+            )
+            .await;
         }
     }
     let was = |s: &ZookeeperClusterStatus| {
@@ -549,7 +644,14 @@ async fn publish_status_events(
             .any(|c| c.type_ == "Available" && c.status == "True")
     };
     if was(new) && !was(old) {
-        event(zk, ctx, "Available", "ObserveQuorum", "a quorum is serving".into()).await;
+        event(
+            zk,
+            ctx,
+            "Available",
+            "ObserveQuorum",
+            "a quorum is serving".into(),
+        )
+        .await;
     } else if !was(new) && was(old) {
         let r = ctx
             .recorder

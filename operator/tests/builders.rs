@@ -43,7 +43,10 @@ fn defaults_apply_to_an_empty_spec() {
 fn zoo_cfg_lists_every_server_by_headless_dns_name_and_parses() {
     let zk = cluster("replicas: 3\nconfig:\n  tickTime: \"3000\"\n  maxClientCnxns: \"50\"\n");
     let cfg = builders::zoo_cfg(&zk, &BuildContext::default());
-    assert!(cfg.contains("server.1=zk-0.zk-headless.prod.svc.cluster.local:2888:3888\n"), "{cfg}");
+    assert!(
+        cfg.contains("server.1=zk-0.zk-headless.prod.svc.cluster.local:2888:3888\n"),
+        "{cfg}"
+    );
     assert!(cfg.contains("server.3=zk-2.zk-headless.prod.svc.cluster.local:2888:3888\n"));
     assert!(!cfg.contains("server.4"));
     assert!(cfg.contains("tickTime=3000\n"), "override wins");
@@ -53,7 +56,10 @@ fn zoo_cfg_lists_every_server_by_headless_dns_name_and_parses() {
     // The server's own parser accepts it (ZooKeeper 3.8 semantics).
     let (parsed, _warnings) = rzk_config::parse_str(&cfg, "zoo.cfg").expect("zoo.cfg parses");
     assert_eq!(parsed.servers.len(), 3);
-    assert_eq!(parsed.servers[&2].host, "zk-1.zk-headless.prod.svc.cluster.local");
+    assert_eq!(
+        parsed.servers[&2].host,
+        "zk-1.zk-headless.prod.svc.cluster.local"
+    );
     assert_eq!(parsed.servers[&2].quorum_port, 2888);
     assert_eq!(parsed.client_port, Some(2181));
     assert_eq!(parsed.tick_time, 3000);
@@ -67,13 +73,18 @@ fn zoo_cfg_lists_every_server_by_headless_dns_name_and_parses() {
 #[test]
 fn cluster_domain_and_ports_are_honoured() {
     let zk = cluster("replicas: 1\nports: {client: 12181, quorum: 12888, election: 13888, admin: 18080, metrics: 17000}\n");
-    let ctx = BuildContext { cluster_domain: "k8s.example".into() };
+    let ctx = BuildContext {
+        cluster_domain: "k8s.example".into(),
+    };
     let cfg = builders::zoo_cfg(&zk, &ctx);
     assert!(cfg.contains("clientPort=12181\n"));
     assert!(cfg.contains("server.1=zk-0.zk-headless.prod.svc.k8s.example:12888:13888\n"));
     assert!(cfg.contains("admin.serverPort=18080\n"));
     assert!(cfg.contains("metricsProvider.httpPort=17000\n"));
-    assert_eq!(builders::connect_string(&zk, &ctx), "zk.prod.svc.k8s.example:12181");
+    assert_eq!(
+        builders::connect_string(&zk, &ctx),
+        "zk.prod.svc.k8s.example:12181"
+    );
 }
 
 #[test]
@@ -83,7 +94,10 @@ fn statefulset_shape() {
     assert_eq!(sts.metadata.name.as_deref(), Some("zk"));
     assert_eq!(sts.metadata.namespace.as_deref(), Some("prod"));
     let owner = &sts.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("ZookeeperCluster", "zk", "uid-1"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+        ("ZookeeperCluster", "zk", "uid-1")
+    );
     assert_eq!(owner.controller, Some(true));
     let spec = sts.spec.unwrap();
     assert_eq!(spec.replicas, Some(5));
@@ -96,29 +110,62 @@ fn statefulset_shape() {
     for (k, v) in &sel {
         assert_eq!(meta.labels.as_ref().unwrap().get(k), Some(v));
     }
-    assert!(meta.annotations.unwrap().contains_key(builders::CONFIG_HASH_ANNOTATION));
+    assert!(meta
+        .annotations
+        .unwrap()
+        .contains_key(builders::CONFIG_HASH_ANNOTATION));
     let pod = tpl.spec.unwrap();
     let c = &pod.containers[0];
     assert_eq!(c.image.as_deref(), Some("rzk/rzk-server:1.2.3"));
-    assert_eq!(c.command.as_ref().unwrap(), &["rzk-server", "start-foreground", "/conf/zoo.cfg"]);
-    let ports: BTreeMap<_, _> = c.ports.as_ref().unwrap().iter().map(|p| (p.name.clone().unwrap(), p.container_port)).collect();
+    assert_eq!(
+        c.command.as_ref().unwrap(),
+        &["rzk-server", "start-foreground", "/conf/zoo.cfg"]
+    );
+    let ports: BTreeMap<_, _> = c
+        .ports
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| (p.name.clone().unwrap(), p.container_port))
+        .collect();
     assert_eq!(ports["client"], 2181);
     assert_eq!(ports["quorum"], 2888);
     assert_eq!(ports["election"], 3888);
-    let ready = c.readiness_probe.as_ref().unwrap().exec.as_ref().unwrap().command.as_ref().unwrap();
+    let ready = c
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .exec
+        .as_ref()
+        .unwrap()
+        .command
+        .as_ref()
+        .unwrap();
     assert!(ready[2].contains("ruok") && ready[2].contains("imok") && ready[2].contains("2181"));
     assert_eq!(
-        c.liveness_probe.as_ref().unwrap().tcp_socket.as_ref().unwrap().port,
+        c.liveness_probe
+            .as_ref()
+            .unwrap()
+            .tcp_socket
+            .as_ref()
+            .unwrap()
+            .port,
         IntOrString::String("client".into())
     );
     let init = &pod.init_containers.as_ref().unwrap()[0];
     assert_eq!(init.name, builders::INIT_MYID);
     assert!(init.command.as_ref().unwrap()[2].contains("myid"));
-    assert!(pod.affinity.unwrap().pod_anti_affinity.is_some(), "default anti-affinity");
+    assert!(
+        pod.affinity.unwrap().pod_anti_affinity.is_some(),
+        "default anti-affinity"
+    );
     let claim = &spec.volume_claim_templates.unwrap()[0];
     let cs = claim.spec.as_ref().unwrap();
     assert_eq!(cs.storage_class_name.as_deref(), Some("fast"));
-    assert_eq!(cs.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "5Gi");
+    assert_eq!(
+        cs.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0,
+        "5Gi"
+    );
     let ret = spec.persistent_volume_claim_retention_policy.unwrap();
     assert_eq!(ret.when_deleted.as_deref(), Some("Delete"));
     assert_eq!(ret.when_scaled.as_deref(), Some("Retain"));
@@ -136,7 +183,10 @@ fn init_script_writes_ordinal_plus_one() {
         .status()
         .unwrap();
     assert!(st.success());
-    assert_eq!(std::fs::read_to_string(dir.join("myid")).unwrap().trim(), "5");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("myid")).unwrap().trim(),
+        "5"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -144,8 +194,14 @@ fn init_script_writes_ordinal_plus_one() {
 fn config_change_changes_the_pod_template_hash() {
     let ctx = BuildContext::default();
     let hash = |zk: &ZookeeperCluster| {
-        builders::statefulset(zk, &ctx).spec.unwrap().template.metadata.unwrap().annotations.unwrap()
-            [builders::CONFIG_HASH_ANNOTATION]
+        builders::statefulset(zk, &ctx)
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()[builders::CONFIG_HASH_ANNOTATION]
             .clone()
     };
     let a = cluster("replicas: 3");
@@ -158,14 +214,24 @@ fn config_change_changes_the_pod_template_hash() {
 
 #[test]
 fn image_with_tag_or_digest_is_kept() {
-    assert_eq!(builders::image_ref(&cluster("image: reg.local:5000/rzk")), "reg.local:5000/rzk:0.1.0");
-    assert_eq!(builders::image_ref(&cluster("image: reg.local:5000/rzk:dev")), "reg.local:5000/rzk:dev");
-    assert_eq!(builders::image_ref(&cluster("image: rzk@sha256:abc")), "rzk@sha256:abc");
+    assert_eq!(
+        builders::image_ref(&cluster("image: reg.local:5000/rzk")),
+        "reg.local:5000/rzk:0.1.0"
+    );
+    assert_eq!(
+        builders::image_ref(&cluster("image: reg.local:5000/rzk:dev")),
+        "reg.local:5000/rzk:dev"
+    );
+    assert_eq!(
+        builders::image_ref(&cluster("image: rzk@sha256:abc")),
+        "rzk@sha256:abc"
+    );
 }
 
 #[test]
 fn services_and_pdb() {
-    let zk = cluster("service: {type: LoadBalancer, annotations: {a: b}}\npdb: {maxUnavailable: 1}");
+    let zk =
+        cluster("service: {type: LoadBalancer, annotations: {a: b}}\npdb: {maxUnavailable: 1}");
     let h = builders::headless_service(&zk);
     let hs = h.spec.unwrap();
     assert_eq!(h.metadata.name.as_deref(), Some("zk-headless"));
@@ -188,16 +254,32 @@ fn pod_template_overrides_and_spread_defaults() {
          topologySpreadConstraints:\n- maxSkew: 1\n  topologyKey: zone\n  whenUnsatisfiable: DoNotSchedule\n\
          tolerations:\n- key: dedicated\n  operator: Equal\n  value: zk\n  effect: NoSchedule\n",
     );
-    let spec = builders::statefulset(&zk, &BuildContext::default()).spec.unwrap();
+    let spec = builders::statefulset(&zk, &BuildContext::default())
+        .spec
+        .unwrap();
     let labels = spec.template.metadata.unwrap().labels.unwrap();
     assert_eq!(labels["team"], "a");
-    assert_eq!(labels["app.kubernetes.io/name"], "rzk", "selector labels win");
+    assert_eq!(
+        labels["app.kubernetes.io/name"], "rzk",
+        "selector labels win"
+    );
     let pod = spec.template.spec.unwrap();
     assert_eq!(pod.node_selector.unwrap()["disk"], "ssd");
     assert_eq!(pod.priority_class_name.as_deref(), Some("high"));
-    assert_eq!(pod.tolerations.unwrap()[0].key.as_deref(), Some("dedicated"));
+    assert_eq!(
+        pod.tolerations.unwrap()[0].key.as_deref(),
+        Some("dedicated")
+    );
     let tsc = &pod.topology_spread_constraints.unwrap()[0];
-    assert_eq!(tsc.label_selector.as_ref().unwrap().match_labels.as_ref().unwrap()["app.kubernetes.io/instance"], "zk");
+    assert_eq!(
+        tsc.label_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["app.kubernetes.io/instance"],
+        "zk"
+    );
 }
 
 #[test]

@@ -7,7 +7,8 @@ use rzk_operator::fourlw::Srvr;
 use rzk_operator::reconcile::{carry_transition_times, compute_status, Observed};
 
 fn cluster(replicas: i32) -> ZookeeperCluster {
-    let spec: ZookeeperClusterSpec = serde_saphyr::from_str(&format!("replicas: {replicas}")).unwrap();
+    let spec: ZookeeperClusterSpec =
+        serde_saphyr::from_str(&format!("replicas: {replicas}")).unwrap();
     let mut zk = ZookeeperCluster::new("zk", spec);
     zk.metadata = ObjectMeta {
         name: Some("zk".into()),
@@ -23,7 +24,11 @@ fn member(id: i64, ready: bool, mode: Option<&str>) -> Observed {
         pod: format!("zk-{}", id - 1),
         id,
         ready,
-        srvr: mode.map(|m| Srvr { mode: m.into(), version: Some("0.1.0".into()), zxid: Some("0x1".into()) }),
+        srvr: mode.map(|m| Srvr {
+            mode: m.into(),
+            version: Some("0.1.0".into()),
+            zxid: Some("0x1".into()),
+        }),
     }
 }
 
@@ -34,7 +39,11 @@ fn cond<'a>(s: &'a rzk_operator::crd::ZookeeperClusterStatus, t: &str) -> &'a st
 #[test]
 fn healthy_ensemble() {
     let zk = cluster(3);
-    let ms = [member(1, true, Some("follower")), member(2, true, Some("leader")), member(3, true, Some("follower"))];
+    let ms = [
+        member(1, true, Some("follower")),
+        member(2, true, Some("leader")),
+        member(3, true, Some("follower")),
+    ];
     let s = compute_status(&zk, None, &ms, None, &BuildContext::default());
     assert_eq!(s.leader.as_deref(), Some("zk-1"));
     assert!(s.quorum_healthy);
@@ -43,13 +52,23 @@ fn healthy_ensemble() {
     assert_eq!(s.version.as_deref(), Some("0.1.0"));
     assert_eq!(cond(&s, "Available"), "True");
     assert_eq!(cond(&s, "Degraded"), "False");
-    assert_eq!(s.members.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["follower", "leader", "follower"]);
+    assert_eq!(
+        s.members
+            .iter()
+            .map(|m| m.role.as_str())
+            .collect::<Vec<_>>(),
+        ["follower", "leader", "follower"]
+    );
 }
 
 #[test]
 fn minority_without_leader_is_not_available() {
     let zk = cluster(3);
-    let ms = [member(1, true, None), member(2, false, None), member(3, false, Some("follower"))];
+    let ms = [
+        member(1, true, None),
+        member(2, false, None),
+        member(3, false, Some("follower")),
+    ];
     let s = compute_status(&zk, None, &ms, None, &BuildContext::default());
     assert!(!s.quorum_healthy);
     assert_eq!(s.leader, None);
@@ -62,7 +81,11 @@ fn minority_without_leader_is_not_available() {
 #[test]
 fn one_follower_down_keeps_quorum_but_is_degraded() {
     let zk = cluster(3);
-    let ms = [member(1, true, Some("leader")), member(2, true, Some("follower")), member(3, false, None)];
+    let ms = [
+        member(1, true, Some("leader")),
+        member(2, true, Some("follower")),
+        member(3, false, None),
+    ];
     let s = compute_status(&zk, None, &ms, None, &BuildContext::default());
     assert!(s.quorum_healthy);
     assert_eq!(cond(&s, "Available"), "True");
@@ -72,18 +95,39 @@ fn one_follower_down_keeps_quorum_but_is_degraded() {
 #[test]
 fn standalone_single_server_is_its_own_leader() {
     let zk = cluster(1);
-    let s = compute_status(&zk, None, &[member(1, true, Some("standalone"))], None, &BuildContext::default());
+    let s = compute_status(
+        &zk,
+        None,
+        &[member(1, true, Some("standalone"))],
+        None,
+        &BuildContext::default(),
+    );
     assert_eq!(s.leader.as_deref(), Some("zk-0"));
     assert!(s.quorum_healthy);
-    assert_eq!(s.connect_string.as_deref(), Some("zk.ns.svc.cluster.local:2181"));
+    assert_eq!(
+        s.connect_string.as_deref(),
+        Some("zk.ns.svc.cluster.local:2181")
+    );
 }
 
 #[test]
 fn transition_times_are_kept_when_nothing_changes() {
     let zk = cluster(1);
     let ms = [member(1, true, Some("standalone"))];
-    let first = carry_transition_times(&Default::default(), compute_status(&zk, None, &ms, None, &BuildContext::default()));
-    assert!(first.conditions.iter().all(|c| c.last_transition_time.is_some()));
-    let second = carry_transition_times(&first, compute_status(&zk, None, &ms, None, &BuildContext::default()));
-    assert_eq!(first, second, "an unchanged cluster yields an identical status (no write)");
+    let first = carry_transition_times(
+        &Default::default(),
+        compute_status(&zk, None, &ms, None, &BuildContext::default()),
+    );
+    assert!(first
+        .conditions
+        .iter()
+        .all(|c| c.last_transition_time.is_some()));
+    let second = carry_transition_times(
+        &first,
+        compute_status(&zk, None, &ms, None, &BuildContext::default()),
+    );
+    assert_eq!(
+        first, second,
+        "an unchanged cluster yields an identical status (no write)"
+    );
 }
