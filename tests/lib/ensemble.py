@@ -217,6 +217,7 @@ class PeerProxy:
         self.pids = {}
         self.blocked = set()
         self.reject = False
+        self.delays = {}  # (src, dst) -> seconds added to every chunk src->dst
         self.links = set()
         self.accepted = 0
         self.dropped_bytes = 0
@@ -261,7 +262,14 @@ class PeerProxy:
             link.close()
             self.links.discard(link)
 
+    def delay_of(self, a, b):
+        if a is None or b is None:
+            return 0.0
+        return self.delays.get((a, b), 0.0)
+
     async def pump(self, link, reader, writer, a, b):
+        queue = asyncio.Queue()
+        sender = asyncio.ensure_future(self.send_delayed(link, queue, writer))
         try:
             while not link.closed:
                 data = await reader.read(65536)
@@ -273,11 +281,29 @@ class PeerProxy:
                     continue
                 if link.tainted:
                     break
-                writer.write(data)
-                await writer.drain()
+                d = self.delay_of(a, b)
+                if d <= 0 and queue.empty():
+                    writer.write(data)
+                    await writer.drain()
+                else:
+                    queue.put_nowait((self.loop.time() + d, data))
         except Exception:
             pass
         finally:
+            link.close()
+            sender.cancel()
+
+    async def send_delayed(self, link, queue, writer):
+        """Writes queued chunks in order, each not before its due time (added latency)."""
+        try:
+            while not link.closed:
+                due, data = await queue.get()
+                wait = due - self.loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                writer.write(data)
+                await writer.drain()
+        except Exception:
             link.close()
 
     def set_blocked(self, links, reject):
@@ -305,6 +331,9 @@ class PeerProxy:
             return {}
         if op == "block":
             self.set_blocked([tuple(x) for x in msg["links"]], bool(msg.get("reject")))
+            return {}
+        if op == "delay":
+            self.delays = {(int(a), int(b)): float(ms) / 1000.0 for a, b, ms in msg["links"]}
             return {}
         if op == "info":
             return {
@@ -807,6 +836,12 @@ class Ensemble:
 
     def heal(self):
         self.block([])
+
+    def delay(self, ms, links=None):
+        """Add `ms` of latency to every chunk on the given directed links (default: all); 0 = off."""
+        if links is None:
+            links = [(a, b) for a in self.ids() for b in self.ids() if a != b]
+        self.proxy.call(op="delay", links=[[a, b, ms] for a, b in links] if ms else [])
 
     def proxy_info(self):
         return self.proxy.call(op="info")
