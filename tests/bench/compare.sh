@@ -7,7 +7,7 @@
 #                          [--failovers 5] [--starts 3] [--out docs/benchmark.md] [--skip-build]
 #
 # Environment: CARGO_TARGET_DIR (where the release binaries are), RZK_SERVER / RZK_BENCH (explicit
-# binaries), BENCH_WORK (scratch directory, default a new /tmp/rzk-compare.*), ZK_HEAP (default 1g),
+# binaries; RZK_COMMIT_NOTE describes them in the report), BENCH_WORK (scratch directory, default a new /tmp/rzk-compare.*), ZK_HEAP (default 1g),
 # BENCH_NET (first three octets prefix, default 127.0.7 -> 127.0.71.x ZooKeeper, 127.0.72.x rzk,
 # 127.0.73.1 / 127.0.74.1 single-node start tests).
 #
@@ -181,7 +181,7 @@ load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
     echo "{\"kind\":\"meta\",\"key\":\"disk\",\"value\":\"$(df -T "$WORK" | awk 'NR==2 {print $1" ("$2")"}')\"}"
     echo "{\"kind\":\"meta\",\"key\":\"java\",\"value\":\"$(java -version 2>&1 | head -1 | tr -d '"')\"}"
     echo "{\"kind\":\"meta\",\"key\":\"zookeeper\",\"value\":\"$(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo unknown)\"}"
-    echo "{\"kind\":\"meta\",\"key\":\"rzk_commit\",\"value\":\"$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- server 2>/dev/null || echo ' (+ uncommitted server changes)')\"}"
+    echo "{\"kind\":\"meta\",\"key\":\"rzk_commit\",\"value\":\"${RZK_COMMIT_NOTE:-$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- server 2>/dev/null || echo ' (+ uncommitted server changes)')}\"}"
     echo "{\"kind\":\"meta\",\"key\":\"rustc\",\"value\":\"$(rustc --version 2>/dev/null || echo unknown)\"}"
     echo "{\"kind\":\"meta\",\"key\":\"load_start\",\"value\":\"$(load_avg)\"}"
     echo "{\"kind\":\"meta\",\"key\":\"args\",\"value\":\"${ARGS[*]:-}\"}"

@@ -82,14 +82,14 @@ callgrind_run() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
     local out
-    out=$(ls -t "$dir"/callgrind.out* | head -1)
+    out="$dir/callgrind.out.1"; [ -f "$out" ] || out="$dir/callgrind.out"
     callgrind_annotate --inclusive=yes "$out" > "$dir/inclusive.txt" 2>/dev/null || true
     callgrind_annotate "$out" > "$dir/self.txt" 2>/dev/null || true
     echo "=== $name: $(grep -E '^(ops_per_s|ops) ' "$dir/bench.txt" | tr '\n' ' ')"
     echo "--- top inclusive (Ir) ---"
-    grep -E '^ *[0-9,]+ \(' "$dir/inclusive.txt" | head -40
+    grep -E '^ *[0-9,]+ \(' "$dir/inclusive.txt" | awk 'NR<=40'
     echo "--- top self (Ir) ---"
-    grep -E '^ *[0-9,]+ \(' "$dir/self.txt" | head -30
+    grep -E '^ *[0-9,]+ \(' "$dir/self.txt" | awk 'NR<=30'
 }
 
 callgrind_run write set --payload 100 --count "$WRITES"
@@ -115,12 +115,12 @@ if command -v strace > /dev/null; then
         P=$!
         "$BENCH" set --payload 100 --servers "$ADDR:2181" --duration 6s --warmup 1s > "$WORK/perf-write-bench.txt"
         wait "$P" || true
-        perf report -i "$WORK/perf-write.data" --no-children --stdio --percent-limit 1 2> /dev/null | grep -v '^$' | head -60 > "$WORK/perf-write.txt"
+        perf report -i "$WORK/perf-write.data" --no-children --stdio --percent-limit 1 2> /dev/null | grep -v '^$' | awk 'NR<=60' > "$WORK/perf-write.txt"
         perf record -e cpu-clock -F 1999 -g -o "$WORK/perf-read.data" -p "$SERVER_PID" -- sleep 8 2> /dev/null &
         P=$!
         "$BENCH" get --payload 100 --servers "$ADDR:2181" --duration 6s --warmup 1s > "$WORK/perf-read-bench.txt"
         wait "$P" || true
-        perf report -i "$WORK/perf-read.data" --no-children --stdio --percent-limit 1 2> /dev/null | grep -v '^$' | head -60 > "$WORK/perf-read.txt"
+        perf report -i "$WORK/perf-read.data" --no-children --stdio --percent-limit 1 2> /dev/null | grep -v '^$' | awk 'NR<=60' > "$WORK/perf-read.txt"
         echo "=== perf (cpu-clock) reports: $WORK/perf-write.txt $WORK/perf-read.txt"
     fi
     kill -9 "$SERVER_PID" 2>/dev/null || true
