@@ -28,8 +28,7 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec,
-    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -318,12 +317,26 @@ fn policy(p: ReclaimPolicy) -> String {
     }
 }
 
-/// Shell run by the readiness probe: the server's own `ruok` on the client port.
+/// Liveness probe command: the server's own `ruok` on the client port must answer `imok`.
+/// (`ruok` answers whether or not the server is in a quorum, so a minority member is not
+/// restarted in a loop.)
 pub fn ruok_probe_command(client_port: i32) -> Vec<String> {
     vec![
         "sh".into(),
         "-c".into(),
         format!("[ \"$(echo ruok | nc -w 2 127.0.0.1 {client_port})\" = imok ]"),
+    ]
+}
+
+/// Readiness probe command: `srvr` must report a `Mode:` (leader, follower, observer or
+/// standalone), i.e. the server is serving inside a quorum. A restarted member becomes Ready only
+/// once it has rejoined, so a rolling update (which waits for Ready) never takes a second member
+/// down while the first one is still catching up.
+pub fn srvr_probe_command(client_port: i32) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!("echo srvr | nc -w 2 127.0.0.1 {client_port} | grep -q '^Mode: '"),
     ]
 }
 
@@ -381,18 +394,17 @@ pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
         ]),
         readiness_probe: Some(Probe {
             exec: Some(ExecAction {
-                command: Some(ruok_probe_command(p.client)),
+                command: Some(srvr_probe_command(p.client)),
             }),
-            initial_delay_seconds: Some(2),
-            period_seconds: Some(5),
+            initial_delay_seconds: Some(1),
+            period_seconds: Some(3),
             timeout_seconds: Some(3),
-            failure_threshold: Some(3),
+            failure_threshold: Some(2),
             ..Default::default()
         }),
         liveness_probe: Some(Probe {
-            tcp_socket: Some(TCPSocketAction {
-                port: IntOrString::String("client".into()),
-                ..Default::default()
+            exec: Some(ExecAction {
+                command: Some(ruok_probe_command(p.client)),
             }),
             initial_delay_seconds: Some(10),
             period_seconds: Some(10),

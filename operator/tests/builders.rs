@@ -131,27 +131,13 @@ fn statefulset_shape() {
     assert_eq!(ports["client"], 2181);
     assert_eq!(ports["quorum"], 2888);
     assert_eq!(ports["election"], 3888);
-    let ready = c
-        .readiness_probe
-        .as_ref()
-        .unwrap()
-        .exec
-        .as_ref()
-        .unwrap()
-        .command
-        .as_ref()
-        .unwrap();
-    assert!(ready[2].contains("ruok") && ready[2].contains("imok") && ready[2].contains("2181"));
-    assert_eq!(
-        c.liveness_probe
-            .as_ref()
-            .unwrap()
-            .tcp_socket
-            .as_ref()
-            .unwrap()
-            .port,
-        IntOrString::String("client".into())
-    );
+    let exec_cmd = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref().unwrap().exec.as_ref().unwrap().command.clone().unwrap()
+    };
+    let ready = exec_cmd(&c.readiness_probe);
+    assert!(ready[2].contains("srvr") && ready[2].contains("Mode: ") && ready[2].contains("2181"));
+    let live = exec_cmd(&c.liveness_probe);
+    assert!(live[2].contains("ruok") && live[2].contains("imok") && live[2].contains("2181"));
     let init = &pod.init_containers.as_ref().unwrap()[0];
     assert_eq!(init.name, builders::INIT_MYID);
     assert!(init.command.as_ref().unwrap()[2].contains("myid"));

@@ -214,6 +214,21 @@ check "update to even replicas rejected" grep -q "replicas must be odd" <<<"$out
 out=$(kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"storage":{"size":"2Gi"}}}' 2>&1)
 check "storage.size is immutable" grep -q "immutable" <<<"$out"
 
+# ---- a config change rolls the servers one at a time, keeping the quorum -------------------------
+say "config change -> rolling restart"
+hash_before=$(kubectl get -n "$NS" sts e2e -o jsonpath='{.spec.template.metadata.annotations.rzk\.dev/config-hash}')
+kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"config":{"maxClientCnxns":"300"}}}' >/dev/null
+for _ in $(seq 1 30); do
+  [ "$(kubectl get -n "$NS" sts e2e -o jsonpath='{.spec.template.metadata.annotations.rzk\.dev/config-hash}')" != "$hash_before" ] && break; sleep 0.5
+done
+check "pod template hash changed with zoo.cfg" [ "$(kubectl get -n "$NS" sts e2e -o jsonpath='{.spec.template.metadata.annotations.rzk\.dev/config-hash}')" != "$hash_before" ]
+check "rolling update completed" kubectl rollout status -n "$NS" sts/e2e --timeout=180s
+check "cluster Available after the rollout" kubectl wait -n "$NS" zk/e2e --for=condition=Available --timeout=60s
+check "servers run the new zoo.cfg" bash -c "grep -l '^maxClientCnxns=300' $RUN_DIR/kubelet/pods/${NS}_e2e-*/configmaps/*/config/zoo.cfg | wc -l | grep -qx $REPLICAS"
+HOSTS=$(endpoints)
+check "data survived the rolling restart" "$PY" tests/k8s/e2e_client.py read "$HOSTS" /e2e/hello "from-kubernetes"
+LEADER=$(kubectl get -n "$NS" zk e2e -o jsonpath='{.status.leader}')
+
 # ---- failover: delete the leader's pod ----------------------------------------------------------
 if [ "$REPLICAS" -ge 3 ]; then
   say "deleting the leader pod $LEADER"

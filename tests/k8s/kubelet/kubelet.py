@@ -24,9 +24,12 @@ What it does (plain HTTPS to the kube-apiserver with a client certificate, stdli
       - runs the init containers' commands (e.g. `sh -c` writing myid) then the container's
         command, with HOSTNAME=<pod name> and the executable looked up on --path (target/debug
         holds rzk-server); restarts it when it exits (restartPolicy Always, with back-off);
-      - readiness: runs the pod's probes against the pod address: an exec probe mentioning
-        `ruok` sends the server's own `ruok` to podIP:<port in the probe> and wants `imok`;
-        a tcpSocket probe connects; status.conditions Ready/ContainersReady follow;
+      - probes: runs the pod's readiness and liveness probes with their timing
+        (initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold): exec probes run
+        the probe's real command with 127.0.0.1/localhost rewritten to the pod address (the
+        pod's own loopback) and `nc` provided by a small shim (STATE/bin/nc, first on PATH, so
+        the probe does not depend on which netcat the host has); tcpSocket connects, httpGet fetches. Readiness drives status.conditions
+        Ready/ContainersReady; a failing liveness probe restarts the process;
       - on deletion (deletionTimestamp) it stops the process (SIGTERM, then SIGKILL after the
         grace period, capped at 10 s) and removes the pod (grace 0, uid precondition).
 
@@ -104,6 +107,37 @@ def ruok(host, port, timeout=2.0):
         return False
 
 
+NC_SHIM = """#!%s
+# nc shim of the test kubelet (for exec probes): nc [-w SECONDS] [-q N] HOST PORT
+# Sends stdin to HOST:PORT, then half-closes and prints what comes back until the peer closes.
+import socket, sys
+args, timeout = sys.argv[1:], 5.0
+rest = []
+i = 0
+while i < len(args):
+    if args[i] in ("-w", "-q", "-W"):
+        if args[i] == "-w":
+            timeout = float(args[i + 1])
+        i += 2
+        continue
+    rest.append(args[i]); i += 1
+host, port = rest[0], int(rest[1])
+try:
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.settimeout(timeout)
+    s.sendall(sys.stdin.buffer.read())
+    s.shutdown(socket.SHUT_WR)
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        sys.stdout.buffer.write(b)
+except OSError as e:
+    print("nc: %%s" %% e, file=sys.stderr)
+    sys.exit(1)
+"""
+
+
 def tcp_ok(host, port, timeout=2.0):
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -161,6 +195,8 @@ class PodRunner:
         self.stopping = False
         self.last_status = None
         self.mounts = {}  # container name -> [(mountPath, hostDir)]
+        self.probes = {}  # "readiness"/"liveness" -> timing and result
+        self.process_started = 0.0
 
     # ---- materialisation ------------------------------------------------------------------
     def rewrite(self, text, mounts):
@@ -271,6 +307,7 @@ class PodRunner:
                                      start_new_session=True)
         lf.close()
         self.started_at = now_rfc3339()
+        self.process_started = time.time()
         log(f"started {self.ns}/{self.name} pid {self.proc.pid} at {self.ip}: {' '.join(argv)}")
 
     def stop(self, grace=10):
@@ -291,24 +328,59 @@ class PodRunner:
             p.wait()
         log(f"stopped {self.ns}/{self.name}")
 
-    def probe(self, probe):
-        if not probe:
-            return self.proc is not None and self.proc.poll() is None
+    def run_probe(self, probe):
+        """One probe execution against the pod address; True on success."""
+        timeout = probe.get("timeoutSeconds", 1)
         if "exec" in probe:
-            cmd = " ".join(probe["exec"].get("command") or [])
-            if "ruok" in cmd:
-                m = re.search(r"127\.0\.0\.1\s+(\d+)", cmd) or re.search(r"(\d{2,5})\D*$", cmd)
-                return bool(m) and ruok(self.ip, int(m.group(1)))
+            argv = [re.sub(r"\b(127\.0\.0\.1|localhost)\b", self.ip, a) for a in probe["exec"].get("command") or []]
+            c = self.pod["spec"]["containers"][0]
+            env = self.env(c, self.mounts.get(c["name"], []))
+            env["PATH"] = self.kl.shim_dir + ":" + env["PATH"]
+            try:
+                return subprocess.call(argv, env=env, cwd=self.dir, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, timeout=timeout + 1) == 0
+            except (subprocess.TimeoutExpired, OSError):
+                return False
+        port = (probe.get("tcpSocket") or probe.get("httpGet") or {}).get("port")
+        if isinstance(port, str):
+            c = self.pod["spec"]["containers"][0]
+            port = next((p["containerPort"] for p in c.get("ports") or [] if p.get("name") == port), None)
+        if port is None:
             return True
         if "tcpSocket" in probe:
-            port = probe["tcpSocket"]["port"]
-            if isinstance(port, str):
-                c = self.pod["spec"]["containers"][0]
-                port = next((p["containerPort"] for p in c.get("ports") or [] if p.get("name") == port), None)
-            return port is not None and tcp_ok(self.ip, int(port))
-        if "httpGet" in probe:
+            return tcp_ok(self.ip, int(port), timeout)
+        try:
+            path = probe["httpGet"].get("path", "/")
+            with urllib.request.urlopen(f"http://{self.ip}:{port}{path}", timeout=timeout) as r:
+                return 200 <= r.status < 400
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def probe(self, kind, probe, running):
+        """Probe with the pod's timing; returns the current result (readiness starts False)."""
+        st = self.probes.setdefault(kind, {"last": 0.0, "fails": 0, "oks": 0, "result": kind == "liveness"})
+        if not running:
+            st.update(fails=0, oks=0, result=kind == "liveness", last=0.0)
+            return False
+        if not probe:
             return True
-        return True
+        now = time.time()
+        if now - self.process_started < probe.get("initialDelaySeconds", 0):
+            return st["result"]
+        if now - st["last"] < probe.get("periodSeconds", 10):
+            return st["result"]
+        st["last"] = now
+        if self.run_probe(probe):
+            st["fails"] = 0
+            st["oks"] += 1
+            if st["oks"] >= probe.get("successThreshold", 1):
+                st["result"] = True
+        else:
+            st["oks"] = 0
+            st["fails"] += 1
+            if st["fails"] >= probe.get("failureThreshold", 3):
+                st["result"] = False
+        return st["result"]
 
     def tick(self):
         """Keep the process running, probe it, return the pod status to report."""
@@ -328,7 +400,11 @@ class PodRunner:
                     self.next_start = time.time() + min(10, 1 + self.restarts)
                     self.last_error = str(e)
         running = self.proc is not None and self.proc.poll() is None
-        self.ready = running and self.probe(c.get("readinessProbe"))
+        if running and not self.probe("liveness", c.get("livenessProbe"), running):
+            log(f"{self.ns}/{self.name}: liveness probe failed; restarting")
+            self.stop(2)
+            running = False
+        self.ready = running and self.probe("readiness", c.get("readinessProbe"), running)
         t = now_rfc3339()
         cond = lambda typ, ok: {"type": typ, "status": "True" if ok else "False"}  # noqa: E731
         state = {"running": {"startedAt": self.started_at}} if running else {
@@ -371,6 +447,12 @@ class Kubelet:
         os.makedirs(self.state_dir, exist_ok=True)
         os.makedirs(self.volumes_dir, exist_ok=True)
         self.addresses = Addresses(os.path.join(self.state_dir, "addresses.json"))
+        self.shim_dir = os.path.join(self.state_dir, "bin")
+        os.makedirs(self.shim_dir, exist_ok=True)
+        shim = os.path.join(self.shim_dir, "nc")
+        with open(shim, "w") as f:
+            f.write(NC_SHIM % sys.executable)
+        os.chmod(shim, 0o755)
         self.pods = {}  # uid -> PodRunner
         self.stop = threading.Event()
         self.last_heartbeat = 0.0
