@@ -5,6 +5,9 @@
 #   helm                                                              (go install helm.sh/helm/v3/cmd/helm)
 # The Go module and build caches live under .cache/k8s/go so a cold build is self-contained.
 # Prints the build time and disk use at the end. Re-running with everything built is a no-op.
+# Measured here (2 shared cores, cold caches): ~13 min, 5.4 GB (.cache/k8s/bin 401 MB, Go module
+# cache 1.3 GB, Go build cache 3.6 GB). K8S_CLEAN_GO_CACHE=1 deletes the Go caches afterwards.
+# RZK_K8S_CACHE=DIR puts everything in DIR instead of .cache/k8s (e.g. outside a fresh CI clone).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 . "$ROOT/tests/k8s/versions.sh"
@@ -104,4 +107,7 @@ if need helm; then
 fi
 t "done"
 echo "build time: $(( $(date +%s) - start ))s"
+if [ "${K8S_CLEAN_GO_CACHE:-0}" = 1 ]; then  # keep only the binaries (saves ~5 GB)
+  go clean -cache; go clean -modcache; rm -rf "$WORK"
+fi
 echo "disk use: bin $(du -sh "$BIN" | cut -f1), go module cache $(du -sh "$GOMODCACHE" | cut -f1), go build cache $(du -sh "$GOCACHE" | cut -f1), total $(du -sh "$CACHE" | cut -f1)"
