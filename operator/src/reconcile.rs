@@ -148,6 +148,10 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
         .for_each(|res| async move {
             match res {
                 Ok((obj, _)) => tracing::debug!(cluster = %obj, "reconciled"),
+                // Pods of a just-deleted cluster map to a cluster that is gone: nothing to do.
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                    tracing::debug!(cluster = %obj, "cluster gone")
+                }
                 Err(e) => tracing::warn!(error = %e, "reconcile failed"),
             }
         })

@@ -132,7 +132,14 @@ fn statefulset_shape() {
     assert_eq!(ports["quorum"], 2888);
     assert_eq!(ports["election"], 3888);
     let exec_cmd = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
-        p.as_ref().unwrap().exec.as_ref().unwrap().command.clone().unwrap()
+        p.as_ref()
+            .unwrap()
+            .exec
+            .as_ref()
+            .unwrap()
+            .command
+            .clone()
+            .unwrap()
     };
     let ready = exec_cmd(&c.readiness_probe);
     assert!(ready[2].contains("srvr") && ready[2].contains("Mode: ") && ready[2].contains("2181"));
