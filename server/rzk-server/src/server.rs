@@ -269,8 +269,9 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         listen,
         snapshot_every,
         snapshots_keep: cfg.snap_retain_count.max(3) as usize,
-        heartbeat_ms: (tick / 10).clamp(20, 200),
-        election_timeout_ms: ((tick / 2).clamp(150, 1000), tick.clamp(300, 2000)),
+        // Derived from tickTime, but capped so a dead leader is replaced well within 1.5 s.
+        heartbeat_ms: (tick / 20).clamp(20, 100),
+        election_timeout_ms: ((tick / 4).clamp(150, 750), (tick / 2).clamp(300, 1500)),
         touch_sink: sink,
     };
     let raft = RaftNode::start(raft_cfg, shared.tree.clone(), Arc::new(Hook(shared.clone()))).await?;
