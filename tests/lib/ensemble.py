@@ -510,8 +510,12 @@ class Member:
 
 class Ensemble:
     def __init__(self, n=3, observers=0, tick_ms=1000, extra_cfg=None, keep=None, name="ens", log_filter=None,
-                 session_timeouts=None):
+                 session_timeouts=None, observer_join="cfg"):
+        """observer_join: "cfg" = observers are in the bootstrapping member's zoo.cfg (the ZooKeeper
+        way); "reconfig" = the ensemble starts with the participants only and each observer is
+        then added with a reconfig (joining=server.N=...:observer;...)."""
         self.n = n
+        self.observer_join = observer_join
         self.n_observers = observers
         self.tick_ms = tick_ms
         self.extra_cfg = dict(extra_cfg or {})
@@ -562,7 +566,13 @@ class Ensemble:
             lines.append("maxSessionTimeout=%d" % self.session_timeouts[1])
         for k, v in self.extra_cfg.items():
             lines.append("%s=%s" % (k, v))
-        for i in servers or self.ids():
+        if m.role == "observer":
+            lines.append("peerType=observer")
+        if servers is None:
+            servers = self.ids()
+            if bootstrap and self.observer_join == "reconfig":
+                servers = self.participants()
+        for i in servers:
             o = self.members[i]
             if i == mid and not bootstrap:
                 lines.append(o.own_line())
@@ -591,18 +601,42 @@ class Ensemble:
             for i in self.ids():
                 self._spawn(i)
             deadline = time.time() + timeout
-            self.wait_healthy(timeout=max(1.0, deadline - time.time()))
+            first = self.participants() if self.observer_join == "reconfig" else None
+            self.wait_healthy(timeout=max(1.0, deadline - time.time()), ids=first)
             # Phase B: the bootstrapper moves to its real quorum port, the proxy takes its advertised one.
             self.stop_member(b)
             self._proxy_listen(b)
             self.write_cfg(b)
             self._spawn(b)
+            if self.observer_join == "reconfig" and self.n_observers:
+                self.wait_healthy(timeout=max(1.0, deadline - time.time()), ids=self.participants())
+                self.add_observers_by_reconfig(timeout=max(1.0, deadline - time.time()))
             self.wait_healthy(timeout=max(1.0, deadline - time.time()))
         except Exception:
             self.dump_logs()
             raise
         self.started = True
         return self
+
+    def add_observers_by_reconfig(self, timeout=30.0):
+        from kazoo.client import KazooClient
+
+        c = KazooClient(hosts=self.connect_string(self.participants()), auth_data=[SUPER_AUTH], timeout=10.0)
+        c.start(timeout=timeout)
+        try:
+            joining = ",".join(self.members[i].spec() for i in self.ids() if self.members[i].role == "observer")
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    c.reconfig(joining=joining, leaving=None, new_members=None)
+                    return
+                except Exception:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.3)
+        finally:
+            c.stop()
+            c.close()
 
     def _proxy_listen(self, mid):
         m = self.members[mid]
@@ -801,14 +835,12 @@ class Ensemble:
         kw.setdefault("timeout", 10.0)
         if ids is not None and len(ids) == 1:
             kw.setdefault("connection_retry", {"max_tries": -1, "delay": 0.1, "max_delay": 0.5})
+        if auth_super:
+            kw["auth_data"] = [SUPER_AUTH]
         c = KazooClient(hosts=self.connect_string(ids), **kw)
         self.clients.append(c)
-        if auth_super:
-            c.add_auth(*SUPER_AUTH)
         if start:
             c.start(timeout=timeout)
-            if auth_super:
-                c.add_auth(*SUPER_AUTH)
         return c
 
     def mntr(self, mid):
