@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 use rzk_proto::consts::{op, perms, xid};
-use rzk_proto::records::{Acl, CreateRequest, DeleteRequest, Id, PathRequest, PathWatchRequest, ReplyHeader, RequestHeader, SetDataRequest};
+use rzk_proto::records::{Acl, CreateRequest, DeleteRequest, Id, MultiHeader, PathRequest, PathWatchRequest, ReplyHeader, RequestHeader, SetDataRequest};
 use rzk_proto::{ConnectRequest, ConnectResponse, FrameDecoder, Jute, Reader, Writer};
 use std::io;
 use std::time::Duration;
@@ -205,6 +205,17 @@ pub fn set_body<'a>(path: &'a str, data: &'a [u8]) -> impl FnOnce(&mut Writer) +
     move |w| SetDataRequest { path: path.to_string(), data: Some(data.to_vec()), version: -1 }.encode(w)
 }
 
+/// A `multi` of persistent creates, one per path.
+pub fn multi_create_body<'a>(paths: &'a [String], data: &'a [u8]) -> impl FnOnce(&mut Writer) + 'a {
+    move |w| {
+        for p in paths {
+            MultiHeader { op: op::CREATE, done: false, err: -1 }.encode(w);
+            create_body(p, data, rzk_proto::consts::create_mode::PERSISTENT)(w);
+        }
+        MultiHeader { op: -1, done: true, err: -1 }.encode(w);
+    }
+}
+
 pub fn path_watch_body(path: &str, watch: bool) -> impl FnOnce(&mut Writer) + '_ {
     move |w| PathWatchRequest { path: path.to_string(), watch }.encode(w)
 }
@@ -228,4 +239,47 @@ pub async fn four_letter(addr: &str, cmd: &str, timeout: Duration) -> io::Result
     })
     .await
     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{addr}: {cmd} timed out")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rzk_proto::{decode_request, MultiOp, Request};
+
+    fn encode(f: impl FnOnce(&mut Writer)) -> Vec<u8> {
+        let mut w = Writer::new();
+        f(&mut w);
+        w.buf
+    }
+
+    #[test]
+    fn bodies_decode_as_the_server_reads_them() {
+        match decode_request(op::CREATE, &encode(create_body("/a/b", b"xyz", 3))).unwrap() {
+            Request::Create(c) => {
+                assert_eq!((c.path.as_str(), c.data.as_deref(), c.flags), ("/a/b", Some(&b"xyz"[..]), 3));
+                assert_eq!(c.acl, open_acl());
+            }
+            other => panic!("{other:?}"),
+        }
+        match decode_request(op::SET_DATA, &encode(set_body("/k", b"v"))).unwrap() {
+            Request::SetData(s) => assert_eq!((s.path.as_str(), s.data.as_deref(), s.version), ("/k", Some(&b"v"[..]), -1)),
+            other => panic!("{other:?}"),
+        }
+        match decode_request(op::GET_DATA, &encode(path_watch_body("/k", true))).unwrap() {
+            Request::GetData(g) => assert!(g.watch && g.path == "/k"),
+            other => panic!("{other:?}"),
+        }
+        match decode_request(op::DELETE, &encode(delete_body("/k"))).unwrap() {
+            Request::Delete(d) => assert_eq!((d.path.as_str(), d.version), ("/k", -1)),
+            other => panic!("{other:?}"),
+        }
+        let paths: Vec<String> = (0..3).map(|i| format!("/m/{i}")).collect();
+        match decode_request(op::MULTI, &encode(multi_create_body(&paths, b"d"))).unwrap() {
+            Request::Multi(ops) => {
+                assert_eq!(ops.len(), 3);
+                assert!(matches!(&ops[2], MultiOp::Create(c) if c.path == "/m/2"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -254,3 +254,36 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn options() {
+        let o = parse_args(args("mixed --servers a:1,b:2 --sessions 4 --depth=2 --reads 50 --duration 3s --json")).unwrap();
+        assert_eq!(o.workload, Some(Workload::Mixed));
+        assert_eq!(o.servers, vec!["a:1", "b:2"]);
+        assert_eq!((o.sessions, o.depth, o.reads, o.json), (4, 2, 50, true));
+        assert_eq!(o.duration, Duration::from_secs(3));
+        assert!(parse_args(args("nosuch")).is_err());
+        assert!(parse_args(args("get --bogus 1")).is_err());
+        assert!(parse_args(args("get --root relative")).is_err());
+        let o = parse_args(args("4lw srvr --servers x:1")).unwrap();
+        assert_eq!(o.arg.as_deref(), Some("srvr"));
+    }
+}

@@ -221,3 +221,30 @@ pub fn err_name(code: i32) -> String {
         format!("{n}({code})")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_report_is_well_formed() {
+        let mut h = new_hist();
+        for us in [100, 200, 300, 5_000] {
+            record(&mut h, us);
+        }
+        let mut r = Report::new();
+        r.s("workload", "get \"x\"\n");
+        r.i("ops", 4);
+        r.n("ops_per_s", 2.5);
+        r.errors.insert(err_name(-101), 2);
+        r.lat("all", summarize(&h));
+        let j = r.json();
+        assert!(j.starts_with("{\"workload\":\"get \\\"x\\\"\\n\",\"ops\":4,\"ops_per_s\":2.500,"), "{j}");
+        assert!(j.contains("\"errors\":{\"NoNode(-101)\":2}"), "{j}");
+        assert!(j.contains("\"p50\":0.200"), "{j}");
+        assert!(j.ends_with("}}"), "{j}");
+        let l = summarize(&h);
+        assert_eq!(l.count, 4);
+        assert!((l.max - 5.0).abs() < 0.01);
+    }
+}

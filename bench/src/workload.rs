@@ -4,7 +4,7 @@ use crate::client::{self, Conn, Reply};
 use crate::stats::{self, err_name, record, summarize, Report, Stats};
 use crate::{Opts, Workload};
 use rzk_proto::consts::{create_mode, event_type, op, xid};
-use rzk_proto::records::{CreateResponse, MultiHeader, WatcherEvent};
+use rzk_proto::records::{CreateResponse, WatcherEvent};
 use rzk_proto::Jute;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -308,14 +308,8 @@ async fn session_loop(plan: Arc<Plan>, mut c: Conn, idx: usize) -> (Stats, Optio
                     Workload::Create if plan.multi > 1 => {
                         let first = seq;
                         seq += plan.multi as u64;
-                        let body = |w: &mut rzk_proto::Writer| {
-                            for n in first..first + plan.multi as u64 {
-                                MultiHeader { op: op::CREATE, done: false, err: -1 }.encode(w);
-                                client::create_body(&format!("{my_dir}/n{n:010}"), &plan.data, create_mode::PERSISTENT)(w);
-                            }
-                            MultiHeader { op: -1, done: true, err: -1 }.encode(w);
-                        };
-                        (Kind::Create, c.push(op::MULTI, body))
+                        let paths: Vec<String> = (first..first + plan.multi as u64).map(|n| format!("{my_dir}/n{n:010}")).collect();
+                        (Kind::Create, c.push(op::MULTI, client::multi_create_body(&paths, &plan.data)))
                     }
                     Workload::Create => {
                         let p = format!("{my_dir}/n{seq:010}");
