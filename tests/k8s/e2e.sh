@@ -66,6 +66,8 @@ ok "control plane up, node rzk-test-node Ready"
 # ---- helm install ---------------------------------------------------------------------------------
 say "helm install"
 check "helm lint" helm lint charts/rzk-operator >/dev/null
+check "chart renders a ServiceMonitor when enabled" bash -c "helm template t charts/rzk-operator --set serviceMonitor.enabled=true | grep -q 'kind: ServiceMonitor'"
+check "chart renders namespaced RBAC (Role) on request" bash -c "helm template t charts/rzk-operator --set rbac.namespaced=true --set operator.watchNamespace=apps | grep -q 'kind: RoleBinding'"
 check "chart CRD identical to crds/zookeepercluster.yaml" cmp -s crds/zookeepercluster.yaml charts/rzk-operator/crds/zookeepercluster.yaml
 helm install rzk-operator charts/rzk-operator -n rzk-system --create-namespace \
   --set operator.replicas=0 --wait --timeout 60s >/dev/null || die "helm install"
