@@ -5,8 +5,9 @@ Writes (set/create/delete) and sync+get must be linearizable, plain gets sequent
 
 Environment knobs (soak.sh sets them): RZK_HIST_SECONDS (fault phase length, default 24),
 RZK_HIST_SEED (default random, printed), RZK_HIST_CLIENTS (default 6), RZK_HIST_KEYS (default 4),
-RZK_HIST_FAULTS (comma list, default all of: kill_leader, kill_follower, pause_leader,
-partition_leader, pause_follower, partition_follower, kill_two, restart_all).
+RZK_HIST_FAULTS (comma list of kill_leader, kill_follower, pause_leader, partition_leader,
+pause_follower, partition_follower, kill_two; default all but kill_two on 3 members),
+RZK_HIST_RANDOM=1 (faults in random order instead of round robin).
 """
 
 import json
@@ -119,8 +120,9 @@ class Nemesis:
     def run(self, faults, seconds):
         end = time.time() + seconds
         i = 0
+        shuffled = bool(os.environ.get("RZK_HIST_RANDOM"))
         while time.time() < end:
-            fault = faults[i % len(faults)]
+            fault = self.rnd.choice(faults) if shuffled else faults[i % len(faults)]
             i += 1
             time.sleep(self.rnd.uniform(0.8, 1.5))
             getattr(self, fault)()
