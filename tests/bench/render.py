@@ -245,9 +245,20 @@ def main():
             rb = (rz_loaded["rss_kb"] - rz_idle["rss_kb"]) * 1024 / n / 3
             w(f"| growth per znode per member (bytes) | {fmt(zb)} | {fmt(rb)} | {fr(ratio(rb, zb))} |")
     w("")
-    lz, lr = run("zk", "load"), run("rzk", "load")
+    def load_summary(s):
+        v = runs.get(f"{s}/load", [])
+        if not v:
+            return None
+        zn = sum(x.get("znodes", 0) for x in v)
+        secs = sum(x.get("seconds", 0) for x in v)
+        errs = sum(x.get("error_total", 0) for x in v)
+        return zn / secs if secs else None, len(v), errs
+
+    lz, lr = load_summary("zk"), load_summary("rzk")
     if lz and lr:
-        w(f"Bulk load rate: ZooKeeper {fmt(lz.get('znodes_per_s'))} znodes/s, rzk {fmt(lr.get('znodes_per_s'))} znodes/s.")
+        w(f"Bulk load rate: ZooKeeper {fmt(lz[0])} znodes/s ({lz[1]} loader run(s), {lz[2]} errors), "
+          f"rzk {fmt(lr[0])} znodes/s ({lr[1]} loader run(s), {lr[2]} errors; a loader run ends when the server closes its sessions, "
+          "and the next run loads the rest).")
         w("")
     w("A JVM's RSS reflects the heap it has grown to, not only live data; ZooKeeper's numbers would shrink with a smaller")
     w("`-Xmx` and grow with a larger one.")
