@@ -179,8 +179,8 @@ check "every server returns the write" "$PY" tests/k8s/e2e_client.py read "$HOST
 # ---- idempotency: no change => no writes ---------------------------------------------------------
 rvs() { for o in zk/e2e sts/e2e svc/e2e svc/e2e-headless cm/e2e-config pdb/e2e; do
   echo "$o $(kubectl get -n "$NS" "$o" -o jsonpath='{.metadata.resourceVersion}')"; done; }
-wait_reconciles() { # wait until the reconcile counter passes $1
-  for _ in $(seq 1 60); do [ "$(metric 'rzk_operator_reconciliations_total{result="ok"}' | cut -d. -f1)" -gt "$1" ] 2>/dev/null && return 0; sleep 0.5; done; return 1; }
+wait_reconciles() { # wait (up to 45 s: a settled cluster requeues every 30 s) until the reconcile counter passes $1
+  for _ in $(seq 1 90); do [ "$(metric 'rzk_operator_reconciliations_total{result="ok"}' | cut -d. -f1)" -gt "$1" ] 2>/dev/null && return 0; sleep 0.5; done; return 1; }
 sleep 3
 before=$(rvs)
 events_before=$(kubectl get events -n "$NS" --field-selector involvedObject.kind=ZookeeperCluster -o name | wc -l)
