@@ -490,6 +490,16 @@ impl RaftNode {
         self.inner.raft.wait(Some(timeout)).metrics(|m| m.current_leader.is_some(), "leader known").await.is_ok()
     }
 
+    /// Starts an election on this member now. Used to move leadership away from a leader that is
+    /// about to restart (openraft 0.9 has no leader transfer): a caught-up follower that calls an
+    /// election with a higher term makes the old leader step down.
+    pub async fn trigger_election(&self) -> Result<(), String> {
+        if self.is_leader() {
+            return Err("this member is the leader".into());
+        }
+        self.inner.raft.trigger().elect().await.map_err(|e| e.to_string())
+    }
+
     /// Asks the leader to hand over leadership by triggering an election elsewhere is not available in
     /// openraft 0.9; the leader steps down by a fresh election when it is stopped.
     pub async fn shutdown(&self) {

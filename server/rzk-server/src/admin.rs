@@ -26,6 +26,7 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("connections", &["cons"]),
     ("dirs", &[]),
     ("dump", &[]),
+    ("elect", &["rzk_elect"]),
     ("environment", &["env", "envi"]),
     ("initial_configuration", &["icfg"]),
     ("is_read_only", &["isro"]),
@@ -339,6 +340,24 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
     }
     match cmd {
         "ruok" => {}
+        "elect" => {
+            // rzk extension: start an election on this follower (leadership transfer before a restart).
+            match (s.raft.get(), &st) {
+                (Some(r), Some(st)) if distributed && st.role != rzk_raft::Role::Leader => {
+                    let r = r.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = r.trigger_election().await {
+                            tracing::warn!(error = %e, "election trigger failed");
+                        }
+                    });
+                    out.insert("triggered".into(), json!(true));
+                }
+                _ => {
+                    out.insert("triggered".into(), json!(false));
+                    out.insert("error".into(), json!("only a follower of an ensemble can start an election"));
+                }
+            }
+        }
         "server_stats" => srvr_fields(s, obs, &mut out),
         "stats" => {
             srvr_fields(s, obs, &mut out);
