@@ -1,17 +1,37 @@
 #!/usr/bin/env bash
-# The whole test suite ("one command runs the whole test suite" in the README).
-#   1. Rust: unit, codec-vector, storage crash, server integration (zookeeper-client crate) tests
-#   2. Compat: real clients (kazoo, zkCli.sh) against Apache ZooKeeper AND rzk, same scenarios
-set -euo pipefail
+# The whole test suite ("one command runs the whole test suite" in the README). CI runs exactly this.
+#   1. Rust: unit, codec-vector, storage crash, server integration (zookeeper-client crate),
+#      metrics/admin, operator builder and CRD-freshness tests
+#   2. compat: real clients (kazoo, zkCli.sh) against Apache ZooKeeper AND rzk, same scenarios
+#   3. ensemble: multi-process rzk ensembles with faults, reconfig and a history checker
+#   4. matrix: Curator/Java, kazoo recipes, go-zookeeper, C client, zookeeper-client (Rust) on
+#      3-node rzk and Apache ZooKeeper ensembles
+#   5. k8s: operator + Helm chart on a real control plane built from Go modules (cached)
+# Every step runs even when an earlier one failed; the exit status says whether all passed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-[ -x .cache/venv/bin/python ] && [ -x /usr/share/zookeeper/bin/zkServer.sh ] || ./tests/install-deps.sh
+ROOT=$PWD
+./tests/install-deps.sh || exit 1
 start=$(date +%s)
-step() { echo; echo "=== [$(( $(date +%s) - start ))s] $* ==="; }
+failed=()
+step() { echo; echo "=== [$(( $(date +%s) - start ))s] $1 ==="; shift; "$@" || failed+=("$*"); }
 
-step "cargo build"
-cargo build --workspace --all-targets --locked
-step "cargo test"
-cargo test --workspace --locked -- --test-threads=2
-step "compat suite (kazoo, zkCli) against Apache ZooKeeper and rzk"
-RZK_BIN="$PWD/target/debug/rzk-server" ./tests/compat/run.sh both
-step "all tests passed"
+step "cargo build" cargo build --workspace --all-targets --locked || exit 1
+[ ${#failed[@]} = 0 ] || { echo "build failed"; exit 1; }
+export RZK_BIN="$ROOT/target/debug/rzk-server"
+step "cargo test" cargo test --workspace --locked -- --test-threads=2
+step "compat suite against Apache ZooKeeper and rzk" ./tests/compat/run.sh both
+step "ensemble faults and history checker" ./tests/ensemble/run.sh
+if [ -x tests/matrix/run.sh ]; then
+  step "client compatibility matrix" ./tests/matrix/run.sh both
+fi
+step "k8s e2e (operator, chart, real control plane)" \
+  env RZK_K8S_CACHE="${RZK_K8S_CACHE:-$HOME/.cache/rzk-k8s}" REPLICAS=3 SKIP_CARGO_BUILD=1 ./tests/k8s/e2e.sh
+
+echo
+echo "=== [$(( $(date +%s) - start ))s] done ==="
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all tests passed"
