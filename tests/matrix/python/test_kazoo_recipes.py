@@ -298,6 +298,7 @@ def test_tree_cache(make_client, root):
     eventually("initialized", lambda: any(t == TreeEvent.INITIALIZED for t, _ in events))
     assert cache.get_data(path + "/pre").data == b"p"
     writer.create(path + "/a/b", b"2", makepath=True)
+    eventually("cache sees a/b", lambda: cache.get_data(path + "/a/b") is not None)
     writer.set(path + "/a", b"3")
     writer.delete(path + "/pre")
     eventually("cache sees the tree", lambda: (
