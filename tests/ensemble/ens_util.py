@@ -124,12 +124,18 @@ def measure_failover(ens, test, probe=None, path="/failover-probe", timeout=30.0
     return row
 
 
+def sync_retrying(client, path, timeout=20.0):
+    """sync, retried: rzk's sync can fail spuriously (see test_robustness.py); helpers that only
+    need a caught-up member must not trip over that."""
+    return retry(lambda: bounded(client.sync_async(path), 5), timeout)[0]
+
+
 def read_on(ens, mid, path, sync=True, client=None):
     """(data, stat) of path as member mid has it (after sync by default), or None."""
     c = client or ens.client(mid)
     try:
         if sync:
-            c.sync(path)
+            sync_retrying(c, path)
         return c.get(path)
     except NoNodeError:
         return None
@@ -142,7 +148,7 @@ def read_on(ens, mid, path, sync=True, client=None):
 
 def snapshot_tree(client, root):
     """{path: data} of a subtree (after sync)."""
-    client.sync(root)
+    sync_retrying(client, root)
     out = {}
 
     def walk(p):

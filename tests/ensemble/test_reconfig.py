@@ -5,7 +5,7 @@ import time
 import pytest
 from kazoo.exceptions import BadArgumentsError, NewConfigNoQuorumError
 
-from ens_util import assert_same_everywhere, attempt, bounded, fast_client, retry, wait_until
+from ens_util import assert_same_everywhere, attempt, bounded, fast_client, retry, sync_retrying, wait_until
 from test_failover import write_batch
 
 
@@ -31,7 +31,7 @@ def config_on(ens, ids=None):
     for i in ids or ens.live():
         c = ens.client(i)
         try:
-            retry(lambda: c.sync("/zookeeper/config"), 10)
+            sync_retrying(c, "/zookeeper/config")
             out[i] = parse_config(c.get("/zookeeper/config")[0])
         finally:
             c.stop()
@@ -54,7 +54,8 @@ def test_reconfig_remove_add_back_and_observer(ens3):
     ens = ens3
     leader = ens.wait_leader()
     f, g = [i for i in ens.ids() if i != leader]
-    c = su(ens)
+    # the admin session is not on f, the member removed first (its session would lose its server)
+    c = su(ens, [leader, g])
     c.ensure_path("/rc")
     acked = write_batch(c, "/rc/a", 5)
     _, v0 = wait_config(ens, {i: "participant" for i in ens.ids()})[leader]

@@ -9,7 +9,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import NoNodeError, SessionExpiredError
 from kazoo.retry import KazooRetry
 
-from ens_util import FAILOVERS, RETRYABLE, bounded, fast_client, retry, wait_until, write_ok
+from ens_util import FAILOVERS, RETRYABLE, bounded, fast_client, retry, sync_retrying, wait_until, write_ok
 from proxy import TcpProxy
 
 SESSION_S = 4.0  # minSessionTimeout is 2 ticks = 2 s
@@ -29,7 +29,7 @@ def exists_on_each(ens, path, ids=None):
     for i in ids or ens.live():
         c = ens.client(i)
         try:
-            retry(lambda: c.sync(path), 10)
+            sync_retrying(c, path)
             st = c.exists(path)
             out[i] = st.ephemeralOwner if st else None
         finally:

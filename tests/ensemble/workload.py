@@ -219,16 +219,20 @@ class Worker(threading.Thread):
 
 def setup_keys(client, keys, rec):
     """Create /hist, /hist/u and the register keys (value init-<key>); returns checker init."""
-    client.ensure_path(UNIQUE)
+    _retrying(lambda: client.ensure_path(UNIQUE))
     init = {}
     for k in keys:
         p = key_path(k)
-        try:
-            client.delete(p)
-        except NoNodeError:
-            pass
-        client.create(p, ("init-%s" % k).encode())
-        data, st = client.get(p)
+
+        def make():
+            try:
+                client.create(p, ("init-%s" % k).encode())
+            except NodeExistsError:
+                pass
+
+        _retrying(make)
+        data, st = _retrying(lambda: client.get(p))
+        assert data == ("init-%s" % k).encode() and st.version == 0, (p, data, st)
         init[k] = (data.decode(), st.version, st.mzxid)
     return init
 
@@ -238,7 +242,7 @@ def _retrying(fn, tries=10):
     for n in range(tries):
         try:
             return fn()
-        except (NoNodeError,):
+        except (NoNodeError, NodeExistsError):
             raise
         except Exception:
             if n == tries - 1:
