@@ -87,7 +87,13 @@ impl Writer {
     }
     /// A writer that reserves 4 bytes for the frame length, filled by [`Writer::finish_frame`].
     pub fn framed() -> Self {
-        Writer { buf: vec![0, 0, 0, 0] }
+        Self::framed_with_capacity(128)
+    }
+    /// Like [`Writer::framed`], reserving room for `body` bytes up front.
+    pub fn framed_with_capacity(body: usize) -> Self {
+        let mut buf = Vec::with_capacity(body + 4);
+        buf.extend_from_slice(&[0, 0, 0, 0]);
+        Writer { buf }
     }
     pub fn finish_frame(mut self) -> Vec<u8> {
         let len = (self.buf.len() - 4) as u32;

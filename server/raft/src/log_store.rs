@@ -9,7 +9,6 @@ use std::ops::RangeBounds;
 use std::sync::Arc;
 
 const VOTE: &str = "vote";
-const COMMITTED: &str = "committed";
 const PURGED: &str = "purged";
 
 fn sto_err(subject: ErrorSubject<u64>, verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError {
@@ -106,13 +105,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.load(VOTE)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.store(COMMITTED, &committed)
-    }
-
-    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.load::<Option<LogId>>(COMMITTED)?.flatten())
-    }
+    // The committed index is not persisted: writing it on every commit cost two fsyncs per write.
+    // After a restart the member re-learns it from the leader (or, alone, by committing a new entry)
+    // and then applies the durable log.
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
     where

@@ -204,6 +204,12 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     }
 }
 
+/// openraft derives RPC deadlines from the heartbeat interval (tens of ms); a busy 2-core machine
+/// with fsyncs in the path needs more slack before a peer is declared unresponsive.
+fn deadline(option: &RPCOption) -> Duration {
+    option.hard_ttl().max(Duration::from_millis(500))
+}
+
 fn to_rpc_err<E: std::error::Error>(e: PeerError) -> RPCError<u64, Member, E> {
     match e {
         PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
@@ -224,7 +230,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
-        match self.conn.call(&PeerRequest::Append(rpc), option.hard_ttl()).await.map_err(to_rpc_err)? {
+        match self.conn.call(&PeerRequest::Append(rpc), deadline(&option)).await.map_err(to_rpc_err)? {
             PeerResponse::Append(Ok(r)) => Ok(r),
             PeerResponse::Append(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
             _ => Err(unexpected(self.target)),
@@ -236,7 +242,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, Member, RaftError<u64, InstallSnapshotError>>> {
-        match self.conn.call(&PeerRequest::Snapshot(rpc), option.hard_ttl()).await.map_err(to_rpc_err)? {
+        match self.conn.call(&PeerRequest::Snapshot(rpc), deadline(&option)).await.map_err(to_rpc_err)? {
             PeerResponse::Snapshot(Ok(r)) => Ok(r),
             PeerResponse::Snapshot(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
             _ => Err(unexpected(self.target)),
@@ -248,7 +254,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
-        match self.conn.call(&PeerRequest::Vote(rpc), option.hard_ttl()).await.map_err(to_rpc_err)? {
+        match self.conn.call(&PeerRequest::Vote(rpc), deadline(&option)).await.map_err(to_rpc_err)? {
             PeerResponse::Vote(Ok(r)) => Ok(r),
             PeerResponse::Vote(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
             _ => Err(unexpected(self.target)),

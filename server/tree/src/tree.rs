@@ -105,6 +105,9 @@ pub struct DataTree {
     /// Paths with a quota (a `/zookeeper/quota/<path>/zookeeper_limits` node exists).
     #[serde(skip)]
     quotas: BTreeSet<String>,
+    /// One shared copy per distinct ACL list (most nodes carry the same few).
+    #[serde(skip)]
+    acls: HashMap<Vec<Acl>, Arc<Vec<Acl>>>,
     last_zxid: i64,
 }
 
@@ -116,7 +119,18 @@ impl Default for DataTree {
     }
 }
 
-type Undo = Vec<(String, Option<Node>)>;
+/// How to revert one change of a multi that fails later. Parents are never cloned (they may have
+/// many children): only the child name and the parent's previous stat are kept.
+enum UndoOp {
+    /// Put back the node at a path (`None`: remove what is there). Only for childless nodes.
+    Node(String, Option<Node>),
+    /// Revert a child insert (`added`) or removal in `parent` and restore its stat.
+    Child { parent: String, name: String, added: bool, stat: Stat },
+    /// Restore data, ACL and stat of a node, leaving its children alone.
+    Attrs { path: String, data: Option<Vec<u8>>, acl: Arc<Vec<Acl>>, stat: Stat },
+}
+
+type Undo = Vec<UndoOp>;
 
 impl DataTree {
     pub fn new() -> Self {
@@ -127,6 +141,7 @@ impl DataTree {
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             quotas: BTreeSet::new(),
+            acls: HashMap::new(),
             last_zxid: 0,
         };
         let empty = |children: &[&str], acl: Vec<Acl>| Node {
@@ -151,6 +166,11 @@ impl DataTree {
         let paths: Vec<String> = self.nodes.keys().cloned().collect();
         for p in paths {
             self.index_node(&p);
+            let acl = self.nodes[&p].acl.as_ref().clone();
+            let shared = self.intern(acl);
+            if let Some(n) = self.nodes.get_mut(&p) {
+                n.acl = shared;
+            }
         }
     }
 
@@ -207,7 +227,7 @@ impl DataTree {
         let Some(root) = self.quota_root(p) else { return };
         let stats_path = quota_node(&root, STATS);
         if let Some(u) = undo {
-            self.save(u, &stats_path);
+            self.save_node(u, &stats_path);
         }
         if let Some(n) = self.nodes.get_mut(&stats_path) {
             let (c, b) = parse_stats(n.data.as_deref().unwrap_or_default());
@@ -453,22 +473,63 @@ impl DataTree {
         results
     }
 
-    fn save(&self, undo: &mut Undo, p: &str) {
-        if !undo.iter().any(|(q, _)| q == p) {
-            undo.push((p.to_string(), self.nodes.get(p).cloned()));
+    fn intern(&mut self, acl: Vec<Acl>) -> Arc<Vec<Acl>> {
+        if let Some(a) = self.acls.get(&acl) {
+            return a.clone();
+        }
+        let a = Arc::new(acl.clone());
+        self.acls.insert(acl, a.clone());
+        a
+    }
+
+    fn save_node(&self, undo: &mut Undo, p: &str) {
+        undo.push(UndoOp::Node(p.to_string(), self.nodes.get(p).cloned()));
+    }
+
+    fn save_child(&self, undo: &mut Undo, parent: &str, name: &str, added: bool) {
+        if let Some(n) = self.nodes.get(parent) {
+            undo.push(UndoOp::Child { parent: parent.to_string(), name: name.to_string(), added, stat: n.stat });
         }
     }
 
+    fn save_attrs(&self, undo: &mut Undo, p: &str) {
+        if let Some(n) = self.nodes.get(p) {
+            undo.push(UndoOp::Attrs { path: p.to_string(), data: n.data.clone(), acl: n.acl.clone(), stat: n.stat });
+        }
+    }
+
+    /// Reverts recorded changes, newest first.
     fn rollback(&mut self, undo: Undo) {
-        for (p, old) in undo.into_iter().rev() {
-            self.unindex_node(&p);
-            match old {
-                Some(n) => {
-                    self.nodes.insert(p.clone(), n);
-                    self.index_node(&p);
+        for op in undo.into_iter().rev() {
+            match op {
+                UndoOp::Node(p, old) => {
+                    self.unindex_node(&p);
+                    match old {
+                        Some(n) => {
+                            self.nodes.insert(p.clone(), n);
+                            self.index_node(&p);
+                        }
+                        None => {
+                            self.nodes.remove(&p);
+                        }
+                    }
                 }
-                None => {
-                    self.nodes.remove(&p);
+                UndoOp::Child { parent, name, added, stat } => {
+                    if let Some(n) = self.nodes.get_mut(&parent) {
+                        if added {
+                            n.children.remove(&name);
+                        } else {
+                            n.children.insert(name);
+                        }
+                        n.stat = stat;
+                    }
+                }
+                UndoOp::Attrs { path, data, acl, stat } => {
+                    if let Some(n) = self.nodes.get_mut(&path) {
+                        n.data = data;
+                        n.acl = acl;
+                        n.stat = stat;
+                    }
                 }
             }
         }
@@ -557,15 +618,16 @@ impl DataTree {
                 } else {
                     0
                 };
-                self.save(undo, &parent_path);
-                self.save(undo, &final_path);
+                self.save_child(undo, &parent_path, path::name(&final_path), true);
+                self.save_node(undo, &final_path);
                 let parent = self.nodes.get_mut(&parent_path).expect("parent checked above");
                 parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
                 parent.stat.pzxid = zxid;
                 parent.children.insert(path::name(&final_path).to_string());
+                let acl = self.intern(fixed);
                 let node = Node {
                     data: data.clone(),
-                    acl: Arc::new(fixed),
+                    acl,
                     stat: Stat {
                         czxid: zxid,
                         mzxid: zxid,
@@ -587,7 +649,7 @@ impl DataTree {
                 self.update_quota(&final_path, 1, len, Some(undo));
                 if let Some(q) = quota_target(&final_path, LIMITS).or_else(|| quota_target(&final_path, STATS)) {
                     let q = q.to_string();
-                    self.save(undo, &quota_node(&q, STATS));
+                    self.save_node(undo, &quota_node(&q, STATS));
                     self.recompute_quota(&q);
                 }
                 let stat = self.nodes[&final_path].stat();
@@ -610,10 +672,10 @@ impl DataTree {
                 if !n.children.is_empty() {
                     return Err(ErrorCode::NotEmpty);
                 }
-                self.save(undo, path::parent(p));
-                self.save(undo, p);
+                self.save_child(undo, path::parent(p), path::name(p), false);
+                self.save_node(undo, p);
                 if let Some(r) = self.quota_root(p) {
-                    self.save(undo, &quota_node(&r, STATS));
+                    self.save_node(undo, &quota_node(&r, STATS));
                 }
                 self.remove_node(p, zxid, events);
                 Ok(OpResult::Deleted)
@@ -629,7 +691,7 @@ impl DataTree {
                 if *version != -1 && n.stat.version != *version {
                     return Err(ErrorCode::BadVersion);
                 }
-                self.save(undo, p);
+                self.save_attrs(undo, p);
                 let old_len = self.nodes[p].data.as_ref().map_or(0, |d| d.len() as i64);
                 let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
                 self.update_quota(p, 0, new_len - old_len, Some(undo));
@@ -654,9 +716,10 @@ impl DataTree {
                 if *version != -1 && n.stat.aversion != *version {
                     return Err(ErrorCode::BadVersion);
                 }
-                self.save(undo, p);
+                self.save_attrs(undo, p);
+                let acl = self.intern(fixed);
                 let n = self.nodes.get_mut(p).expect("checked");
-                n.acl = Arc::new(fixed);
+                n.acl = acl;
                 n.stat.aversion = n.stat.aversion.wrapping_add(1);
                 Ok(OpResult::SetAcl { stat: n.stat() })
             }
