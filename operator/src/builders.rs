@@ -4,20 +4,34 @@
 //!
 //! | object | name | purpose |
 //! | --- | --- | --- |
-//! | ConfigMap | `<name>-config` | `zoo.cfg` with one `server.N` line per replica |
+//! | ConfigMap | `<name>-config-<hash>` | `zoo.cfg` (everything but the server list), one immutable ConfigMap per revision: a pod keeps reading the config it was started with |
+//! | ConfigMap | `<name>-members` | `zoo.cfg.dynamic` (one `server.N` line per pod), the server id of every pod (`<pod>.myid`) and the ids that joined the ensemble (`joined`) |
 //! | Service (headless) | `<name>-headless` | stable peer DNS names `<name>-<i>.<name>-headless.<ns>.svc.<domain>`, `publishNotReadyAddresses` so peers resolve before they are ready |
 //! | Service | `<name>` | the client address (`<name>.<ns>.svc:<client port>`) |
-//! | StatefulSet | `<name>` | the servers; pod `<name>-<i>` is server id `i+1` |
+//! | StatefulSet | `<name>` | the servers; `OnDelete` updates (the operator restarts pods itself, leader last) |
 //! | PodDisruptionBudget | `<name>` | `maxUnavailable` (default 1) |
 //!
 //! ## Server ids (`myid`)
-//! Server id = StatefulSet ordinal + 1. An init container `init-myid` (same image, `sh`) writes
-//! `$ZK_DATA_DIR/myid` from the pod's hostname (`<name>-<ordinal>`) before the server starts, the
-//! way the ZooKeeper images do; the server itself reads `myid` from `dataDir` as ZooKeeper does.
-//! The `zoo.cfg` is therefore identical for every pod, so a single ConfigMap serves them all.
+//! The operator allocates server ids and records `ordinal -> id` in the cluster status
+//! (`status.serverIds`, `status.nextServerId`); ids are never reused. The members ConfigMap
+//! publishes them as `<pod>.myid`, and the init container `init-myid` ([`INIT_MYID_SCRIPT`])
+//! writes `/data/myid` from it before the server starts:
+//! * same id as on the volume: nothing to do;
+//! * the volume holds the data of another (retired) id: that data is discarded (the id was removed
+//!   from the ensemble when its pod was scaled away; the new member catches up from the leader);
+//! * the volume is empty but the id already joined the ensemble (listed in `joined`): the volume
+//!   was wiped, and a server must not come back under an id it may have voted with. The init
+//!   container exits with code 3; the operator then allocates a new id for the pod, removes the old
+//!   one from the ensemble and adds the new one.
 //!
-//! Changes to `zoo.cfg` (e.g. a new replica count) roll the pods: the pod template carries the
-//! hash of the config in the `rzk.dev/config-hash` annotation.
+//! ## zoo.cfg
+//! `zoo.cfg` is the same for every pod of a revision; its `server.N` lines live in the dynamic
+//! config file (`dynamicConfigFile`), which lists every pod's id. The servers use it only to find
+//! their own address and, for a brand-new ensemble, the initial members (the lowest id
+//! bootstraps); afterwards membership changes only through `reconfig` (`reconfigEnabled=true`,
+//! super user `DigestAuthenticationProvider.superDigest`), and `standaloneEnabled=false` keeps a
+//! one-server ensemble able to grow. Changes to zoo.cfg (not to the server list) create a new
+//! revision: the pod template names the new ConfigMap and carries `rzk.dev/config-hash`.
 
 use std::collections::BTreeMap;
 
@@ -37,18 +51,30 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
-use crate::crd::{ReclaimPolicy, ZookeeperCluster};
+use crate::crd::{ReclaimPolicy, ServerIdStatus, ZookeeperCluster};
 
 /// Name of the server container.
 pub const CONTAINER: &str = "rzk";
 /// Name of the init container that writes `myid`.
 pub const INIT_MYID: &str = "init-myid";
+/// Exit code of `init-myid` when the volume is empty but the pod's id already joined.
+pub const INIT_EXIT_WIPED: i32 = 3;
 /// Mount path of the data volume (zoo.cfg `dataDir`).
 pub const DATA_DIR: &str = "/data";
-/// Mount path of the config volume.
+/// Mount path of the config volume (the revision's zoo.cfg).
 pub const CONF_DIR: &str = "/conf";
+/// Mount path of the members ConfigMap (dynamic config file, server ids).
+pub const MEMBERS_DIR: &str = "/members";
+/// Key of the dynamic config file in the members ConfigMap.
+pub const DYNAMIC_FILE: &str = "zoo.cfg.dynamic";
+/// Key listing the joined ids (one per line) in the members ConfigMap.
+pub const JOINED_KEY: &str = "joined";
 /// Annotation on the pod template with the hash of zoo.cfg.
 pub const CONFIG_HASH_ANNOTATION: &str = "rzk.dev/config-hash";
+/// Label of the per-revision zoo.cfg ConfigMaps (value: `zoo.cfg`).
+pub const CONFIG_LABEL: &str = "rzk.dev/config";
+/// Four-letter words the operator and the probes use (added to a user's whitelist).
+pub const REQUIRED_4LW: [&str; 4] = ["srvr", "ruok", "conf", "mntr"];
 /// `app.kubernetes.io/name` of everything the operator creates.
 pub const APP_NAME: &str = "rzk";
 /// Field manager / controller name.
@@ -69,8 +95,12 @@ impl Default for BuildContext {
     }
 }
 
-pub fn config_map_name(zk: &ZookeeperCluster) -> String {
-    format!("{}-config", zk.name_any())
+/// Name of the revision ConfigMap holding `zoo_cfg` (its hash is part of the name).
+pub fn config_map_name(zk: &ZookeeperCluster, zoo_cfg: &str) -> String {
+    format!("{}-config-{}", zk.name_any(), &fnv_hex(zoo_cfg)[..10])
+}
+pub fn members_config_map_name(zk: &ZookeeperCluster) -> String {
+    format!("{}-members", zk.name_any())
 }
 pub fn headless_service_name(zk: &ZookeeperCluster) -> String {
     format!("{}-headless", zk.name_any())
@@ -84,26 +114,26 @@ pub fn statefulset_name(zk: &ZookeeperCluster) -> String {
 pub fn pdb_name(zk: &ZookeeperCluster) -> String {
     zk.name_any()
 }
-/// Pod name of server id `id` (1-based).
-pub fn pod_name(zk: &ZookeeperCluster, id: i64) -> String {
-    format!("{}-{}", statefulset_name(zk), id - 1)
+/// Pod name of a StatefulSet ordinal.
+pub fn pod_name(zk: &ZookeeperCluster, ordinal: i32) -> String {
+    format!("{}-{}", statefulset_name(zk), ordinal)
 }
-/// Server id of a pod name (`<name>-<ordinal>` → ordinal + 1).
-pub fn server_id_of_pod(pod: &str) -> Option<i64> {
-    pod.rsplit_once('-')
-        .and_then(|(_, o)| o.parse::<i64>().ok())
-        .map(|o| o + 1)
+/// Ordinal of a pod of this cluster (`<name>-<ordinal>`).
+pub fn ordinal_of_pod(zk: &ZookeeperCluster, pod: &str) -> Option<i32> {
+    pod.strip_prefix(&format!("{}-", statefulset_name(zk)))
+        .and_then(|o| o.parse::<i32>().ok())
+        .filter(|o| *o >= 0)
 }
 
 fn namespace(zk: &ZookeeperCluster) -> String {
     zk.namespace().unwrap_or_else(|| "default".into())
 }
 
-/// The peer DNS name of server `id` through the headless Service.
-pub fn peer_host(zk: &ZookeeperCluster, id: i64, ctx: &BuildContext) -> String {
+/// The peer DNS name of the pod with this ordinal, through the headless Service.
+pub fn peer_host(zk: &ZookeeperCluster, ordinal: i32, ctx: &BuildContext) -> String {
     format!(
         "{}.{}.{}.svc.{}",
-        pod_name(zk, id),
+        pod_name(zk, ordinal),
         headless_service_name(zk),
         namespace(zk),
         ctx.cluster_domain
@@ -180,10 +210,11 @@ pub fn image_ref(zk: &ZookeeperCluster) -> String {
     }
 }
 
-/// The `zoo.cfg` of the ensemble: operator-managed keys, then the user's overrides (sorted),
-/// then one `server.N=host:quorum:election` line per replica (the client address comes from
-/// `clientPort`/`clientPortAddress`, so it is not repeated in the server lines).
-pub fn zoo_cfg(zk: &ZookeeperCluster, ctx: &BuildContext) -> String {
+/// The `zoo.cfg` of a revision: operator-managed keys, then the user's overrides (sorted),
+/// then the operator's membership keys. The server list is in the dynamic config file
+/// ([`dynamic_cfg`], mounted from the members ConfigMap), so scaling changes no revision.
+/// `super_digest` is the value of `DigestAuthenticationProvider.superDigest`.
+pub fn zoo_cfg(zk: &ZookeeperCluster, super_digest: &str) -> String {
     let s = &zk.spec;
     let p = &s.ports;
     let mut keys: BTreeMap<String, String> = BTreeMap::from([
@@ -201,6 +232,24 @@ pub fn zoo_cfg(zk: &ZookeeperCluster, ctx: &BuildContext) -> String {
     for (k, v) in &s.config {
         keys.insert(k.clone(), v.clone());
     }
+    // The operator needs a few four-letter words whatever the user's whitelist says.
+    for k in ["4lw.commands.whitelist", "zookeeper.4lw.commands.whitelist"] {
+        if let Some(v) = keys.get_mut(k) {
+            if v.trim() != "*" {
+                let mut words: Vec<String> = v
+                    .split(',')
+                    .map(|w| w.trim().to_string())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                for w in REQUIRED_4LW {
+                    if !words.iter().any(|x| x == w) {
+                        words.push(w.to_string());
+                    }
+                }
+                *v = words.join(",");
+            }
+        }
+    }
     let mut out = String::from(
         "# Generated by rzk-operator; edit spec.config of the ZookeeperCluster instead.\n",
     );
@@ -208,15 +257,35 @@ pub fn zoo_cfg(zk: &ZookeeperCluster, ctx: &BuildContext) -> String {
     for (k, v) in keys {
         out.push_str(&format!("{k}={v}\n"));
     }
-    for id in 1..=i64::from(s.replicas.max(1)) {
-        out.push_str(&format!(
-            "server.{id}={}:{}:{}\n",
-            peer_host(zk, id, ctx),
-            p.quorum,
-            p.election
-        ));
-    }
+    out.push_str(&format!(
+        "# Membership: changed only through reconfig, by the operator (super user).\n\
+         standaloneEnabled=false\nreconfigEnabled=true\n\
+         DigestAuthenticationProvider.superDigest={super_digest}\n\
+         dynamicConfigFile={MEMBERS_DIR}/{DYNAMIC_FILE}\n"
+    ));
     out
+}
+
+/// A server's `server.N` value: `host:quorum:election:participant` (the client address comes
+/// from `clientPort`).
+pub fn server_value(zk: &ZookeeperCluster, ordinal: i32, ctx: &BuildContext) -> String {
+    let p = &zk.spec.ports;
+    format!(
+        "{}:{}:{}:participant",
+        peer_host(zk, ordinal, ctx),
+        p.quorum,
+        p.election
+    )
+}
+
+/// The dynamic config file: one `server.N` line per pod that has an id, by id.
+pub fn dynamic_cfg(zk: &ZookeeperCluster, ctx: &BuildContext, ids: &[ServerIdStatus]) -> String {
+    let mut by_id: Vec<&ServerIdStatus> = ids.iter().collect();
+    by_id.sort_by_key(|s| s.id);
+    by_id
+        .iter()
+        .map(|s| format!("server.{}={}\n", s.id, server_value(zk, s.ordinal, ctx)))
+        .collect()
 }
 
 /// FNV-1a 64 of a string, hex (for the config-hash annotation; not cryptographic).
@@ -229,10 +298,40 @@ pub fn fnv_hex(s: &str) -> String {
     format!("{h:016x}")
 }
 
-pub fn config_map(zk: &ZookeeperCluster, ctx: &BuildContext) -> ConfigMap {
+/// The revision ConfigMap: `zoo.cfg`, immutable (its name carries the content hash).
+pub fn config_map(zk: &ZookeeperCluster, zoo_cfg: &str) -> ConfigMap {
+    let mut metadata = meta(zk, config_map_name(zk, zoo_cfg));
+    metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert(CONFIG_LABEL.into(), "zoo.cfg".into());
     ConfigMap {
-        metadata: meta(zk, config_map_name(zk)),
-        data: Some(BTreeMap::from([("zoo.cfg".to_string(), zoo_cfg(zk, ctx))])),
+        metadata,
+        data: Some(BTreeMap::from([("zoo.cfg".to_string(), zoo_cfg.to_string())])),
+        immutable: Some(true),
+        ..Default::default()
+    }
+}
+
+/// The members ConfigMap: the dynamic config file, `<pod>.myid` per pod and `joined`.
+pub fn members_config_map(
+    zk: &ZookeeperCluster,
+    ctx: &BuildContext,
+    ids: &[ServerIdStatus],
+) -> ConfigMap {
+    let mut data = BTreeMap::from([(DYNAMIC_FILE.to_string(), dynamic_cfg(zk, ctx, ids))]);
+    for s in ids {
+        data.insert(format!("{}.myid", pod_name(zk, s.ordinal)), format!("{}\n", s.id));
+    }
+    let joined: String = ids
+        .iter()
+        .filter(|s| s.joined)
+        .map(|s| format!("{}\n", s.id))
+        .collect();
+    data.insert(JOINED_KEY.to_string(), joined);
+    ConfigMap {
+        metadata: meta(zk, members_config_map_name(zk)),
+        data: Some(data),
         ..Default::default()
     }
 }
@@ -341,11 +440,27 @@ pub fn srvr_probe_command(client_port: i32) -> Vec<String> {
     ]
 }
 
-/// Shell run by the init container: `myid` = ordinal (hostname suffix) + 1.
-pub const INIT_MYID_SCRIPT: &str =
-    "set -e; ordinal=\"${HOSTNAME##*-}\"; echo $((ordinal + 1)) > \"$ZK_DATA_DIR/myid\"";
+/// Shell run by the init container `init-myid` (see the module documentation). Needs `sh`,
+/// `cat`, `grep` and `find` (busybox has them).
+pub const INIT_MYID_SCRIPT: &str = r#"set -eu
+d="$ZK_DATA_DIR"; f="$ZK_MEMBERS_DIR/$HOSTNAME.myid"
+if [ ! -s "$f" ]; then echo "no server id is assigned to $HOSTNAME yet" >&2; exit 2; fi
+want=$(cat "$f")
+have=$(cat "$d/myid" 2>/dev/null || true)
+if [ "$have" = "$want" ]; then echo "server id $want"; exit 0; fi
+if [ -n "$have" ]; then
+  echo "the volume holds the data of retired server $have; this pod is server $want: discarding it" >&2
+  find "$d" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} +
+elif grep -qx "$want" "$ZK_MEMBERS_DIR/joined" 2>/dev/null; then
+  echo "wiped: server $want already joined the ensemble but its volume is empty; refusing to reuse the id (the operator assigns a new one)" >&2
+  exit 3
+fi
+echo "$want" > "$d/myid.tmp" && mv "$d/myid.tmp" "$d/myid"
+echo "server id $want""#;
 
-pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
+/// The StatefulSet running `replicas` pods (the operator moves it one server at a time towards
+/// `spec.replicas`) with the revision whose zoo.cfg is `zoo_cfg`.
+pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> StatefulSet {
     let s = &zk.spec;
     let p = &s.ports;
     let overrides = s.pod_template.clone().unwrap_or_default();
@@ -354,25 +469,40 @@ pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
     let mut pod_labels = overrides.labels.clone();
     pod_labels.extend(labels(zk));
     let mut pod_annotations = overrides.annotations.clone();
-    pod_annotations.insert(CONFIG_HASH_ANNOTATION.into(), fnv_hex(&zoo_cfg(zk, ctx)));
+    pod_annotations.insert(CONFIG_HASH_ANNOTATION.into(), fnv_hex(zoo_cfg));
 
     let data_mount = VolumeMount {
         name: "data".into(),
         mount_path: DATA_DIR.into(),
         ..Default::default()
     };
-    let mut env = vec![EnvVar {
-        name: "ZK_DATA_DIR".into(),
-        value: Some(DATA_DIR.into()),
+    let members_mount = VolumeMount {
+        name: "members".into(),
+        mount_path: MEMBERS_DIR.into(),
+        read_only: Some(true),
         ..Default::default()
-    }];
+    };
+    let mut env = vec![
+        EnvVar {
+            name: "ZK_DATA_DIR".into(),
+            value: Some(DATA_DIR.into()),
+            ..Default::default()
+        },
+        EnvVar {
+            name: "ZK_MEMBERS_DIR".into(),
+            value: Some(MEMBERS_DIR.into()),
+            ..Default::default()
+        },
+    ];
     let init = Container {
         name: INIT_MYID.into(),
         image: Some(image.clone()),
         image_pull_policy: s.image_pull_policy.map(|p| format!("{p:?}")),
         command: Some(vec!["sh".into(), "-c".into(), INIT_MYID_SCRIPT.into()]),
         env: Some(env.clone()),
-        volume_mounts: Some(vec![data_mount.clone()]),
+        volume_mounts: Some(vec![data_mount.clone(), members_mount.clone()]),
+        // The reason of a refusal (exit 3) shows in the pod status.
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Default::default()
     };
     env.extend(overrides.env.iter().cloned());
@@ -422,6 +552,7 @@ pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
                 read_only: Some(true),
                 ..Default::default()
             },
+            members_mount,
         ]),
         ..Default::default()
     };
@@ -474,14 +605,24 @@ pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
     let pod_spec = PodSpec {
         init_containers: Some(vec![init]),
         containers: vec![server],
-        volumes: Some(vec![Volume {
-            name: "config".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: config_map_name(zk),
+        volumes: Some(vec![
+            Volume {
+                name: "config".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: config_map_name(zk, zoo_cfg),
+                    ..Default::default()
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        }]),
+            },
+            Volume {
+                name: "members".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: members_config_map_name(zk),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ]),
         affinity,
         tolerations: (!s.tolerations.is_empty()).then(|| s.tolerations.clone()),
         topology_spread_constraints: (!spread.is_empty()).then_some(spread),
@@ -519,12 +660,15 @@ pub fn statefulset(zk: &ZookeeperCluster, ctx: &BuildContext) -> StatefulSet {
     StatefulSet {
         metadata: meta(zk, statefulset_name(zk)),
         spec: Some(StatefulSetSpec {
-            replicas: Some(s.replicas),
+            replicas: Some(replicas),
             service_name: Some(headless_service_name(zk)),
-            // All servers start together: a quorum needs a majority up at once.
+            // The servers of a new ensemble start together (a quorum needs a majority up at
+            // once); later the operator changes `replicas` one server at a time.
             pod_management_policy: Some("Parallel".into()),
+            // The operator restarts pods itself: followers first, the leader last, one at a
+            // time, each only once the ensemble is healthy.
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".into()),
+                type_: Some("OnDelete".into()),
                 ..Default::default()
             }),
             selector: LabelSelector {

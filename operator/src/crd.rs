@@ -37,7 +37,8 @@ pub const DEFAULT_VERSION: &str = "0.1.0";
     status = "ZookeeperClusterStatus",
     scale = r#"{"specReplicasPath":".spec.replicas","statusReplicasPath":".status.replicas","labelSelectorPath":".status.selector"}"#,
     printcolumn = r#"{"name":"Replicas","type":"integer","description":"Desired number of servers","jsonPath":".spec.replicas"}"#,
-    printcolumn = r#"{"name":"Ready","type":"integer","description":"Servers that answer ruok","jsonPath":".status.readyReplicas"}"#,
+    printcolumn = r#"{"name":"Ready","type":"integer","description":"Servers serving inside a quorum","jsonPath":".status.readyReplicas"}"#,
+    printcolumn = r#"{"name":"Updated","type":"integer","description":"Servers running the current pod template","jsonPath":".status.updatedReplicas"}"#,
     printcolumn = r#"{"name":"Leader","type":"string","description":"Pod of the current leader","jsonPath":".status.leader"}"#,
     printcolumn = r#"{"name":"Version","type":"string","description":"Server version reported by srvr","jsonPath":".status.version"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
@@ -46,12 +47,15 @@ pub const DEFAULT_VERSION: &str = "0.1.0";
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ZookeeperClusterSpec {
-    /// Number of servers in the ensemble. Must be odd (1, 3, 5, 7, 9) so that a majority
-    /// quorum tolerates (replicas-1)/2 failures. Changing it rewrites the server list in
-    /// zoo.cfg and rolls the pods one at a time.
+    /// Number of servers in the ensemble (1 to 9). Odd counts are recommended: an even count
+    /// tolerates no more failures than one server fewer (4 servers survive 1 failure, like 3).
+    /// Even counts are accepted because a change such as 3 -> 5 passes through 4 anyway.
+    /// Changes are applied one server at a time through the ensemble's dynamic reconfiguration:
+    /// a new server joins (catches up as a non-voter, then becomes a voter) before the next one
+    /// is added; on a scale-down the highest ordinals are removed from the ensemble before their
+    /// pods are deleted, never leaving fewer than a quorum of healthy voters.
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 1, max = 9))]
-    #[x_kube(validation = kube::core::Rule::new("self % 2 == 1").message("replicas must be odd (1, 3, 5, 7 or 9): a ZooKeeper ensemble needs a majority quorum"))]
     pub replicas: i32,
 
     /// Server image repository, or a full image reference. When it has no tag or digest,
@@ -74,11 +78,14 @@ pub struct ZookeeperClusterSpec {
     pub image_pull_policy: Option<PullPolicy>,
 
     /// Extra zoo.cfg keys (e.g. `tickTime: "2000"`, `maxClientCnxns: "100"`,
-    /// `autopurge.snapRetainCount: "5"`). Keys the operator owns (`dataDir`, `clientPort`,
-    /// `clientPortAddress`, `server.N`, `dynamicConfigFile`) cannot be set here.
+    /// `autopurge.snapRetainCount: "5"`). Keys the operator owns (`dataDir`, `dataLogDir`,
+    /// `clientPort`, `clientPortAddress`, `server.N`, `dynamicConfigFile`, `reconfigEnabled`,
+    /// `standaloneEnabled`, `DigestAuthenticationProvider.superDigest`) cannot be set here. A
+    /// `4lw.commands.whitelist` is extended with the words the operator needs (srvr, ruok,
+    /// conf, mntr). A change rolls the servers one at a time (leader last).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
-    #[x_kube(validation = kube::core::Rule::new("self.all(k, !(k in ['dataDir', 'dataLogDir', 'clientPort', 'clientPortAddress', 'dynamicConfigFile']) && !k.startsWith('server.'))").message("config may not set dataDir, dataLogDir, clientPort, clientPortAddress, dynamicConfigFile or server.N: the operator manages them"))]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, !(k in ['dataDir', 'dataLogDir', 'clientPort', 'clientPortAddress', 'dynamicConfigFile', 'reconfigEnabled', 'standaloneEnabled', 'DigestAuthenticationProvider.superDigest', 'zookeeper.DigestAuthenticationProvider.superDigest']) && !k.startsWith('server.'))").message("config may not set dataDir, dataLogDir, clientPort, clientPortAddress, dynamicConfigFile, reconfigEnabled, standaloneEnabled, the superDigest or server.N: the operator manages them"))]
     pub config: BTreeMap<String, String>,
 
     /// Persistent storage of each server (one PersistentVolumeClaim per pod, from the
@@ -119,6 +126,33 @@ pub struct ZookeeperClusterSpec {
     /// The PodDisruptionBudget protecting the quorum during voluntary disruptions.
     #[serde(default)]
     pub pdb: PdbSpec,
+
+    /// How changes to the pods (image, version, config, pod template) are rolled out.
+    #[serde(default)]
+    pub rollout: RolloutSpec,
+}
+
+/// Rolling updates: the operator restarts one server at a time (followers first, the leader
+/// last after handing its leadership to an up-to-date follower) and waits after each for the
+/// server to rejoin and the ensemble to be healthy (quorum, every voter synced).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    /// How long a server may stay unhealthy (not Ready, or not back in sync) after it was
+    /// (re)started before the rollout is halted: the cluster reports Degraded
+    /// (`RolloutHalted`) with a Warning event, and no further server is taken down until it
+    /// recovers or the spec changes (e.g. the bad change is reverted).
+    #[serde(default = "default_health_timeout")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub health_timeout_seconds: i32,
+}
+
+impl Default for RolloutSpec {
+    fn default() -> Self {
+        Self {
+            health_timeout_seconds: default_health_timeout(),
+        }
+    }
 }
 
 /// Image pull policy.
@@ -299,34 +333,51 @@ pub struct PodTemplateOverrides {
     pub termination_grace_period_seconds: Option<i64>,
 }
 
-/// Observed state, written by the operator.
+/// Observed state, written by the operator. Besides observations it holds the one piece of
+/// state the operator must not lose: which server id each pod ordinal runs (`serverIds`,
+/// `nextServerId`); server ids are never reused.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ZookeeperClusterStatus {
     /// The `metadata.generation` this status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Number of server pods that exist (the scale subresource reads it).
+    /// Number of server pods the StatefulSet runs now (the scale subresource reads it). During
+    /// a scale operation it moves one server at a time towards `spec.replicas`.
     #[serde(default)]
     pub replicas: i32,
-    /// Number of servers that are Ready (their `ruok` answers `imok`).
+    /// Number of servers that are Ready (serving inside a quorum).
     #[serde(default)]
     pub ready_replicas: i32,
+    /// Number of server pods running the current pod template (image, version, config).
+    #[serde(default)]
+    pub updated_replicas: i32,
     /// Label selector of the server pods (for the scale subresource).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
-    /// Pod name of the current leader (or of the only server in standalone mode).
+    /// Pod name of the current leader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,
     /// Server version reported by `srvr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Whether a quorum is serving (a leader with a majority of followers, or a standalone server).
+    /// Whether a quorum is serving: a leader, and a majority of the voting members serving.
     #[serde(default)]
     pub quorum_healthy: bool,
-    /// The servers, by id.
+    /// The server pods, by ordinal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<MemberStatus>,
+    /// The ensemble's membership as the servers report it (`/zookeeper/config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleStatus>,
+    /// Server id of each pod ordinal, allocated by the operator. A pod whose volume is new or
+    /// was wiped is given a fresh id (ids are never reused: a server that lost its data must
+    /// not vote under an id it may have voted with before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_ids: Vec<ServerIdStatus>,
+    /// The next server id to allocate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_server_id: Option<i64>,
     /// Client connect string for in-cluster clients (`host:port` of the client Service).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_string: Option<String>,
@@ -335,20 +386,56 @@ pub struct ZookeeperClusterStatus {
     pub conditions: Vec<Condition>,
 }
 
-/// One server of the ensemble.
+/// One server pod.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberStatus {
-    /// Server id (`myid`, = pod ordinal + 1).
+    /// Server id (`myid`) allocated to the pod.
     pub id: i64,
     /// Pod name.
     pub pod: String,
-    /// Role reported by `srvr`: leader, follower, observer, standalone, or unknown when the
-    /// server did not answer.
+    /// Role reported by `srvr`: leader, follower or observer; `joining` while the server runs
+    /// but is not (yet) a member of the ensemble; `unknown` when it does not answer.
     pub role: String,
     /// Whether the pod is Ready.
     #[serde(default)]
     pub ready: bool,
+    /// Whether the leader reports this server in sync (within 100 log entries); the leader
+    /// itself is in sync.
+    #[serde(default)]
+    pub synced: bool,
+    /// Whether the pod runs the current pod template.
+    #[serde(default)]
+    pub updated: bool,
+}
+
+/// The membership of the ensemble.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnsembleStatus {
+    /// Server ids of the voting members.
+    #[serde(default)]
+    pub voters: Vec<i64>,
+    /// Server ids of the observers (non-voting members).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observers: Vec<i64>,
+    /// Configuration version (hex), as in `/zookeeper/config`.
+    #[serde(default)]
+    pub config_version: String,
+}
+
+/// The server id of one pod ordinal.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerIdStatus {
+    /// StatefulSet ordinal of the pod (`<name>-<ordinal>`).
+    pub ordinal: i32,
+    /// Server id.
+    pub id: i64,
+    /// Whether the id has been seen in the ensemble's membership. A pod whose volume turns out
+    /// empty under a joined id is given a new id (its init container refuses to start).
+    #[serde(default)]
+    pub joined: bool,
 }
 
 /// A status condition (the usual Kubernetes shape).
@@ -400,6 +487,9 @@ fn default_admin_port() -> i32 {
 }
 fn default_metrics_port() -> i32 {
     7000
+}
+fn default_health_timeout() -> i32 {
+    300
 }
 fn default_true() -> bool {
     true

@@ -2,11 +2,19 @@
 //!
 //! * [`crd`]: the `ZookeeperCluster` custom resource (`rzk.dev/v1alpha1`).
 //! * [`builders`]: pure functions from a cluster to the objects it owns.
-//! * [`reconcile`]: the controller (server-side apply, status, events).
-//! * [`fourlw`]: `ruok`/`srvr` client used to read the servers' health and roles.
+//! * [`plan`]: the day-2 decision (scale through reconfig, rolling updates leader last), pure.
+//! * [`ensemble`]: observing the servers (roles, ids, membership, replication lag).
+//! * [`reconcile`]: the controller (server-side apply, one step per reconcile, status, events).
+//! * [`zkclient`]: a minimal ZooKeeper client (session, super-user auth, `reconfig`) and HTTP GET.
+//! * [`auth`]: the per-cluster super password (derived, never stored) and its digest.
+//! * [`fourlw`]: `ruok`/`srvr`/`conf` client used to read the servers' health and roles.
 //! * [`metrics`]: the operator's Prometheus metrics.
+pub mod auth;
 pub mod builders;
 pub mod crd;
+pub mod ensemble;
 pub mod fourlw;
 pub mod metrics;
+pub mod plan;
 pub mod reconcile;
+pub mod zkclient;

@@ -6,6 +6,9 @@
 //!   --namespace NS        watch one namespace (env WATCH_NAMESPACE; default: all)
 //!   --metrics-addr ADDR   /metrics, /healthz, /readyz (env METRICS_ADDR; default 0.0.0.0:8080)
 //!   --cluster-domain D    DNS domain of the cluster (env CLUSTER_DOMAIN; default cluster.local)
+//!   --auth-key-file F     key the clusters' super passwords are derived from (env AUTH_KEY_FILE;
+//!                         the Helm chart mounts a generated Secret); without it a fixed,
+//!                         public key is used (insecure, for development only)
 //! ```
 //! The Kubernetes client is configured from KUBECONFIG / ~/.kube/config, or in-cluster.
 
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use rzk_operator::{builders::BuildContext, crd, metrics, reconcile};
 
-const USAGE: &str = "usage: rzk-operator crd | rzk-operator [run] [--namespace NS] [--metrics-addr ADDR] [--cluster-domain DOMAIN]";
+const USAGE: &str = "usage: rzk-operator crd | rzk-operator [run] [--namespace NS] [--metrics-addr ADDR] [--cluster-domain DOMAIN] [--auth-key-file FILE]";
 
 fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,6 +45,7 @@ fn main() -> anyhow::Result<()> {
     let mut metrics_addr = std::env::var("METRICS_ADDR").unwrap_or_else(|_| "0.0.0.0:8080".into());
     let mut cluster_domain =
         std::env::var("CLUSTER_DOMAIN").unwrap_or_else(|_| "cluster.local".into());
+    let mut auth_key_file = std::env::var("AUTH_KEY_FILE").ok().filter(|s| !s.is_empty());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| {
@@ -52,6 +56,7 @@ fn main() -> anyhow::Result<()> {
             "--namespace" => namespace = Some(val("--namespace")?),
             "--metrics-addr" => metrics_addr = val("--metrics-addr")?,
             "--cluster-domain" => cluster_domain = val("--cluster-domain")?,
+            "--auth-key-file" => auth_key_file = Some(val("--auth-key-file")?),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
@@ -61,6 +66,20 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,kube=warn".into()),
         )
         .init();
+    let auth_key = match &auth_key_file {
+        Some(f) => {
+            let k = std::fs::read(f).with_context(|| format!("reading --auth-key-file {f}"))?;
+            let k: Vec<u8> = k.trim_ascii().to_vec();
+            if k.len() < 16 {
+                bail!("--auth-key-file {f}: the key must have at least 16 bytes");
+            }
+            k
+        }
+        None => {
+            tracing::warn!("no --auth-key-file: the clusters' super passwords derive from a public key (insecure; development only)");
+            rzk_operator::auth::INSECURE_DEFAULT_KEY.to_vec()
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,6 +102,7 @@ fn main() -> anyhow::Result<()> {
             client,
             BuildContext { cluster_domain },
             metrics,
+            auth_key,
         ));
         tracing::info!(namespace = ?namespace, "rzk-operator starting");
         reconcile::run(ctx, namespace).await;

@@ -29,6 +29,23 @@ pub struct Metrics {
     pub ready_replicas: IntGaugeVec,
     /// `rzk_cluster_replicas{namespace,cluster}` (desired)
     pub replicas: IntGaugeVec,
+    /// `rzk_cluster_updated_replicas{namespace,cluster}`
+    pub updated_replicas: IntGaugeVec,
+    /// `rzk_cluster_voters{namespace,cluster}` (voting members per /zookeeper/config)
+    pub voters: IntGaugeVec,
+    /// `rzk_cluster_synced_followers{namespace,cluster}`
+    pub synced_followers: IntGaugeVec,
+    /// `rzk_cluster_leader_server_id{namespace,cluster}` (0: no leader)
+    pub leader_id: IntGaugeVec,
+    /// `rzk_cluster_member_lag_entries{namespace,cluster,server_id}` (-1: unknown)
+    pub member_lag: IntGaugeVec,
+    /// `rzk_cluster_rollout_halted{namespace,cluster}` 1/0
+    pub halted: IntGaugeVec,
+    /// `rzk_cluster_operations_total{namespace,cluster,operation,result}`
+    pub operations: IntCounterVec,
+    lag_ids: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(String, String), Vec<String>>>,
+    >,
 }
 
 impl Default for Metrics {
@@ -91,8 +108,55 @@ impl Metrics {
             cl,
         )
         .unwrap();
-        for c in [&reconciliations, &reconcile_errors] {
+        let gauge = |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), cl).unwrap();
+        let updated_replicas = gauge(
+            "rzk_cluster_updated_replicas",
+            "Server pods running the current pod template",
+        );
+        let voters = gauge(
+            "rzk_cluster_voters",
+            "Voting members of the ensemble (/zookeeper/config)",
+        );
+        let synced_followers = gauge(
+            "rzk_cluster_synced_followers",
+            "Voting followers the leader reports in sync",
+        );
+        let leader_id = gauge(
+            "rzk_cluster_leader_server_id",
+            "Server id of the leader (0: none)",
+        );
+        let halted = gauge(
+            "rzk_cluster_rollout_halted",
+            "1 while a rollout or scale operation is halted on an unhealthy server",
+        );
+        let member_lag = IntGaugeVec::new(
+            Opts::new(
+                "rzk_cluster_member_lag_entries",
+                "Log entries a member is behind the leader (-1: unknown)",
+            ),
+            &["namespace", "cluster", "server_id"],
+        )
+        .unwrap();
+        let operations = IntCounterVec::new(
+            Opts::new(
+                "rzk_cluster_operations_total",
+                "Day-2 operations by kind (add_member, remove_member, scale, transfer_leadership, restart_pod, replace_member) and result",
+            ),
+            &["namespace", "cluster", "operation", "result"],
+        )
+        .unwrap();
+        for c in [&reconciliations, &reconcile_errors, &operations] {
             registry.register(Box::new(c.clone())).unwrap();
+        }
+        for g in [
+            &updated_replicas,
+            &voters,
+            &synced_followers,
+            &leader_id,
+            &halted,
+            &member_lag,
+        ] {
+            registry.register(Box::new(g.clone())).unwrap();
         }
         registry
             .register(Box::new(reconcile_duration.clone()))
@@ -109,7 +173,63 @@ impl Metrics {
             quorum_healthy,
             ready_replicas,
             replicas,
+            updated_replicas,
+            voters,
+            synced_followers,
+            leader_id,
+            member_lag,
+            halted,
+            operations,
+            lag_ids: Default::default(),
         }
+    }
+
+    /// Record the ensemble's day-2 state of a cluster.
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_ensemble(
+        &self,
+        ns: &str,
+        name: &str,
+        updated: i32,
+        voters: usize,
+        synced_followers: usize,
+        leader: Option<i64>,
+        lag: &std::collections::BTreeMap<i64, Option<u64>>,
+        halted: bool,
+    ) {
+        self.updated_replicas
+            .with_label_values(&[ns, name])
+            .set(i64::from(updated));
+        self.voters.with_label_values(&[ns, name]).set(voters as i64);
+        self.synced_followers
+            .with_label_values(&[ns, name])
+            .set(synced_followers as i64);
+        self.leader_id
+            .with_label_values(&[ns, name])
+            .set(leader.unwrap_or(0));
+        self.halted
+            .with_label_values(&[ns, name])
+            .set(i64::from(halted));
+        let now: Vec<String> = lag.keys().map(|k| k.to_string()).collect();
+        let mut known = self.lag_ids.lock().unwrap();
+        let prev = known
+            .insert((ns.to_string(), name.to_string()), now.clone())
+            .unwrap_or_default();
+        for id in prev.iter().filter(|i| !now.contains(i)) {
+            let _ = self.member_lag.remove_label_values(&[ns, name, id]);
+        }
+        for (id, l) in lag {
+            self.member_lag
+                .with_label_values(&[ns, name, &id.to_string()])
+                .set(l.map_or(-1, |l| l.min(i64::MAX as u64) as i64));
+        }
+    }
+
+    /// Count one day-2 operation.
+    pub fn operation(&self, ns: &str, name: &str, op: &str, ok: bool) {
+        self.operations
+            .with_label_values(&[ns, name, op, if ok { "ok" } else { "error" }])
+            .inc();
     }
 
     /// Record a cluster's observed state.
@@ -146,6 +266,40 @@ impl Metrics {
         let _ = self.quorum_healthy.remove_label_values(&[ns, name]);
         let _ = self.ready_replicas.remove_label_values(&[ns, name]);
         let _ = self.replicas.remove_label_values(&[ns, name]);
+        for g in [
+            &self.updated_replicas,
+            &self.voters,
+            &self.synced_followers,
+            &self.leader_id,
+            &self.halted,
+        ] {
+            let _ = g.remove_label_values(&[ns, name]);
+        }
+        let ids = self
+            .lag_ids
+            .lock()
+            .unwrap()
+            .remove(&(ns.to_string(), name.to_string()))
+            .unwrap_or_default();
+        for id in ids {
+            let _ = self.member_lag.remove_label_values(&[ns, name, &id]);
+        }
+        // Counters of a deleted cluster go too.
+        let fams = self.registry.gather();
+        for f in fams.iter().filter(|f| f.name() == "rzk_cluster_operations_total") {
+            for m in f.get_metric() {
+                let l: std::collections::HashMap<&str, &str> =
+                    m.get_label().iter().map(|l| (l.name(), l.value())).collect();
+                if l.get("namespace") == Some(&ns) && l.get("cluster") == Some(&name) {
+                    let _ = self.operations.remove_label_values(&[
+                        ns,
+                        name,
+                        l.get("operation").copied().unwrap_or(""),
+                        l.get("result").copied().unwrap_or(""),
+                    ]);
+                }
+            }
+        }
     }
 
     /// Text exposition of every metric.

@@ -1,25 +1,35 @@
-//! The controller: ZookeeperCluster → owned objects (server-side apply) → status.
+//! The controller: ZookeeperCluster -> owned objects (server-side apply) -> one day-2 step ->
+//! status.
+//!
+//! Each reconcile reads the cluster fresh from the API server, observes the pods and the
+//! ensemble (see [`crate::ensemble`]), lets [`crate::plan::plan`] pick at most ONE step (add or
+//! remove a member through `reconfig`, grow/shrink the StatefulSet by one, hand leadership over,
+//! restart one pod), persists any server-id allocation in the status BEFORE a pod can use it,
+//! applies the owned objects, runs the step and writes the status. Everything the next step
+//! depends on is in the cluster (StatefulSet replicas and revisions, pods), in the ensemble
+//! (membership, leader, lag) or in the status (server ids): a restarted operator resumes a scale
+//! operation or a rollout where it was.
 //!
 //! Idempotency: every owned object is applied with server-side apply under the field manager
 //! `rzk-operator`; an apply of an unchanged object is a no-op on the API server (resourceVersion
-//! unchanged). The status is patched only when it differs from the stored one (condition
-//! transition times are carried over), and Events are published only when an apply actually
-//! changed an object (its resourceVersion moved) or a condition/leader changed. So a reconcile of
-//! an unchanged, healthy cluster writes nothing: GitOps tools see no drift.
+//! unchanged). The status is written only when it differs (condition transition times are
+//! carried over; nothing volatile such as lag is recorded there, it goes to the metrics), and
+//! Events are published only when something changed. So a reconcile of a settled, healthy
+//! cluster writes nothing.
 //!
 //! No finalizer: owned objects go with the cluster through owner references (garbage
 //! collection), and the claims follow the StatefulSet's PVC retention policy
-//! (`spec.storage.reclaimPolicy`), so the operator has nothing to clean up itself.
+//! (`spec.storage.reclaimPolicy` / `scaleDownReclaimPolicy`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -29,9 +39,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::builders::{self, BuildContext, MANAGER};
-use crate::crd::{Condition, MemberStatus, ZookeeperCluster, ZookeeperClusterStatus};
-use crate::fourlw;
+use crate::crd::{
+    Condition, EnsembleStatus, MemberStatus, ServerIdStatus, ZookeeperCluster,
+    ZookeeperClusterStatus,
+};
 use crate::metrics::Metrics;
+use crate::plan::{self, Action as Step, EnsembleObs, Phase, Plan, PodObs};
+use crate::{auth, ensemble, zkclient};
 
 /// Errors of one reconciliation.
 #[derive(Debug, thiserror::Error)]
@@ -64,12 +78,19 @@ pub struct Context {
     pub build: BuildContext,
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
-    /// Timeout of one four-letter-word exchange with a server.
+    /// Timeout of one exchange with a server (four-letter word, admin command, session).
     pub probe_timeout: Duration,
+    /// How long a `reconfig` may take (a new member catching up from a snapshot).
+    pub reconfig_timeout: Duration,
+    /// Key the clusters' super passwords are derived from (see [`crate::auth`]).
+    pub auth_key: Vec<u8>,
+    /// When leadership was last handed over, per cluster: only a rate limit (a restarted
+    /// operator may ask once more, which is harmless).
+    elections: Mutex<HashMap<(String, String), Instant>>,
 }
 
 impl Context {
-    pub fn new(client: Client, build: BuildContext, metrics: Arc<Metrics>) -> Self {
+    pub fn new(client: Client, build: BuildContext, metrics: Arc<Metrics>, auth_key: Vec<u8>) -> Self {
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -80,6 +101,9 @@ impl Context {
             build,
             metrics,
             probe_timeout: Duration::from_secs(2),
+            reconfig_timeout: Duration::from_secs(180),
+            auth_key,
+            elections: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -181,44 +205,186 @@ pub async fn reconcile(zk: Arc<ZookeeperCluster>, ctx: Arc<Context>) -> Result<A
     res
 }
 
-async fn reconcile_inner(zk: &ZookeeperCluster, ctx: &Context) -> Result<Action, Error> {
-    let ns = zk.namespace().ok_or(Error::NoNamespace)?;
-    let name = zk.name_any();
-    let client = &ctx.client;
 
-    let applied = apply_all(zk, ctx, &ns).await;
+fn now_epoch() -> i64 {
+    k8s_openapi::jiff::Timestamp::now().as_second()
+}
+
+/// Server ids when the status has none: a new cluster gets them from [`plan::allocate_ids`];
+/// an existing one (status lost, or created by an operator version without id allocation)
+/// adopts them from the members ConfigMap, else from what the running servers report, else
+/// `ordinal + 1` (the earlier scheme).
+fn adopt_ids(
+    zk: &ZookeeperCluster,
+    sts_replicas: Option<i32>,
+    members_cm: Option<&ConfigMap>,
+    pods: &[PodObs],
+) -> Vec<ServerIdStatus> {
+    let Some(r) = sts_replicas else {
+        return Vec::new();
+    };
+    let from_cm: BTreeMap<i32, i64> = members_cm
+        .and_then(|cm| cm.data.as_ref())
+        .map(|d| {
+            d.iter()
+                .filter_map(|(k, v)| {
+                    let pod = k.strip_suffix(".myid")?;
+                    Some((builders::ordinal_of_pod(zk, pod)?, v.trim().parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let joined: Vec<i64> = members_cm
+        .and_then(|cm| cm.data.as_ref())
+        .and_then(|d| d.get(builders::JOINED_KEY))
+        .map(|j| j.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for o in 0..r.max(pods.iter().map(|p| p.ordinal + 1).max().unwrap_or(0)) {
+        let id = from_cm
+            .get(&o)
+            .copied()
+            .or_else(|| pods.iter().find(|p| p.ordinal == o).and_then(|p| p.server_id))
+            .unwrap_or(i64::from(o) + 1);
+        out.push(ServerIdStatus {
+            ordinal: o,
+            id,
+            joined: joined.contains(&id),
+        });
+    }
+    out
+}
+
+async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Action, Error> {
+    let ns = cached.namespace().ok_or(Error::NoNamespace)?;
+    let name = cached.name_any();
+    let client = &ctx.client;
+    let zk_api = Api::<ZookeeperCluster>::namespaced(client.clone(), &ns);
+    // Fresh from the API server: the status holds the server-id allocation.
+    let Some(zk) = zk_api.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
+    if zk.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let old = zk.status.clone().unwrap_or_default();
+    let password = auth::super_password(
+        &ctx.auth_key,
+        &ns,
+        &name,
+        zk.uid().as_deref().unwrap_or(""),
+    );
+    let zoo_cfg = builders::zoo_cfg(&zk, &auth::super_digest(&password));
+
+    // ---- observe -----------------------------------------------------------------------------
+    let sts_api = Api::<StatefulSet>::namespaced(client.clone(), &ns);
+    let existing_sts = sts_api.get_opt(&builders::statefulset_name(&zk)).await?;
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels(&builders::selector_string(&zk)))
+        .await?;
+    let pod_obs = ensemble::observe_pods(&zk, &pods.items, ctx.probe_timeout).await;
+    let (ens, ens_error) = ensemble::observe_ensemble(&zk, &pod_obs, ctx.probe_timeout).await;
+
+    // ---- server ids --------------------------------------------------------------------------
+    let sts_replicas = existing_sts
+        .as_ref()
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.replicas);
+    // A new cluster starts all its servers at once (they bootstrap the ensemble together).
+    let current_r = sts_replicas.unwrap_or(zk.spec.replicas);
+    let (mut ids, mut next) = if old.server_ids.is_empty() {
+        let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns)
+            .get_opt(&builders::members_config_map_name(&zk))
+            .await?;
+        let adopted = adopt_ids(&zk, sts_replicas, cm.as_ref(), &pod_obs);
+        (adopted, 1)
+    } else {
+        (old.server_ids.clone(), old.next_server_id.unwrap_or(1))
+    };
+    // Never reuse an id the ensemble knows.
+    if let Some(m) = &ens.membership {
+        next = next.max(m.ids().max().unwrap_or(0) + 1);
+    }
+    ids = plan::update_ids(&ids, current_r, &pod_obs, ens.membership.as_ref());
+    (ids, next) = plan::allocate_ids(&ids, next, current_r);
+
+    let update_revision = existing_sts.as_ref().and_then(|s| {
+        let st = s.status.as_ref()?;
+        (st.observed_generation? >= s.metadata.generation?)
+            .then(|| st.update_revision.clone())
+            .flatten()
+    });
+    let plan = plan::plan(&plan::PlanInput {
+        name: &builders::statefulset_name(&zk),
+        desired: zk.spec.replicas,
+        sts_replicas: current_r,
+        ids: &ids,
+        pods: &pod_obs,
+        ens: &ens,
+        update_revision: update_revision.as_deref(),
+        now: now_epoch(),
+        health_timeout: i64::from(zk.spec.rollout.health_timeout_seconds),
+    });
+    let mut target_r = current_r;
+    match &plan.action {
+        Step::SetReplicas(n) => {
+            target_r = *n;
+            (ids, next) = plan::allocate_ids(&ids, next, target_r);
+        }
+        Step::ReplaceId { ordinal } => {
+            (ids, next) = plan::replace_id(&ids, next, *ordinal);
+        }
+        _ => {}
+    }
+    if plan.action != Step::None || plan.phase != Phase::Settled {
+        tracing::info!(cluster = %name, phase = plan.phase.reason(), action = ?plan.action, "{}", plan.message);
+    }
+
+    // Persist the allocation before any pod can run with it.
+    if ids != old.server_ids || Some(next) != old.next_server_id {
+        let mut s = old.clone();
+        s.server_ids = ids.clone();
+        s.next_server_id = Some(next);
+        write_status(&zk_api, &name, &s).await?;
+    }
+
+    // ---- apply -------------------------------------------------------------------------------
+    let applied = apply_all(&zk, ctx, &ns, target_r, &zoo_cfg, &ids).await;
     let (sts, apply_error) = match applied {
         Ok(sts) => (Some(sts), None),
         Err(e) => {
-            let _ = ctx
-                .recorder
-                .publish(
-                    &Event {
-                        type_: EventType::Warning,
-                        reason: "ReconcileFailed".into(),
-                        note: Some(truncate(&e.to_string(), 1000)),
-                        action: "Reconcile".into(),
-                        secondary: None,
-                    },
-                    &zk.object_ref(&()),
-                )
-                .await;
-            let sts = Api::<StatefulSet>::namespaced(client.clone(), &ns)
-                .get_opt(&builders::statefulset_name(zk))
-                .await
-                .ok()
-                .flatten();
-            (sts, Some(e))
+            warn_event(&zk, ctx, "ReconcileFailed", "Reconcile", truncate(&e.to_string(), 1000)).await;
+            (existing_sts.clone(), Some(e))
         }
     };
+    if apply_error.is_none() {
+        if let Err(e) = gc_config_maps(&zk, ctx, &ns, &zoo_cfg, &pods.items).await {
+            tracing::warn!(cluster = %name, error = %e, "deleting old config maps failed");
+        }
+    }
 
-    // Observe the servers.
-    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
-        .list(&ListParams::default().labels(&builders::selector_string(zk)))
-        .await?;
-    let members = observe_members(zk, ctx, &pods.items).await;
-    let status = compute_status(zk, sts.as_ref(), &members, apply_error.as_ref(), &ctx.build);
+    // ---- the step ----------------------------------------------------------------------------
+    let mut step_error = None;
+    if apply_error.is_none() {
+        step_error = execute(&zk, ctx, &ns, &plan, &pod_obs, &ens, &password, current_r).await;
+    }
 
+    // ---- status ------------------------------------------------------------------------------
+    let status = compute_status(&StatusInput {
+        zk: &zk,
+        sts: sts.as_ref(),
+        replicas: target_r,
+        pods: &pod_obs,
+        ens: &ens,
+        ens_error: ens_error.as_deref(),
+        ids: &ids,
+        next_id: next,
+        plan: &plan,
+        update_revision: update_revision.as_deref(),
+        apply_error: apply_error.as_ref().map(|e| e.to_string()),
+        step_error: step_error.clone(),
+        build: &ctx.build,
+    });
     let mut roles: BTreeMap<String, i64> = BTreeMap::new();
     for m in &status.members {
         *roles.entry(m.role.clone()).or_default() += 1;
@@ -231,47 +397,273 @@ async fn reconcile_inner(zk: &ZookeeperCluster, ctx: &Context) -> Result<Action,
         status.ready_replicas,
         zk.spec.replicas,
     );
-
-    let old = zk.status.clone().unwrap_or_default();
-    let status = carry_transition_times(&old, status);
-    if status != old {
-        publish_status_events(zk, ctx, &old, &status).await;
-        let api = Api::<ZookeeperCluster>::namespaced(client.clone(), &ns);
-        // Server-side apply of the whole status: fields that disappeared (e.g. the leader) are
-        // removed because this manager owned them.
-        let patch = serde_json::json!({
-            "apiVersion": "rzk.dev/v1alpha1",
-            "kind": "ZookeeperCluster",
-            "status": status,
+    let voters = ens.membership.as_ref().map_or(0, |m| m.voters.len());
+    let synced = ens
+        .membership
+        .as_ref()
+        .map_or(0, |m| {
+            m.voters
+                .keys()
+                .filter(|v| Some(**v) != ens.leader_id)
+                .filter(|v| ens.lag.get(v).is_some_and(|l| l.is_some_and(|l| l <= plan::SYNCED_LAG)))
+                .count()
         });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+    ctx.metrics.set_ensemble(
+        &ns,
+        &name,
+        status.updated_replicas,
+        voters,
+        synced,
+        ens.leader_id,
+        &ens.lag,
+        plan.halted.is_some(),
+    );
+
+    // Re-read: the allocation above may have changed the stored status.
+    let stored = if ids != old.server_ids || Some(next) != old.next_server_id {
+        zk_api.get_status(&name).await?.status.unwrap_or_default()
+    } else {
+        old.clone()
+    };
+    let status = carry_transition_times(&stored, status);
+    if status != stored {
+        publish_status_events(&zk, ctx, &old, &status).await;
+        write_status(&zk_api, &name, &status).await?;
     }
 
     if let Some(e) = apply_error {
         return Err(e);
     }
-    let settled = status.quorum_healthy
-        && status.ready_replicas == zk.spec.replicas
-        && status.members.iter().all(|m| m.role != "unknown");
-    Ok(Action::requeue(Duration::from_secs(if settled {
+    let secs = if plan.action != Step::None {
+        1
+    } else if plan.phase == Phase::Settled && status.quorum_healthy && step_error.is_none() {
         30
     } else {
-        5
-    })))
+        3
+    };
+    Ok(Action::requeue(Duration::from_secs(secs)))
+}
+
+async fn write_status(
+    api: &Api<ZookeeperCluster>,
+    name: &str,
+    status: &ZookeeperClusterStatus,
+) -> Result<(), Error> {
+    // Server-side apply of the whole status: fields that disappeared (e.g. the leader) are
+    // removed because this manager owned them.
+    let patch = serde_json::json!({
+        "apiVersion": "rzk.dev/v1alpha1",
+        "kind": "ZookeeperCluster",
+        "status": status,
+    });
+    api.patch_status(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Run the planned step. Returns an error message when it failed (reported in the status).
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    ns: &str,
+    plan: &Plan,
+    pods: &[PodObs],
+    ens: &EnsembleObs,
+    password: &str,
+    current_r: i32,
+) -> Option<String> {
+    let name = zk.name_any();
+    let pod = |o: i32| pods.iter().find(|p| p.ordinal == o);
+    let leader_pod = ens
+        .leader_id
+        .and_then(|l| pods.iter().find(|p| p.server_id == Some(l) && p.mode.as_deref() == Some("leader")));
+    match &plan.action {
+        Step::None => None,
+        Step::SetReplicas(n) => {
+            ctx.metrics.operation(ns, &name, "scale", true);
+            event(
+                zk,
+                ctx,
+                if *n > current_r { "ScalingUp" } else { "ScalingDown" },
+                "Scale",
+                format!("StatefulSet replicas {current_r} -> {n} (target {}): {}", zk.spec.replicas, plan.message),
+            )
+            .await;
+            None
+        }
+        Step::AddMember { ordinal, id } => {
+            let p = pod(*ordinal);
+            let joining = plan::joining_spec(
+                *id,
+                p.and_then(|p| p.own_spec.as_deref()),
+                &builders::server_value(zk, *ordinal, &ctx.build),
+            );
+            let res = reconfig(zk, ctx, leader_pod, password, &joining, "").await;
+            ctx.metrics.operation(ns, &name, "add_member", res.is_ok());
+            match res {
+                Ok(cfg) => {
+                    event(
+                        zk,
+                        ctx,
+                        "MemberAdded",
+                        "Reconfig",
+                        format!("{} (server {id}) joined the ensemble: {}", builders::pod_name(zk, *ordinal), one_line(&cfg)),
+                    )
+                    .await;
+                    None
+                }
+                Err(e) => {
+                    let msg = format!("adding server {id} failed: {e}");
+                    warn_event(zk, ctx, "ReconfigFailed", "Reconfig", msg.clone()).await;
+                    Some(msg)
+                }
+            }
+        }
+        Step::RemoveMembers { ids } => {
+            let leaving = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+            let res = reconfig(zk, ctx, leader_pod, password, "", &leaving).await;
+            ctx.metrics.operation(ns, &name, "remove_member", res.is_ok());
+            match res {
+                Ok(cfg) => {
+                    event(
+                        zk,
+                        ctx,
+                        "MemberRemoved",
+                        "Reconfig",
+                        format!("server(s) {leaving} left the ensemble: {}", one_line(&cfg)),
+                    )
+                    .await;
+                    None
+                }
+                // Already gone (a previous attempt succeeded): fine.
+                Err(e) if e.server_code() == Some(zkclient::code::BAD_ARGUMENTS)
+                    && ens.membership.as_ref().is_some_and(|m| ids.iter().all(|i| !m.contains(*i))) => None,
+                Err(e) => {
+                    let msg = format!("removing server(s) {leaving} failed: {e}");
+                    warn_event(zk, ctx, "ReconfigFailed", "Reconfig", msg.clone()).await;
+                    Some(msg)
+                }
+            }
+        }
+        Step::TransferLeadership { from, to_ordinal } => {
+            let key = (ns.to_string(), name.clone());
+            {
+                let mut e = ctx.elections.lock().unwrap();
+                if e.get(&key).is_some_and(|t| t.elapsed() < Duration::from_secs(6)) {
+                    return None; // asked recently: give the election time
+                }
+                e.insert(key, Instant::now());
+            }
+            let Some(ip) = pod(*to_ordinal).and_then(|p| p.ip.clone()) else {
+                return Some(format!("no address for the new leader candidate ordinal {to_ordinal}"));
+            };
+            let target = builders::pod_name(zk, *to_ordinal);
+            let addr = if ip.contains(':') { format!("[{ip}]:{}", zk.spec.ports.admin) } else { format!("{ip}:{}", zk.spec.ports.admin) };
+            let res = zkclient::http_get(&addr, "/commands/elect", ctx.probe_timeout).await;
+            let ok = matches!(&res, Ok((200, body)) if body.contains("\"triggered\" : true") || body.contains("\"triggered\":true"));
+            ctx.metrics.operation(ns, &name, "transfer_leadership", ok);
+            if ok {
+                event(
+                    zk,
+                    ctx,
+                    "LeadershipTransfer",
+                    "Elect",
+                    format!("asked {target} to take over leadership from server {from}: {}", plan.message),
+                )
+                .await;
+                None
+            } else {
+                let msg = match res {
+                    Ok((code, body)) => format!("elect on {target}: HTTP {code}: {}", truncate(body.trim(), 200)),
+                    Err(e) => format!("elect on {target}: {e}"),
+                };
+                warn_event(zk, ctx, "LeadershipTransferFailed", "Elect", msg.clone()).await;
+                Some(msg)
+            }
+        }
+        Step::DeletePod { ordinal } | Step::ReplaceId { ordinal } => {
+            let replace = matches!(plan.action, Step::ReplaceId { .. });
+            let pname = builders::pod_name(zk, *ordinal);
+            let api = Api::<Pod>::namespaced(ctx.client.clone(), ns);
+            let uid = match api.get_opt(&pname).await {
+                Ok(Some(p)) => p.uid(),
+                Ok(None) => return None,
+                Err(e) => return Some(format!("reading pod {pname}: {e}")),
+            };
+            let dp = DeleteParams {
+                preconditions: Some(Preconditions { uid, resource_version: None }),
+                ..Default::default()
+            };
+            let res = api.delete(&pname, &dp).await;
+            let op = if replace { "replace_member" } else { "restart_pod" };
+            ctx.metrics.operation(ns, &name, op, res.is_ok());
+            match res {
+                Ok(_) => {
+                    let p = pod(*ordinal);
+                    let role = p.and_then(|p| p.mode.clone()).unwrap_or_else(|| "down".into());
+                    if replace {
+                        warn_event(zk, ctx, "MemberReplaced", "DeletePod", format!("deleted {pname} to restart it under a new server id: {}", plan.message)).await;
+                    } else {
+                        event(
+                            zk,
+                            ctx,
+                            "RestartingPod",
+                            "DeletePod",
+                            format!("deleted {pname} ({role}, server {}) to run the current revision: {}", p.and_then(|p| p.server_id).unwrap_or(0), plan.message),
+                        )
+                        .await;
+                    }
+                    None
+                }
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => None,
+                Err(e) => Some(format!("deleting pod {pname}: {e}")),
+            }
+        }
+    }
+}
+
+fn one_line(cfg: &str) -> String {
+    cfg.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+}
+
+/// Run `reconfig` on the leader as the super user.
+async fn reconfig(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    leader: Option<&PodObs>,
+    password: &str,
+    joining: &str,
+    leaving: &str,
+) -> Result<String, zkclient::ZkError> {
+    let ip = leader.and_then(|p| p.ip.clone()).unwrap_or_default();
+    let addr = if ip.contains(':') { format!("[{ip}]:{}", zk.spec.ports.client) } else { format!("{ip}:{}", zk.spec.ports.client) };
+    tracing::info!(cluster = %zk.name_any(), %addr, joining, leaving, "reconfig");
+    let mut s = zkclient::Session::connect(&addr, Duration::from_secs(30), ctx.probe_timeout.max(Duration::from_secs(5))).await?;
+    let res = async {
+        s.auth_digest(&format!("{}:{password}", auth::SUPER_USER)).await?;
+        s.reconfig(joining, leaving, -1, ctx.reconfig_timeout).await
+    }
+    .await;
+    s.close().await;
+    res
 }
 
 /// Apply every owned object; returns the applied StatefulSet.
-async fn apply_all(zk: &ZookeeperCluster, ctx: &Context, ns: &str) -> Result<StatefulSet, Error> {
+async fn apply_all(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    ns: &str,
+    replicas: i32,
+    zoo_cfg: &str,
+    ids: &[ServerIdStatus],
+) -> Result<StatefulSet, Error> {
     let b = &ctx.build;
-    apply(zk, ctx, ns, "ConfigMap", builders::config_map(zk, b)).await?;
+    apply(zk, ctx, ns, "ConfigMap", builders::config_map(zk, zoo_cfg)).await?;
+    apply(zk, ctx, ns, "ConfigMap", builders::members_config_map(zk, b, ids)).await?;
     apply(zk, ctx, ns, "Service", builders::headless_service(zk)).await?;
     apply(zk, ctx, ns, "Service", builders::client_service(zk)).await?;
-    let sts = apply(zk, ctx, ns, "StatefulSet", builders::statefulset(zk, b)).await?;
+    let sts = apply(zk, ctx, ns, "StatefulSet", builders::statefulset(zk, replicas, zoo_cfg)).await?;
     let pdb_api = Api::<PodDisruptionBudget>::namespaced(ctx.client.clone(), ns);
     if zk.spec.pdb.enabled {
         apply(zk, ctx, ns, "PodDisruptionBudget", builders::pdb(zk)).await?;
@@ -291,6 +683,41 @@ async fn apply_all(zk: &ZookeeperCluster, ctx: &Context, ns: &str) -> Result<Sta
         }
     }
     Ok(sts)
+}
+
+/// Delete the zoo.cfg ConfigMaps of earlier revisions that no pod uses any more.
+async fn gc_config_maps(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    ns: &str,
+    zoo_cfg: &str,
+    pods: &[Pod],
+) -> Result<(), kube::Error> {
+    let api = Api::<ConfigMap>::namespaced(ctx.client.clone(), ns);
+    let current = builders::config_map_name(zk, zoo_cfg);
+    let prefix = format!("{}-config", zk.name_any());
+    let used: Vec<String> = pods
+        .iter()
+        .filter_map(|p| p.spec.as_ref())
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.config_map.as_ref().map(|c| c.name.clone()))
+        .collect();
+    let cms = api
+        .list_metadata(&ListParams::default().labels(&format!(
+            "app.kubernetes.io/instance={},app.kubernetes.io/managed-by={MANAGER}",
+            zk.name_any()
+        )))
+        .await?;
+    for cm in cms.items {
+        let n = cm.name_any();
+        let revision = n == prefix || n.strip_prefix(&format!("{prefix}-")).is_some_and(|h| h.len() == 10 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !revision || n == current || used.contains(&n) || !is_owned_by(&cm, zk) {
+            continue;
+        }
+        api.delete(&n, &DeleteParams::default()).await?;
+        tracing::info!(cluster = %zk.name_any(), configmap = %n, "deleted the config of an earlier revision");
+    }
+    Ok(())
 }
 
 fn is_owned_by<R: Resource>(obj: &R, zk: &ZookeeperCluster) -> bool {
@@ -383,55 +810,23 @@ async fn event(zk: &ZookeeperCluster, ctx: &Context, reason: &str, action: &str,
     }
 }
 
-/// A pod as the operator sees it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Observed {
-    pub pod: String,
-    pub id: i64,
-    pub ready: bool,
-    pub srvr: Option<fourlw::Srvr>,
-}
-
-async fn observe_members(zk: &ZookeeperCluster, ctx: &Context, pods: &[Pod]) -> Vec<Observed> {
-    let port = zk.spec.ports.client;
-    let futs = pods.iter().filter_map(|pod| {
-        let name = pod.name_any();
-        let id = builders::server_id_of_pod(&name)?;
-        let status = pod.status.as_ref();
-        let ready = status
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        let ip = status.and_then(|s| s.pod_ip.clone());
-        let timeout = ctx.probe_timeout;
-        Some(async move {
-            let srvr = match ip {
-                Some(ip) if pod.metadata.deletion_timestamp.is_none() => {
-                    let addr = if ip.contains(':') {
-                        format!("[{ip}]:{port}")
-                    } else {
-                        format!("{ip}:{port}")
-                    };
-                    match fourlw::srvr(&addr, timeout).await {
-                        Ok(s) => Some(s),
-                        Err(e) => {
-                            tracing::debug!(pod = %name, error = %e, "srvr failed");
-                            None
-                        }
-                    }
-                }
-                _ => None,
-            };
-            Observed {
-                pod: name,
-                id,
-                ready,
-                srvr,
-            }
-        })
-    });
-    let mut out = futures::future::join_all(futs).await;
-    out.sort_by_key(|o| o.id);
-    out
+async fn warn_event(zk: &ZookeeperCluster, ctx: &Context, reason: &str, action: &str, note: String) {
+    let r = ctx
+        .recorder
+        .publish(
+            &Event {
+                type_: EventType::Warning,
+                reason: reason.into(),
+                note: Some(truncate(&note, 1000)),
+                action: action.into(),
+                secondary: None,
+            },
+            &zk.object_ref(&()),
+        )
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "publishing event failed");
+    }
 }
 
 fn condition(
@@ -451,154 +846,169 @@ fn condition(
     }
 }
 
+/// Everything the status is computed from.
+pub struct StatusInput<'a> {
+    pub zk: &'a ZookeeperCluster,
+    pub sts: Option<&'a StatefulSet>,
+    /// The StatefulSet replicas now (the current step of a scale operation).
+    pub replicas: i32,
+    pub pods: &'a [PodObs],
+    pub ens: &'a EnsembleObs,
+    pub ens_error: Option<&'a str>,
+    pub ids: &'a [ServerIdStatus],
+    pub next_id: i64,
+    pub plan: &'a Plan,
+    pub update_revision: Option<&'a str>,
+    pub apply_error: Option<String>,
+    pub step_error: Option<String>,
+    pub build: &'a BuildContext,
+}
+
 /// Compute the status from what was observed (pure; transition times are filled in later).
-pub fn compute_status(
-    zk: &ZookeeperCluster,
-    sts: Option<&StatefulSet>,
-    members: &[Observed],
-    apply_error: Option<&Error>,
-    build: &BuildContext,
-) -> ZookeeperClusterStatus {
+pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
+    let zk = inp.zk;
     let generation = zk.metadata.generation;
     let desired = zk.spec.replicas;
-    let sts_status = sts.and_then(|s| s.status.clone()).unwrap_or_default();
-    let ready_replicas = members
-        .iter()
-        .filter(|m| m.ready && m.id <= i64::from(desired))
-        .count() as i32;
+    let r = inp.replicas;
+    let membership = inp.ens.membership.as_ref();
+    let in_range: Vec<&PodObs> = inp.pods.iter().filter(|p| p.ordinal < r).collect();
+    let ready_replicas = in_range.iter().filter(|p| p.ready).count() as i32;
+    let updated = |p: &PodObs| match inp.update_revision {
+        Some(rev) => p.revision.as_deref() == Some(rev),
+        None => false,
+    };
+    let updated_replicas = in_range.iter().filter(|p| updated(p)).count() as i32;
+    let synced = |id: i64| {
+        inp.ens.leader_id == Some(id)
+            || inp.ens.lag.get(&id).is_some_and(|l| l.is_some_and(|l| l <= plan::SYNCED_LAG))
+    };
 
-    let member_status: Vec<MemberStatus> = members
+    let mut ordinals: Vec<i32> = inp.pods.iter().map(|p| p.ordinal).collect();
+    ordinals.extend((0..r).filter(|o| inp.ids.iter().any(|s| s.ordinal == *o)));
+    ordinals.sort();
+    ordinals.dedup();
+    let member_status: Vec<MemberStatus> = ordinals
         .iter()
-        .map(|m| MemberStatus {
-            id: m.id,
-            pod: m.pod.clone(),
-            role: m
-                .srvr
-                .as_ref()
-                .map(|s| s.mode.clone())
-                .unwrap_or_else(|| "unknown".into()),
-            ready: m.ready,
+        .map(|o| {
+            let p = inp.pods.iter().find(|p| p.ordinal == *o);
+            let id = inp
+                .ids
+                .iter()
+                .find(|s| s.ordinal == *o)
+                .map(|s| s.id)
+                .or_else(|| p.and_then(|p| p.server_id))
+                .unwrap_or(0);
+            let member = membership.is_some_and(|m| m.contains(id));
+            let role = match p {
+                Some(p) if p.mode.is_some() => p.mode.clone().unwrap_or_default(),
+                Some(p) if p.running && membership.is_some() && !member => "joining".into(),
+                _ => "unknown".into(),
+            };
+            MemberStatus {
+                id,
+                pod: builders::pod_name(zk, *o),
+                role,
+                ready: p.is_some_and(|p| p.ready),
+                synced: member && synced(id),
+                updated: p.is_some_and(|p| updated(p)),
+            }
         })
         .collect();
-    let leader = member_status
+    let leader = inp
+        .pods
         .iter()
-        .find(|m| m.role == "leader")
-        .or_else(|| {
-            (desired == 1)
-                .then(|| member_status.iter().find(|m| m.role == "standalone"))
-                .flatten()
-        })
-        .map(|m| m.pod.clone());
-    let voters = member_status
-        .iter()
-        .filter(|m| m.role == "leader" || m.role == "follower")
-        .count() as i32;
-    let quorum_healthy = if desired == 1 {
-        leader.is_some()
-    } else {
-        member_status.iter().any(|m| m.role == "leader") && voters > desired / 2
-    };
-    let version = members
-        .iter()
-        .find_map(|m| m.srvr.as_ref().and_then(|s| s.version.clone()));
-
-    // Rollout state of the StatefulSet.
-    let sts_generation_seen = match (
-        sts.and_then(|s| s.metadata.generation),
-        sts_status.observed_generation,
-    ) {
-        (Some(g), Some(o)) => o >= g,
-        _ => false,
-    };
-    let revisions_match = sts_status.update_revision.is_none()
-        || sts_status.current_revision == sts_status.update_revision;
-    let updated = sts_status.updated_replicas.unwrap_or(0);
-    let rolled_out = sts_generation_seen
-        && revisions_match
-        && updated >= desired
-        && sts_status.replicas == desired;
-    let all_ready = ready_replicas >= desired;
+        .find(|p| p.mode.as_deref() == Some("leader"))
+        .map(|p| p.name.clone());
+    let serving_voters = membership.map_or(0, |m| {
+        m.voters
+            .keys()
+            .filter(|id| {
+                inp.pods.iter().any(|p| {
+                    p.server_id == Some(**id)
+                        && matches!(p.mode.as_deref(), Some("leader" | "follower"))
+                })
+            })
+            .count()
+    });
+    let voters = membership.map_or(0, |m| m.voters.len());
+    let quorum_healthy = leader.is_some() && voters > 0 && serving_voters * 2 > voters;
+    let version = inp.pods.iter().find_map(|p| p.version.clone());
 
     let available = condition(
         "Available",
         quorum_healthy,
+        if quorum_healthy { "QuorumHealthy" } else { "NoQuorum" },
         if quorum_healthy {
-            "QuorumHealthy"
+            format!(
+                "{serving_voters} of {voters} voting members serving, leader {}",
+                leader.clone().unwrap_or_default()
+            )
         } else {
-            "NoQuorum"
-        },
-        if quorum_healthy {
-            match &leader {
-                Some(l) => format!(
-                    "{voters_or_one} of {desired} servers serving, leader {l}",
-                    voters_or_one = voters.max(1)
-                ),
-                None => "serving".into(),
+            match inp.ens_error {
+                Some(e) if voters == 0 => format!("no quorum: {e}"),
+                _ => format!("no quorum: {serving_voters} of {voters} voting members serving"),
             }
-        } else {
-            format!("no quorum: {voters} of {desired} servers are leader/follower")
         },
         generation,
     );
-    let progressing = !(rolled_out && all_ready);
+    let settled = inp.plan.phase == Phase::Settled && ready_replicas >= desired && r == desired;
     let progressing = condition(
         "Progressing",
-        progressing,
-        if !rolled_out {
-            "RollingOut"
-        } else if !all_ready {
-            "WaitingForReady"
-        } else {
-            "Reconciled"
-        },
-        if progressing {
-            format!("{updated} of {desired} pods updated, {ready_replicas} of {desired} ready")
-        } else {
-            format!("all {desired} servers up to date and ready")
-        },
+        !settled,
+        if settled { "Reconciled" } else { inp.plan.phase.reason() },
+        inp.plan.message.clone(),
         generation,
     );
-    let degraded = match apply_error {
-        Some(e) => condition(
-            "Degraded",
-            true,
-            "ReconcileFailed",
-            truncate(&e.to_string(), 1000),
-            generation,
-        ),
-        None if !quorum_healthy => condition(
+    let degraded = if let Some(e) = &inp.apply_error {
+        condition("Degraded", true, "ReconcileFailed", truncate(e, 1000), generation)
+    } else if let Some((reason, msg)) = &inp.plan.halted {
+        condition("Degraded", true, reason, truncate(msg, 1000), generation)
+    } else if !quorum_healthy {
+        condition(
             "Degraded",
             true,
             "NoQuorum",
-            format!("{ready_replicas} of {desired} servers ready, no serving quorum"),
+            format!("{ready_replicas} of {r} servers ready, no serving quorum"),
             generation,
-        ),
-        None if !all_ready => condition(
+        )
+    } else if let Some(e) = &inp.step_error {
+        condition("Degraded", true, "OperationFailed", truncate(e, 1000), generation)
+    } else if ready_replicas < r {
+        condition(
             "Degraded",
             true,
             "MembersNotReady",
-            format!("{ready_replicas} of {desired} servers ready"),
+            format!("{ready_replicas} of {r} servers ready"),
             generation,
-        ),
-        None => condition(
+        )
+    } else {
+        condition(
             "Degraded",
             false,
             "AllMembersReady",
-            format!("all {desired} servers ready"),
+            format!("all {r} servers ready"),
             generation,
-        ),
+        )
     };
 
     ZookeeperClusterStatus {
         observed_generation: generation,
-        replicas: sts_status.replicas,
+        replicas: r,
         ready_replicas,
+        updated_replicas,
         selector: Some(builders::selector_string(zk)),
         leader,
         version,
         quorum_healthy,
         members: member_status,
-        connect_string: Some(builders::connect_string(zk, build)),
+        ensemble: membership.map(|m| EnsembleStatus {
+            voters: m.voters.keys().copied().collect(),
+            observers: m.observers.keys().copied().collect(),
+            config_version: m.version.clone(),
+        }),
+        server_ids: inp.ids.to_vec(),
+        next_server_id: Some(inp.next_id),
+        connect_string: Some(builders::connect_string(zk, inp.build)),
         conditions: vec![available, progressing, degraded],
     }
 }
@@ -632,46 +1042,46 @@ async fn publish_status_events(
 ) {
     if new.leader != old.leader {
         if let Some(l) = &new.leader {
+            event(zk, ctx, "LeaderElected", "ObserveLeader", format!("{l} is the leader")).await;
+        }
+    }
+    let cond = |s: &ZookeeperClusterStatus, t: &str| {
+        s.conditions.iter().find(|c| c.type_ == t).cloned()
+    };
+    let available = |s: &ZookeeperClusterStatus| cond(s, "Available").is_some_and(|c| c.status == "True");
+    if available(new) && !available(old) {
+        event(zk, ctx, "Available", "ObserveQuorum", "a quorum is serving".into()).await;
+    } else if !available(new) && available(old) {
+        warn_event(zk, ctx, "QuorumLost", "ObserveQuorum", "no serving quorum".into()).await;
+    }
+    // A halted rollout / scale operation: one Warning when it starts.
+    let halted = |s: &ZookeeperClusterStatus| {
+        cond(s, "Degraded").filter(|c| {
+            c.status == "True" && (c.reason == "RolloutHalted" || c.reason == "MemberUnhealthy")
+        })
+    };
+    if let Some(c) = halted(new) {
+        if halted(old).map(|o| o.reason) != Some(c.reason.clone()) {
+            warn_event(zk, ctx, &c.reason, "Rollout", c.message.clone()).await;
+        }
+    } else if halted(old).is_some() {
+        event(zk, ctx, "Resumed", "Rollout", "the unhealthy server recovered; resuming".into()).await;
+    }
+    let gone: Vec<i64> = old
+        .ensemble
+        .as_ref()
+        .map(|e| e.voters.clone())
+        .unwrap_or_default();
+    if let Some(e) = &new.ensemble {
+        if !gone.is_empty() && e.voters != gone {
             event(
                 zk,
                 ctx,
-                "LeaderElected",
-                "ObserveLeader",
-                format!("{l} is the leader"),
+                "MembershipChanged",
+                "ObserveEnsemble",
+                format!("voting members {gone:?} -> {:?} (config version {})", e.voters, e.config_version),
             )
             .await;
-        }
-    }
-    let was = |s: &ZookeeperClusterStatus| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Available" && c.status == "True")
-    };
-    if was(new) && !was(old) {
-        event(
-            zk,
-            ctx,
-            "Available",
-            "ObserveQuorum",
-            "a quorum is serving".into(),
-        )
-        .await;
-    } else if !was(new) && was(old) {
-        let r = ctx
-            .recorder
-            .publish(
-                &Event {
-                    type_: EventType::Warning,
-                    reason: "QuorumLost".into(),
-                    note: Some("no serving quorum".into()),
-                    action: "ObserveQuorum".into(),
-                    secondary: None,
-                },
-                &zk.object_ref(&()),
-            )
-            .await;
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "publishing event failed");
         }
     }
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::core::ObjectMeta;
 use rzk_operator::builders::{self, BuildContext};
-use rzk_operator::crd::{ReclaimPolicy, ServiceType, ZookeeperCluster, ZookeeperClusterSpec};
+use rzk_operator::crd::{
+    ReclaimPolicy, ServerIdStatus, ServiceType, ZookeeperCluster, ZookeeperClusterSpec,
+};
 
 fn spec_from_yaml(yaml: &str) -> ZookeeperClusterSpec {
     serde_saphyr::from_str(yaml).expect("spec parses")
@@ -39,35 +41,97 @@ fn defaults_apply_to_an_empty_spec() {
     assert_eq!(s.pdb.max_unavailable, 1);
 }
 
-#[test]
-fn zoo_cfg_lists_every_server_by_headless_dns_name_and_parses() {
-    let zk = cluster("replicas: 3\nconfig:\n  tickTime: \"3000\"\n  maxClientCnxns: \"50\"\n");
-    let cfg = builders::zoo_cfg(&zk, &BuildContext::default());
-    assert!(
-        cfg.contains("server.1=zk-0.zk-headless.prod.svc.cluster.local:2888:3888\n"),
-        "{cfg}"
+fn ids(list: &[(i32, i64)]) -> Vec<ServerIdStatus> {
+    list.iter()
+        .map(|(o, id)| ServerIdStatus {
+            ordinal: *o,
+            id: *id,
+            joined: false,
+        })
+        .collect()
+}
+
+const DIGEST: &str = "super:lK75jTNcA+U9vtVEw5vB51mj/w4=";
+
+/// zoo.cfg + the dynamic file, written to a temp dir with the dynamic path pointing there, parsed
+/// by the server's own parser.
+fn parse_with_dynamic(cfg: &str, dynamic: &str, tag: &str) -> rzk_config::ServerConfig {
+    let dir = std::env::temp_dir().join(format!("rzk-op-cfg-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dyn_path = dir.join(builders::DYNAMIC_FILE);
+    std::fs::write(&dyn_path, dynamic).unwrap();
+    let cfg = cfg.replace(
+        &format!("{}/{}", builders::MEMBERS_DIR, builders::DYNAMIC_FILE),
+        dyn_path.to_str().unwrap(),
     );
-    assert!(cfg.contains("server.3=zk-2.zk-headless.prod.svc.cluster.local:2888:3888\n"));
-    assert!(!cfg.contains("server.4"));
+    let (parsed, _warnings) = rzk_config::parse_str(&cfg, "zoo.cfg").expect("zoo.cfg parses");
+    std::fs::remove_dir_all(&dir).unwrap();
+    parsed
+}
+
+#[test]
+fn zoo_cfg_and_dynamic_file_parse_with_the_servers_parser() {
+    let zk = cluster("replicas: 3\nconfig:\n  tickTime: \"3000\"\n  maxClientCnxns: \"50\"\n");
+    let ctx = BuildContext::default();
+    let cfg = builders::zoo_cfg(&zk, DIGEST);
+    assert!(!cfg.contains("server."), "the server list is in the dynamic file: {cfg}");
     assert!(cfg.contains("tickTime=3000\n"), "override wins");
     assert!(!cfg.contains("tickTime=2000"));
     assert!(cfg.contains("4lw.commands.whitelist=*\n"));
     assert!(cfg.contains("dataDir=/data\n"));
-    // The server's own parser accepts it (ZooKeeper 3.8 semantics).
-    let (parsed, _warnings) = rzk_config::parse_str(&cfg, "zoo.cfg").expect("zoo.cfg parses");
-    assert_eq!(parsed.servers.len(), 3);
+    assert!(cfg.contains("reconfigEnabled=true\n"));
+    assert!(cfg.contains("standaloneEnabled=false\n"));
+    assert!(cfg.contains(&format!("DigestAuthenticationProvider.superDigest={DIGEST}\n")));
+    // ids are not ordinals + 1 after replacements
+    let dynamic = builders::dynamic_cfg(&zk, &ctx, &ids(&[(0, 1), (1, 7), (2, 3)]));
     assert_eq!(
-        parsed.servers[&2].host,
-        "zk-1.zk-headless.prod.svc.cluster.local"
+        dynamic,
+        "server.1=zk-0.zk-headless.prod.svc.cluster.local:2888:3888:participant\n\
+         server.3=zk-2.zk-headless.prod.svc.cluster.local:2888:3888:participant\n\
+         server.7=zk-1.zk-headless.prod.svc.cluster.local:2888:3888:participant\n"
     );
-    assert_eq!(parsed.servers[&2].quorum_port, 2888);
+    let parsed = parse_with_dynamic(&cfg, &dynamic, "a");
+    assert_eq!(parsed.servers.len(), 3);
+    assert_eq!(parsed.servers[&7].host, "zk-1.zk-headless.prod.svc.cluster.local");
+    assert_eq!(parsed.servers[&7].quorum_port, 2888);
     assert_eq!(parsed.client_port, Some(2181));
     assert_eq!(parsed.tick_time, 3000);
     assert_eq!(parsed.max_client_cnxns, 50);
+    assert!(parsed.reconfig_enabled);
+    assert!(!parsed.standalone_enabled);
+    assert_eq!(parsed.super_digest.as_deref(), Some(DIGEST));
     assert!(parsed.four_letter_words.contains("srvr"));
     assert!(parsed.metrics.prometheus_enabled());
     assert_eq!(parsed.metrics.http_port, 7000);
     assert_eq!(parsed.admin.server_port, 8080);
+    // a one-server ensemble is still an ensemble (it can grow through reconfig)
+    let one = parse_with_dynamic(
+        &cfg,
+        &builders::dynamic_cfg(&zk, &ctx, &ids(&[(0, 4)])),
+        "b",
+    );
+    assert!(one.is_distributed());
+}
+
+#[test]
+fn a_restricted_4lw_whitelist_keeps_what_the_operator_needs() {
+    let zk = cluster("config: {4lw.commands.whitelist: \"stat, srvr\"}");
+    let cfg = builders::zoo_cfg(&zk, DIGEST);
+    assert!(cfg.contains("4lw.commands.whitelist=stat,srvr,ruok,conf,mntr\n"), "{cfg}");
+}
+
+#[test]
+fn members_config_map_publishes_ids_and_joined() {
+    let zk = cluster("replicas: 2");
+    let mut list = ids(&[(0, 1), (1, 5)]);
+    list[0].joined = true;
+    let cm = builders::members_config_map(&zk, &BuildContext::default(), &list);
+    assert_eq!(cm.metadata.name.as_deref(), Some("zk-members"));
+    let d = cm.data.unwrap();
+    assert_eq!(d["zk-0.myid"], "1\n");
+    assert_eq!(d["zk-1.myid"], "5\n");
+    assert_eq!(d["joined"], "1\n");
+    assert!(d[builders::DYNAMIC_FILE].contains("server.5=zk-1."));
 }
 
 #[test]
@@ -76,9 +140,10 @@ fn cluster_domain_and_ports_are_honoured() {
     let ctx = BuildContext {
         cluster_domain: "k8s.example".into(),
     };
-    let cfg = builders::zoo_cfg(&zk, &ctx);
+    let cfg = builders::zoo_cfg(&zk, DIGEST);
     assert!(cfg.contains("clientPort=12181\n"));
-    assert!(cfg.contains("server.1=zk-0.zk-headless.prod.svc.k8s.example:12888:13888\n"));
+    assert!(builders::dynamic_cfg(&zk, &ctx, &ids(&[(0, 1)]))
+        .contains("server.1=zk-0.zk-headless.prod.svc.k8s.example:12888:13888:participant\n"));
     assert!(cfg.contains("admin.serverPort=18080\n"));
     assert!(cfg.contains("metricsProvider.httpPort=17000\n"));
     assert_eq!(
@@ -90,7 +155,8 @@ fn cluster_domain_and_ports_are_honoured() {
 #[test]
 fn statefulset_shape() {
     let zk = cluster("replicas: 5\nversion: \"1.2.3\"\nstorage: {size: 5Gi, storageClassName: fast, reclaimPolicy: Delete}\n");
-    let sts = builders::statefulset(&zk, &BuildContext::default());
+    let cfg = builders::zoo_cfg(&zk, DIGEST);
+    let sts = builders::statefulset(&zk, 4, &cfg);
     assert_eq!(sts.metadata.name.as_deref(), Some("zk"));
     assert_eq!(sts.metadata.namespace.as_deref(), Some("prod"));
     let owner = &sts.metadata.owner_references.as_ref().unwrap()[0];
@@ -100,7 +166,12 @@ fn statefulset_shape() {
     );
     assert_eq!(owner.controller, Some(true));
     let spec = sts.spec.unwrap();
-    assert_eq!(spec.replicas, Some(5));
+    assert_eq!(spec.replicas, Some(4), "the operator's current step, not spec.replicas");
+    assert_eq!(
+        spec.update_strategy.as_ref().unwrap().type_.as_deref(),
+        Some("OnDelete"),
+        "the operator restarts pods itself"
+    );
     assert_eq!(spec.service_name.as_deref(), Some("zk-headless"));
     assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
     let sel = spec.selector.match_labels.unwrap();
@@ -148,6 +219,15 @@ fn statefulset_shape() {
     let init = &pod.init_containers.as_ref().unwrap()[0];
     assert_eq!(init.name, builders::INIT_MYID);
     assert!(init.command.as_ref().unwrap()[2].contains("myid"));
+    let vols: Vec<_> = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|v| v.config_map.as_ref().unwrap().name.clone())
+        .collect();
+    assert_eq!(vols, [builders::config_map_name(&zk, &cfg), "zk-members".to_string()]);
+    assert!(vols[0].starts_with("zk-config-") && vols[0].len() == "zk-config-".len() + 10);
     assert!(
         pod.affinity.unwrap().pod_anti_affinity.is_some(),
         "default anti-affinity"
@@ -164,30 +244,55 @@ fn statefulset_shape() {
     assert_eq!(ret.when_scaled.as_deref(), Some("Retain"));
 }
 
-#[test]
-fn init_script_writes_ordinal_plus_one() {
-    // Run the exact script the init container runs, with a fake hostname and data dir.
-    let dir = std::env::temp_dir().join(format!("rzk-op-myid-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// Run the exact init script with a fake hostname, data dir and members dir.
+fn run_init(tag: &str, myid_before: Option<&str>, data_files: bool, assigned: &str, joined: &str) -> (i32, Option<String>, bool) {
+    let base = std::env::temp_dir().join(format!("rzk-op-init-{}-{tag}", std::process::id()));
+    let data = base.join("data");
+    let members = base.join("members");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&members).unwrap();
+    if let Some(m) = myid_before {
+        std::fs::write(data.join("myid"), m).unwrap();
+    }
+    if data_files {
+        std::fs::create_dir_all(data.join("rzk/log")).unwrap();
+        std::fs::write(data.join("rzk/log/seg"), "x").unwrap();
+    }
+    if !assigned.is_empty() {
+        std::fs::write(members.join("zk-4.myid"), assigned).unwrap();
+    }
+    std::fs::write(members.join("joined"), joined).unwrap();
     let st = std::process::Command::new("sh")
         .args(["-c", builders::INIT_MYID_SCRIPT])
-        .env("HOSTNAME", "my-zk-cluster-4")
-        .env("ZK_DATA_DIR", &dir)
-        .status()
+        .env("HOSTNAME", "zk-4")
+        .env("ZK_DATA_DIR", &data)
+        .env("ZK_MEMBERS_DIR", &members)
+        .output()
         .unwrap();
-    assert!(st.success());
-    assert_eq!(
-        std::fs::read_to_string(dir.join("myid")).unwrap().trim(),
-        "5"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
+    let myid = std::fs::read_to_string(data.join("myid")).ok().map(|s| s.trim().to_string());
+    let kept = data.join("rzk/log/seg").exists();
+    std::fs::remove_dir_all(&base).unwrap();
+    (st.status.code().unwrap_or(-1), myid, kept)
 }
 
 #[test]
-fn config_change_changes_the_pod_template_hash() {
-    let ctx = BuildContext::default();
-    let hash = |zk: &ZookeeperCluster| {
-        builders::statefulset(zk, &ctx)
+fn init_script_cases() {
+    // a new pod: writes the assigned id
+    assert_eq!(run_init("new", None, false, "9\n", ""), (0, Some("9".into()), false));
+    // a restart: same id, data kept
+    assert_eq!(run_init("same", Some("9\n"), true, "9\n", "9\n"), (0, Some("9".into()), true));
+    // a volume of a retired id (scaled away, now back under a new id): data discarded
+    assert_eq!(run_init("retired", Some("4"), true, "9\n", "1\n4\n"), (0, Some("9".into()), false));
+    // an empty volume under an id that already joined: refuse (exit 3), write nothing
+    assert_eq!(run_init("wiped", None, false, "9\n", "1\n9\n"), (builders::INIT_EXIT_WIPED, None, false));
+    // no id assigned yet
+    assert_eq!(run_init("none", None, false, "", "").0, 2);
+}
+
+#[test]
+fn config_change_changes_the_pod_template_hash_but_scaling_does_not() {
+    let hash = |zk: &ZookeeperCluster, replicas: i32| {
+        builders::statefulset(zk, replicas, &builders::zoo_cfg(zk, DIGEST))
             .spec
             .unwrap()
             .template
@@ -200,9 +305,9 @@ fn config_change_changes_the_pod_template_hash() {
     let a = cluster("replicas: 3");
     let b = cluster("replicas: 5");
     let c = cluster("replicas: 3\nconfig: {maxClientCnxns: \"7\"}");
-    assert_eq!(hash(&a), hash(&cluster("replicas: 3")), "deterministic");
-    assert_ne!(hash(&a), hash(&b));
-    assert_ne!(hash(&a), hash(&c));
+    assert_eq!(hash(&a, 3), hash(&cluster("replicas: 3"), 3), "deterministic");
+    assert_eq!(hash(&a, 3), hash(&b, 4), "the server list is not part of a revision");
+    assert_ne!(hash(&a, 3), hash(&c, 3));
 }
 
 #[test]
@@ -247,7 +352,7 @@ fn pod_template_overrides_and_spread_defaults() {
          topologySpreadConstraints:\n- maxSkew: 1\n  topologyKey: zone\n  whenUnsatisfiable: DoNotSchedule\n\
          tolerations:\n- key: dedicated\n  operator: Equal\n  value: zk\n  effect: NoSchedule\n",
     );
-    let spec = builders::statefulset(&zk, &BuildContext::default())
+    let spec = builders::statefulset(&zk, 3, &builders::zoo_cfg(&zk, DIGEST))
         .spec
         .unwrap();
     let labels = spec.template.metadata.unwrap().labels.unwrap();
@@ -276,10 +381,11 @@ fn pod_template_overrides_and_spread_defaults() {
 }
 
 #[test]
-fn server_ids_from_pod_names() {
-    assert_eq!(builders::server_id_of_pod("zk-0"), Some(1));
-    assert_eq!(builders::server_id_of_pod("my-zk-12"), Some(13));
-    assert_eq!(builders::server_id_of_pod("zk"), None);
+fn ordinals_from_pod_names() {
     let zk = cluster("{}");
-    assert_eq!(builders::pod_name(&zk, 3), "zk-2");
+    assert_eq!(builders::ordinal_of_pod(&zk, "zk-0"), Some(0));
+    assert_eq!(builders::ordinal_of_pod(&zk, "zk-12"), Some(12));
+    assert_eq!(builders::ordinal_of_pod(&zk, "zk"), None);
+    assert_eq!(builders::ordinal_of_pod(&zk, "other-1"), None);
+    assert_eq!(builders::pod_name(&zk, 3), "zk-3");
 }

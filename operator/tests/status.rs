@@ -2,9 +2,10 @@
 
 use kube::core::ObjectMeta;
 use rzk_operator::builders::BuildContext;
-use rzk_operator::crd::{ZookeeperCluster, ZookeeperClusterSpec};
-use rzk_operator::fourlw::Srvr;
-use rzk_operator::reconcile::{carry_transition_times, compute_status, Observed};
+use rzk_operator::crd::{ServerIdStatus, ZookeeperCluster, ZookeeperClusterSpec};
+use rzk_operator::plan::{EnsembleObs, Phase, Plan, PodObs, Action};
+use rzk_operator::reconcile::{carry_transition_times, compute_status, StatusInput};
+use rzk_operator::zkclient::Membership;
 
 fn cluster(replicas: i32) -> ZookeeperCluster {
     let spec: ZookeeperClusterSpec =
@@ -19,17 +20,55 @@ fn cluster(replicas: i32) -> ZookeeperCluster {
     zk
 }
 
-fn member(id: i64, ready: bool, mode: Option<&str>) -> Observed {
-    Observed {
-        pod: format!("zk-{}", id - 1),
-        id,
+fn member(id: i64, ready: bool, mode: Option<&str>) -> PodObs {
+    PodObs {
+        ordinal: (id - 1) as i32,
+        name: format!("zk-{}", id - 1),
         ready,
-        srvr: mode.map(|m| Srvr {
-            mode: m.into(),
-            version: Some("0.1.0".into()),
-            zxid: Some("0x1".into()),
-        }),
+        running: mode.is_some() || ready,
+        server_id: Some(id),
+        mode: mode.map(str::to_string),
+        version: Some("0.1.0".into()),
+        revision: Some("r1".into()),
+        ..Default::default()
     }
+}
+
+fn ensemble(voters: &[i64], leader: Option<i64>) -> EnsembleObs {
+    EnsembleObs {
+        membership: leader.map(|_| Membership {
+            voters: voters.iter().map(|v| (*v, String::new())).collect(),
+            observers: Default::default(),
+            version: "10000000a".into(),
+        }),
+        leader_id: leader,
+        lag: voters.iter().filter(|v| Some(**v) != leader).map(|v| (*v, Some(0))).collect(),
+    }
+}
+
+fn ids(n: i64) -> Vec<ServerIdStatus> {
+    (1..=n).map(|id| ServerIdStatus { ordinal: (id - 1) as i32, id, joined: true }).collect()
+}
+
+fn status(zk: &ZookeeperCluster, pods: &[PodObs], ens: &EnsembleObs, phase: Phase) -> rzk_operator::crd::ZookeeperClusterStatus {
+    let n = zk.spec.replicas;
+    let plan = Plan { action: Action::None, phase, message: "m".into(), halted: None };
+    let ids = ids(i64::from(n));
+    compute_status(&StatusInput {
+        zk,
+        sts: None,
+        replicas: n,
+        pods,
+        ens,
+        ens_error: None,
+        ids: &ids,
+        next_id: i64::from(n) + 1,
+        plan: &plan,
+        update_revision: Some("r1"),
+        apply_error: None,
+        step_error: None,
+        build: &BuildContext::default(),
+    })
 }
 
 fn cond<'a>(s: &'a rzk_operator::crd::ZookeeperClusterStatus, t: &str) -> &'a str {
@@ -44,32 +83,30 @@ fn healthy_ensemble() {
         member(2, true, Some("leader")),
         member(3, true, Some("follower")),
     ];
-    let s = compute_status(&zk, None, &ms, None, &BuildContext::default());
+    let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(2)), Phase::Settled);
     assert_eq!(s.leader.as_deref(), Some("zk-1"));
     assert!(s.quorum_healthy);
     assert_eq!(s.ready_replicas, 3);
+    assert_eq!(s.updated_replicas, 3);
     assert_eq!(s.observed_generation, Some(2));
     assert_eq!(s.version.as_deref(), Some("0.1.0"));
     assert_eq!(cond(&s, "Available"), "True");
     assert_eq!(cond(&s, "Degraded"), "False");
+    assert_eq!(cond(&s, "Progressing"), "False");
     assert_eq!(
-        s.members
-            .iter()
-            .map(|m| m.role.as_str())
-            .collect::<Vec<_>>(),
+        s.members.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(),
         ["follower", "leader", "follower"]
     );
+    assert!(s.members.iter().all(|m| m.synced && m.updated));
+    assert_eq!(s.ensemble.as_ref().unwrap().voters, [1, 2, 3]);
+    assert_eq!(s.next_server_id, Some(4));
 }
 
 #[test]
 fn minority_without_leader_is_not_available() {
     let zk = cluster(3);
-    let ms = [
-        member(1, true, None),
-        member(2, false, None),
-        member(3, false, Some("follower")),
-    ];
-    let s = compute_status(&zk, None, &ms, None, &BuildContext::default());
+    let ms = [member(1, true, None), member(2, false, None), member(3, false, Some("follower"))];
+    let s = status(&zk, &ms, &ensemble(&[1, 2, 3], None), Phase::NoQuorum);
     assert!(!s.quorum_healthy);
     assert_eq!(s.leader, None);
     assert_eq!(cond(&s, "Available"), "False");
@@ -81,53 +118,40 @@ fn minority_without_leader_is_not_available() {
 #[test]
 fn one_follower_down_keeps_quorum_but_is_degraded() {
     let zk = cluster(3);
-    let ms = [
-        member(1, true, Some("leader")),
-        member(2, true, Some("follower")),
-        member(3, false, None),
-    ];
-    let s = compute_status(&zk, None, &ms, None, &BuildContext::default());
+    let ms = [member(1, true, Some("leader")), member(2, true, Some("follower")), member(3, false, None)];
+    let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(1)), Phase::WaitingForMember);
     assert!(s.quorum_healthy);
     assert_eq!(cond(&s, "Available"), "True");
     assert_eq!(cond(&s, "Degraded"), "True");
 }
 
 #[test]
-fn standalone_single_server_is_its_own_leader() {
+fn a_running_server_outside_the_membership_is_joining() {
+    let zk = cluster(2);
+    let mut ms = vec![member(1, true, Some("leader")), member(2, false, None)];
+    ms[1].running = true;
+    let s = status(&zk, &ms, &ensemble(&[1], Some(1)), Phase::ScalingUp);
+    assert_eq!(s.members[1].role, "joining");
+    assert!(!s.members[1].synced);
+    assert!(s.quorum_healthy, "1 of 1 voters serving");
+}
+
+#[test]
+fn single_server_leads_a_one_member_ensemble() {
     let zk = cluster(1);
-    let s = compute_status(
-        &zk,
-        None,
-        &[member(1, true, Some("standalone"))],
-        None,
-        &BuildContext::default(),
-    );
+    let s = status(&zk, &[member(1, true, Some("leader"))], &ensemble(&[1], Some(1)), Phase::Settled);
     assert_eq!(s.leader.as_deref(), Some("zk-0"));
     assert!(s.quorum_healthy);
-    assert_eq!(
-        s.connect_string.as_deref(),
-        Some("zk.ns.svc.cluster.local:2181")
-    );
+    assert_eq!(s.connect_string.as_deref(), Some("zk.ns.svc.cluster.local:2181"));
 }
 
 #[test]
 fn transition_times_are_kept_when_nothing_changes() {
     let zk = cluster(1);
-    let ms = [member(1, true, Some("standalone"))];
-    let first = carry_transition_times(
-        &Default::default(),
-        compute_status(&zk, None, &ms, None, &BuildContext::default()),
-    );
-    assert!(first
-        .conditions
-        .iter()
-        .all(|c| c.last_transition_time.is_some()));
-    let second = carry_transition_times(
-        &first,
-        compute_status(&zk, None, &ms, None, &BuildContext::default()),
-    );
-    assert_eq!(
-        first, second,
-        "an unchanged cluster yields an identical status (no write)"
-    );
+    let ms = [member(1, true, Some("leader"))];
+    let ens = ensemble(&[1], Some(1));
+    let first = carry_transition_times(&Default::default(), status(&zk, &ms, &ens, Phase::Settled));
+    assert!(first.conditions.iter().all(|c| c.last_transition_time.is_some()));
+    let second = carry_transition_times(&first, status(&zk, &ms, &ens, Phase::Settled));
+    assert_eq!(first, second, "an unchanged cluster yields an identical status (no write)");
 }

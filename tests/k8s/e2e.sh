@@ -8,101 +8,34 @@
 # a local process, authenticated as the chart's ServiceAccount (a TokenRequest token), so the
 # chart's least-privilege RBAC is what the operator really gets.
 #
-# Env: REPLICAS (default 3; 1 for a standalone server), KEEP=1 leaves everything running,
+# Env: REPLICAS (default 3; 1 for a one-server ensemble), KEEP=1 leaves everything running,
 #      SKIP_CARGO_BUILD=1 uses the binaries already in target/debug.
 # Prints `N passed, M failed` at the end; exits non-zero on any failure.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 REPLICAS="${REPLICAS:-3}"
-CACHE="${RZK_K8S_CACHE:-$ROOT/.cache/k8s}"
-export RUN_DIR="${RUN_DIR:-$CACHE/run}"
-VOLUMES="$CACHE/volumes"
-BIN="$CACHE/bin"
-export PATH="$BIN:$PATH"
-export KUBECONFIG="$RUN_DIR/admin.kubeconfig"
-OP_METRICS="127.0.0.1:${OPERATOR_METRICS_PORT:-18080}"
 NS=e2e
-start=$(date +%s)
-passed=0; failed=0
-say() { echo "[e2e $(( $(date +%s) - start ))s] $*"; }
-ok() { passed=$((passed + 1)); echo "  PASS: $*"; }
-bad() { failed=$((failed + 1)); echo "  FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-die() { bad "$*"; finish; }
-finish() {
-  if [ "${KEEP:-0}" != 1 ]; then "$ROOT/tests/k8s/stop-control-plane.sh"; else say "KEEP=1: left running (KUBECONFIG=$KUBECONFIG)"; fi
-  say "done in $(( $(date +%s) - start ))s"
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ]; exit $?
-}
+TAG=e2e
+# shellcheck source=lib.sh
+. "$ROOT/tests/k8s/lib.sh"
 trap 'die "interrupted"' INT TERM
 
-# ---- build ----------------------------------------------------------------------------------------
-say "control plane binaries"
-"$ROOT/tests/k8s/build-control-plane.sh" || die "build-control-plane.sh"
-if [ "${SKIP_CARGO_BUILD:-0}" != 1 ]; then
-  say "cargo build rzk-server rzk-operator"
-  cargo build -q -p rzk-server -p rzk-operator || die "cargo build"
-fi
-[ -x .cache/venv/bin/python ] && .cache/venv/bin/python -c 'import kazoo' 2>/dev/null || ./tests/install-deps.sh || die "install-deps"
-PY="$ROOT/.cache/venv/bin/python"
-
-# ---- control plane + test kubelet -----------------------------------------------------------------
-"$ROOT/tests/k8s/stop-control-plane.sh"
-rm -rf "$VOLUMES"
-say "starting control plane"
-"$ROOT/tests/k8s/start-control-plane.sh" || die "start-control-plane.sh"
-mkdir -p "$RUN_DIR/kubelet"
-API=$(sed -n 's/^ *server: //p' "$KUBECONFIG" | head -1)
-nohup python3 "$ROOT/tests/k8s/kubelet/kubelet.py" --server "$API" --ca "$RUN_DIR/pki/ca.crt" \
-  --cert "$RUN_DIR/pki/admin.crt" --key "$RUN_DIR/pki/admin.key" --state-dir "$RUN_DIR/kubelet" \
-  --volumes-dir "$VOLUMES" --path "$ROOT/target/debug" > "$RUN_DIR/logs/test-kubelet.log" 2>&1 &
-echo $! > "$RUN_DIR/pids/test-kubelet.pid"
-for _ in $(seq 1 60); do kubectl get node rzk-test-node >/dev/null 2>&1 && break; sleep 0.5; done
-kubectl wait --for=condition=Ready node/rzk-test-node --timeout=60s >/dev/null || die "node Ready"
-ok "control plane up, node rzk-test-node Ready"
+build_all
+start_test_ground
 
 # ---- helm install ---------------------------------------------------------------------------------
 say "helm install"
 check "helm lint" helm lint charts/rzk-operator >/dev/null
 check "chart renders a ServiceMonitor when enabled" bash -c "helm template t charts/rzk-operator --set serviceMonitor.enabled=true | grep -q 'kind: ServiceMonitor'"
 check "chart renders namespaced RBAC (Role) on request" bash -c "helm template t charts/rzk-operator --set rbac.namespaced=true --set operator.watchNamespace=apps | grep -q 'kind: RoleBinding'"
+check "chart mounts the generated auth key Secret" bash -c "helm template t charts/rzk-operator | grep -q 'secretName: t-rzk-operator-auth'"
 check "chart CRD identical to crds/zookeepercluster.yaml" cmp -s crds/zookeepercluster.yaml charts/rzk-operator/crds/zookeepercluster.yaml
-helm install rzk-operator charts/rzk-operator -n rzk-system --create-namespace \
-  --set operator.replicas=0 --wait --timeout 60s >/dev/null || die "helm install"
-ok "helm install (operator.replicas=0)"
-kubectl wait --for=condition=Established crd/zookeeperclusters.rzk.dev --timeout=30s >/dev/null || die "CRD established"
+helm_install
 check "kubectl explain shows field docs" bash -c "kubectl explain zookeepercluster.spec.storage.reclaimPolicy | grep -q 'keeps them'"
 check "example manifest accepted (server dry run)" kubectl apply --dry-run=server -n default -f charts/rzk-operator/examples/zookeepercluster.yaml
-
-# ---- operator as a local process, with the chart's ServiceAccount --------------------------------
-SA=$(kubectl get deploy -n rzk-system -o jsonpath='{.items[0].spec.template.spec.serviceAccountName}')
-TOKEN=$(kubectl create token "$SA" -n rzk-system --duration=2h) || die "create token"
-cat > "$RUN_DIR/operator.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: rzk-test
-  cluster: {server: "$API", certificate-authority: "$RUN_DIR/pki/ca.crt"}
-users:
-- name: rzk-operator
-  user: {token: "$TOKEN"}
-contexts:
-- name: rzk-operator
-  context: {cluster: rzk-test, user: rzk-operator}
-current-context: rzk-operator
-EOF
 check "ServiceAccount may not read secrets (least privilege)" bash -c "! kubectl --kubeconfig=$RUN_DIR/operator.kubeconfig get secrets -A >/dev/null 2>&1"
-start_operator() {
-  KUBECONFIG="$RUN_DIR/operator.kubeconfig" RUST_LOG=info,kube=warn nohup "$ROOT/target/debug/rzk-operator" run \
-    --metrics-addr "$OP_METRICS" >> "$RUN_DIR/logs/rzk-operator.log" 2>&1 &
-  echo $! > "$RUN_DIR/pids/rzk-operator.pid"
-}
-stop_operator() { kill "$(cat "$RUN_DIR/pids/rzk-operator.pid")" 2>/dev/null; sleep 1; }
 start_operator
-metric() { curl -s "http://$OP_METRICS/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-for _ in $(seq 1 50); do curl -sf "http://$OP_METRICS/healthz" >/dev/null && break; sleep 0.2; done
 check "operator /healthz" curl -sf "http://$OP_METRICS/healthz" -o /dev/null
 
 # ---- a ZookeeperCluster ---------------------------------------------------------------------------
@@ -144,40 +77,31 @@ check "status.observedGeneration == metadata.generation" [ "$(jq_ "s['status']['
 LEADER=$(jq_ "s['status'].get('leader', '')")
 check "status shows the leader ($LEADER)" [ -n "$LEADER" ]
 roles=$(jq_ "','.join(sorted(m['role'] for m in s['status']['members']))")
-if [ "$REPLICAS" = 1 ]; then want_roles=standalone; else want_roles="follower$(printf ',follower%.0s' $(seq 3 "$REPLICAS")),leader"; fi
+if [ "$REPLICAS" = 1 ]; then want_roles=leader; else want_roles="follower$(printf ',follower%.0s' $(seq 3 "$REPLICAS")),leader"; fi
 check "member roles: $roles" [ "$roles" = "$want_roles" ]
 check "condition Degraded=False" [ "$(jq_ "[c['status'] for c in s['status']['conditions'] if c['type']=='Degraded'][0]")" = False ]
 check "printer columns show the leader" bash -c "kubectl get -n $NS zk e2e | grep -q ' $LEADER '"
 check "Events recorded for the cluster" bash -c "kubectl get events -n $NS --field-selector involvedObject.kind=ZookeeperCluster -o name | grep -q ."
 check "owner references on owned objects" bash -c \
-  "for o in sts/e2e svc/e2e svc/e2e-headless cm/e2e-config pdb/e2e; do kubectl get -n $NS \$o -o jsonpath='{.metadata.ownerReferences[0].kind}' | grep -q ZookeeperCluster || exit 1; done"
+  "for o in sts/e2e svc/e2e svc/e2e-headless cm/e2e-members pdb/e2e; do kubectl get -n $NS \$o -o jsonpath='{.metadata.ownerReferences[0].kind}' | grep -q ZookeeperCluster || exit 1; done"
 check "headless Service publishes not-ready addresses" [ "$(kubectl get -n "$NS" svc e2e-headless -o jsonpath='{.spec.publishNotReadyAddresses}')" = true ]
-check "zoo.cfg lists $REPLICAS servers" [ "$(kubectl get -n "$NS" cm e2e-config -o jsonpath='{.data.zoo\.cfg}' | grep -c '^server\.')" = "$REPLICAS" ]
+check "the dynamic config file lists $REPLICAS servers" [ "$(kubectl get -n "$NS" cm e2e-members -o jsonpath='{.data.zoo\.cfg\.dynamic}' | grep -c '^server\.')" = "$REPLICAS" ]
+check "status.serverIds allocates ids 1..$REPLICAS" [ "$(jq_ "','.join(str(i['id']) for i in s['status']['serverIds'])")" = "$(seq -s, 1 "$REPLICAS")" ]
+check "status.ensemble lists $REPLICAS voters" [ "$(jq_ "len(s['status']['ensemble']['voters'])")" = "$REPLICAS" ]
+check "the revision's zoo.cfg ConfigMap is immutable and enables reconfig" bash -c \
+  "cm=\$(kubectl get -n $NS sts e2e -o jsonpath='{.spec.template.spec.volumes[0].configMap.name}'); kubectl get -n $NS cm \$cm -o jsonpath='{.immutable} {.data.zoo\.cfg}' | grep -q '^true .*reconfigEnabled=true'"
 sleep 2
 check "operator metric rzk_cluster_quorum_healthy == 1" [ "$(metric "rzk_cluster_quorum_healthy{cluster=\"e2e\",namespace=\"$NS\"}")" = 1 ]
 check "operator metric rzk_cluster_ready_replicas == $REPLICAS" [ "$(metric "rzk_cluster_ready_replicas{cluster=\"e2e\",namespace=\"$NS\"}")" = "$REPLICAS" ]
 
 # ---- a real client through the client Service --------------------------------------------------
-# The client Service's endpoints = its selector's ready pods (the test ground's endpoint controllers
-# are off because pod addresses are loopback), at the Service's target port.
-endpoints() {
-  local sel port
-  sel=$(kubectl get -n "$NS" svc e2e -o go-template='{{range $k, $v := .spec.selector}}{{$k}}={{$v}},{{end}}')
-  port=$(kubectl get -n "$NS" svc e2e -o jsonpath='{.spec.ports[?(@.name=="client")].port}')
-  kubectl get -n "$NS" pods -l "${sel%,}" -o json | python3 -c "
-import json, sys
-pods = json.load(sys.stdin)['items']
-ready = [p['status']['podIP'] for p in pods
-         if any(c['type'] == 'Ready' and c['status'] == 'True' for c in p['status'].get('conditions', []))]
-print(','.join(f'{ip}:$port' for ip in sorted(ready)))"
-}
-HOSTS=$(endpoints)
+HOSTS=$(endpoints "$NS" e2e)
 say "client Service endpoints: $HOSTS"
 check "kazoo writes and reads through the client Service" "$PY" tests/k8s/e2e_client.py write "$HOSTS" /e2e/hello "from-kubernetes"
 check "every server returns the write" "$PY" tests/k8s/e2e_client.py read "$HOSTS" /e2e/hello "from-kubernetes"
 
 # ---- idempotency: no change => no writes ---------------------------------------------------------
-rvs() { for o in zk/e2e sts/e2e svc/e2e svc/e2e-headless cm/e2e-config pdb/e2e; do
+rvs() { for o in zk/e2e sts/e2e svc/e2e svc/e2e-headless cm/e2e-members "cm/$(kubectl get -n "$NS" sts e2e -o jsonpath='{.spec.template.spec.volumes[0].configMap.name}')" pdb/e2e; do
   echo "$o $(kubectl get -n "$NS" "$o" -o jsonpath='{.metadata.resourceVersion}')"; done; }
 wait_reconciles() { # wait (up to 45 s: a settled cluster requeues every 30 s) until the reconcile counter passes $1
   for _ in $(seq 1 90); do [ "$(metric 'rzk_operator_reconciliations_total{result="ok"}' | cut -d. -f1)" -gt "$1" ] 2>/dev/null && return 0; sleep 0.5; done; return 1; }
@@ -203,7 +127,6 @@ reject() { # description expected-message spec-yaml
   if [ $? -ne 0 ] && grep -q -- "$2" <<<"$out"; then ok "rejected $1: $(grep -o -- "$2.*" <<<"$out" | head -1 | cut -c1-100)"
   else bad "$1 not rejected as expected: $out"; fi
 }
-reject "even replicas" "replicas must be odd" "  replicas: 2"
 reject "negative replicas" "greater than or equal to 1" "  replicas: -1"
 reject "too many replicas" "less than or equal to 9" "  replicas: 11"
 reject "bad enum (service.type)" 'Unsupported value: "Balanced"' "  service: {type: Balanced}"
@@ -211,8 +134,9 @@ reject "bad enum (storage.reclaimPolicy)" 'Unsupported value: "Keep"' "  storage
 reject "reserved config key" "the operator manages them" "  config: {dataDir: /tmp}"
 reject "duplicate ports" "ports must all be different" "  ports: {client: 2888}"
 reject "bad storage size" "should match" "  storage: {size: lots}"
-out=$(kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"replicas":4}}' 2>&1)
-check "update to even replicas rejected" grep -q "replicas must be odd" <<<"$out"
+check "even replica counts are accepted (documented; 3 -> 5 passes through 4)" bash -c \
+  "printf 'apiVersion: rzk.dev/v1alpha1\nkind: ZookeeperCluster\nmetadata: {name: even, namespace: $NS}\nspec: {replicas: 4}\n' | kubectl apply --dry-run=server -f - >/dev/null"
+reject "operator-owned membership keys" "the operator manages them" "  config: {reconfigEnabled: \"false\"}"
 out=$(kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"storage":{"size":"2Gi"}}}' 2>&1)
 check "storage.size is immutable" grep -q "immutable" <<<"$out"
 
@@ -224,10 +148,12 @@ for _ in $(seq 1 30); do
   [ "$(kubectl get -n "$NS" sts e2e -o jsonpath='{.spec.template.metadata.annotations.rzk\.dev/config-hash}')" != "$hash_before" ] && break; sleep 0.5
 done
 check "pod template hash changed with zoo.cfg" [ "$(kubectl get -n "$NS" sts e2e -o jsonpath='{.spec.template.metadata.annotations.rzk\.dev/config-hash}')" != "$hash_before" ]
-check "rolling update completed" kubectl rollout status -n "$NS" sts/e2e --timeout=180s
+rolled() { for _ in $(seq 1 180); do
+  [ "$(kubectl get -n "$NS" zk e2e -o jsonpath='{.status.updatedReplicas} {.status.readyReplicas} {.status.conditions[?(@.type=="Progressing")].status}')" = "$REPLICAS $REPLICAS False" ] && return 0; sleep 1; done; return 1; }
+check "rolling update completed (operator-driven, OnDelete)" rolled
 check "cluster Available after the rollout" kubectl wait -n "$NS" zk/e2e --for=condition=Available --timeout=60s
 check "servers run the new zoo.cfg" bash -c "grep -l '^maxClientCnxns=300' $RUN_DIR/kubelet/pods/${NS}_e2e-*/configmaps/*/config/zoo.cfg | wc -l | grep -qx $REPLICAS"
-HOSTS=$(endpoints)
+HOSTS=$(endpoints "$NS" e2e)
 check "data survived the rolling restart" "$PY" tests/k8s/e2e_client.py read "$HOSTS" /e2e/hello "from-kubernetes"
 LEADER=$(kubectl get -n "$NS" zk e2e -o jsonpath='{.status.leader}')
 
@@ -249,7 +175,7 @@ if [ "$REPLICAS" -ge 3 ]; then
   done
   check "all $REPLICAS ready with a quorum again after $(( $(date +%s) - t0 ))s (leader now $(echo "$s" | cut -d' ' -f3))" \
     [ "${s%% *}" = "$REPLICAS" ]
-  HOSTS=$(endpoints)
+  HOSTS=$(endpoints "$NS" e2e)
   check "data survived the leader's restart" "$PY" tests/k8s/e2e_client.py read "$HOSTS" /e2e/hello "from-kubernetes"
 fi
 
@@ -257,7 +183,8 @@ fi
 say "deleting the ZookeeperCluster (reclaimPolicy Retain)"
 kubectl delete -n "$NS" zk e2e --wait=true >/dev/null
 gone() { for _ in $(seq 1 90); do [ -z "$(kubectl get -n "$NS" "$@" -o name 2>/dev/null)" ] && return 0; sleep 1; done; return 1; }
-check "StatefulSet, Services, ConfigMap, PDB deleted" gone sts/e2e svc/e2e svc/e2e-headless cm/e2e-config pdb/e2e
+check "StatefulSet, Services, ConfigMaps, PDB deleted" gone sts/e2e svc/e2e svc/e2e-headless cm/e2e-members pdb/e2e
+check "no zoo.cfg ConfigMap left" gone cm -l app.kubernetes.io/instance=e2e
 check "pods deleted" gone pods -l app.kubernetes.io/instance=e2e
 no_servers() { sleep 2; ! pgrep -f "pods/${NS}_e2e-" >/dev/null; }
 check "server processes stopped" no_servers

@@ -147,10 +147,11 @@ def tcp_ok(host, port, timeout=2.0):
 
 
 class Addresses:
-    """Stable 127.0.1.N per namespace/pod name, persisted (the test ground's DNS)."""
+    """Stable <prefix>.N (default 127.0.1.N) per namespace/pod name, persisted (the test ground's DNS)."""
 
-    def __init__(self, path):
+    def __init__(self, path, prefix="127.0.1"):
         self.path = path
+        self.prefix = prefix
         self.lock = threading.Lock()
         try:
             with open(path) as f:
@@ -163,8 +164,8 @@ class Addresses:
         with self.lock:
             if key not in self.map:
                 used = set(self.map.values())
-                n = next(i for i in range(2, 255) if f"127.0.1.{i}" not in used)
-                self.map[key] = f"127.0.1.{n}"
+                n = next(i for i in range(2, 255) if f"{self.prefix}.{i}" not in used)
+                self.map[key] = f"{self.prefix}.{n}"
                 tmp = self.path + ".tmp"
                 with open(tmp, "w") as f:
                     json.dump(self.map, f, indent=1, sort_keys=True)
@@ -197,6 +198,9 @@ class PodRunner:
         self.mounts = {}  # container name -> [(mountPath, hostDir)]
         self.probes = {}  # "readiness"/"liveness" -> timing and result
         self.process_started = 0.0
+        self.init_status = {}  # init container name -> {"exitCode", "finishedAt", "message", "count"}
+        self.ready_since = now_rfc3339()  # lastTransitionTime of the Ready condition
+        self.last_ready = False
 
     # ---- materialisation ------------------------------------------------------------------
     def rewrite(self, text, mounts):
@@ -292,8 +296,16 @@ class PodRunner:
         for ic in spec.get("initContainers") or []:
             mounts = self.prepare(ic, vols)
             argv = self.argv(ic, mounts)
-            with open(os.path.join(self.dir, "logs", ic["name"] + ".log"), "ab") as lf:
+            logf = os.path.join(self.dir, "logs", ic["name"] + ".log")
+            with open(logf, "ab") as lf:
+                pos = lf.tell()
                 rc = subprocess.call(argv, env=self.env(ic, mounts), cwd=self.dir, stdout=lf, stderr=lf, timeout=60)
+            with open(logf, "rb") as lf:  # terminationMessagePolicy FallbackToLogsOnError: the log tail
+                lf.seek(pos)
+                tail = lf.read().decode(errors="replace").strip()[-1000:]
+            prev = self.init_status.get(ic["name"], {})
+            self.init_status[ic["name"]] = {"exitCode": rc, "finishedAt": now_rfc3339(),
+                                            "message": tail if rc != 0 else "", "count": prev.get("count", 0) + (rc != 0)}
             if rc != 0:
                 raise RuntimeError(f"init container {ic['name']} exited {rc}")
         if len(spec["containers"]) != 1:
@@ -406,7 +418,12 @@ class PodRunner:
             running = False
         self.ready = running and self.probe("readiness", c.get("readinessProbe"), running)
         t = now_rfc3339()
+        if self.ready != self.last_ready:
+            self.ready_since, self.last_ready = t, self.ready
         cond = lambda typ, ok: {"type": typ, "status": "True" if ok else "False"}  # noqa: E731
+
+        def ready_cond(typ):
+            return {"type": typ, "status": "True" if self.ready else "False", "lastTransitionTime": self.ready_since}
         state = {"running": {"startedAt": self.started_at}} if running else {
             "waiting": {"reason": "ContainerCreating" if self.restarts == 0 else "CrashLoopBackOff"}}
         status = {
@@ -419,8 +436,8 @@ class PodRunner:
             "conditions": [
                 cond("PodScheduled", True),
                 cond("Initialized", running or self.restarts > 0),
-                cond("ContainersReady", self.ready),
-                cond("Ready", self.ready),
+                ready_cond("ContainersReady"),
+                ready_cond("Ready"),
             ],
             "containerStatuses": [{
                 "name": c["name"],
@@ -434,6 +451,27 @@ class PodRunner:
         }
         if not running and getattr(self, "last_error", None):
             status["containerStatuses"][0]["state"]["waiting"]["message"] = self.last_error[:500]
+        inits = []
+        for ic in self.pod["spec"].get("initContainers") or []:
+            st = self.init_status.get(ic["name"])
+            entry = {"name": ic["name"], "image": ic.get("image", ""), "imageID": "", "ready": False,
+                     "restartCount": (st or {}).get("count", 0)}
+            if st is None:
+                entry["state"] = {"waiting": {"reason": "PodInitializing"}}
+            else:
+                term = {"exitCode": st["exitCode"], "reason": "Completed" if st["exitCode"] == 0 else "Error",
+                        "finishedAt": st["finishedAt"]}
+                if st["message"]:
+                    term["message"] = st["message"]
+                if st["exitCode"] == 0:
+                    entry["ready"] = True
+                    entry["state"] = {"terminated": term}
+                else:  # back-off before the next attempt, like CrashLoopBackOff
+                    entry["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+                    entry["lastState"] = {"terminated": term}
+            inits.append(entry)
+        if inits:
+            status["initContainerStatuses"] = inits
         return status
 
 
@@ -446,7 +484,7 @@ class Kubelet:
         self.path = args.path
         os.makedirs(self.state_dir, exist_ok=True)
         os.makedirs(self.volumes_dir, exist_ok=True)
-        self.addresses = Addresses(os.path.join(self.state_dir, "addresses.json"))
+        self.addresses = Addresses(os.path.join(self.state_dir, "addresses.json"), args.address_prefix)
         self.shim_dir = os.path.join(self.state_dir, "bin")
         os.makedirs(self.shim_dir, exist_ok=True)
         shim = os.path.join(self.shim_dir, "nc")
@@ -580,6 +618,8 @@ def main():
     ap.add_argument("--state-dir", required=True)
     ap.add_argument("--volumes-dir", required=True)
     ap.add_argument("--path", required=True, help="directories searched first for container commands")
+    ap.add_argument("--address-prefix", default="127.0.1",
+                    help="pod addresses are PREFIX.N (N = 2..254); another prefix isolates parallel test grounds")
     args = ap.parse_args()
     kl = Kubelet(args)
     signal.signal(signal.SIGTERM, lambda *_: kl.stop.set())
