@@ -131,7 +131,11 @@ impl RaftStatus {
 
 pub type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+type Reply = tokio::sync::oneshot::Sender<Result<(i64, CmdResult), ProposeError>>;
+
 struct Inner {
+    /// Leader-side group commit: queued writes become one Raft entry (see `batcher`).
+    batch_tx: mpsc::UnboundedSender<(Entry, Reply)>,
     raft: Raft,
     id: u64,
     forward: Mutex<HashMap<u64, Arc<RpcConn>>>,
@@ -174,8 +178,11 @@ impl RaftNode {
         let raft = Raft::new(cfg.node_id, Arc::new(config), Network, store, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
+        let (batch_tx, batch_rx) = mpsc::unbounded_channel();
+        tokio::spawn(batcher(raft.clone(), batch_rx));
         let node = RaftNode {
             inner: Arc::new(Inner {
+                batch_tx,
                 raft,
                 id: cfg.node_id,
                 forward: Mutex::new(HashMap::new()),
@@ -284,17 +291,13 @@ impl RaftNode {
         self.inner.raft.metrics().borrow().state == ServerState::Leader
     }
 
+    /// Queues `entry` for the next batch. The queue is FIFO, so calls keep their order.
     async fn propose_local(&self, entry: Entry) -> Pending<Result<(i64, CmdResult), ProposeError>> {
-        let rx = self.inner.raft.client_write_ff(entry).await;
-        Box::pin(async move {
-            let rx = rx.map_err(|e| ProposeError::Fatal(e.to_string()))?;
-            match rx.await {
-                Ok(Ok(resp)) => Ok((resp.log_id.index as i64, resp.data)),
-                Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader { leader: f.leader_id }),
-                Ok(Err(e)) => Err(ProposeError::Fatal(e.to_string())),
-                Err(e) => Err(ProposeError::Fatal(e.to_string())),
-            }
-        })
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.inner.batch_tx.send((entry, tx)).is_err() {
+            return Box::pin(async { Err(ProposeError::Fatal("proposal queue closed".into())) });
+        }
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(ProposeError::Fatal("proposal dropped".into()))) })
     }
 
     /// Submits a write: proposed here when leader, else forwarded to the leader. The entry is queued
@@ -314,7 +317,7 @@ impl RaftNode {
             let rx = rx.map_err(|e| ProposeError::Forward(e.to_string()))?;
             match conn.wait(rx, FORWARD_TIMEOUT).await.map_err(|e| ProposeError::Forward(e.to_string()))? {
                 PeerResponse::Propose(Ok((zxid, r))) => {
-                    me.wait_applied(zxid as u64).await?;
+                    me.wait_applied(index_of(zxid)).await?;
                     Ok((zxid, r))
                 }
                 PeerResponse::Propose(Err(e)) => Err(e),
@@ -624,4 +627,54 @@ async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::
     drop(tx);
     let _ = writer.await;
     Ok(())
+}
+
+/// Group commit on the leader: while up to `IN_FLIGHT` batches are being replicated and fsynced,
+/// new writes queue up; each time a slot frees, everything queued (up to `MAX_BATCH`) becomes ONE
+/// Raft entry. openraft 0.9 flushes one append at a time, so this is what lets many concurrent
+/// writes share an fsync.
+async fn batcher(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Entry, Reply)>) {
+    const IN_FLIGHT: usize = 2;
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let mut entries = vec![first.0];
+        let mut replies = vec![first.1];
+        while entries.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok((e, r)) => {
+                    entries.push(e);
+                    replies.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let sent = raft.client_write_ff(entries).await;
+        tokio::spawn(async move {
+            let result = match sent {
+                Err(e) => Err(ProposeError::Fatal(e.to_string())),
+                Ok(rx) => match rx.await {
+                    Ok(Ok(resp)) => Ok((resp.log_id.index, resp.data)),
+                    Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader { leader: f.leader_id }),
+                    Ok(Err(e)) => Err(ProposeError::Fatal(e.to_string())),
+                    Err(e) => Err(ProposeError::Fatal(e.to_string())),
+                },
+            };
+            drop(permit);
+            match result {
+                Ok((index, results)) => {
+                    let mut results = results.into_iter();
+                    for (pos, reply) in replies.into_iter().enumerate() {
+                        let r = results.next().ok_or_else(|| ProposeError::Fatal("missing result in batch".into()));
+                        let _ = reply.send(r.map(|r| (zxid_of(index, pos), r)));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+    }
 }

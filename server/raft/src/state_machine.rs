@@ -127,7 +127,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CmdResult>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<CmdResult>>, StorageError>
     where
         I: IntoIterator<Item = RaftEntry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -135,23 +135,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut out = Vec::new();
         let mut tree = self.tree.write();
         for e in entries {
-            let zxid = e.log_id.index as i64;
+            let index = e.log_id.index;
             self.last_applied = Some(e.log_id);
             match e.payload {
                 EntryPayload::Blank => {
-                    let (r, _) = tree.apply(zxid, &rzk_tree::Entry { time_ms: 0, cmd: rzk_tree::Command::Noop });
+                    let zxid = zxid_of(index, 0);
+                    tree.apply(zxid, &rzk_tree::Entry { time_ms: 0, cmd: rzk_tree::Command::Noop });
                     self.hook.applied(zxid, None, &[]);
-                    out.push(r);
+                    out.push(Vec::new());
                 }
-                EntryPayload::Normal(entry) => {
-                    let (r, events) = tree.apply(zxid, &entry);
-                    self.hook.applied(zxid, Some(&entry), &events);
-                    out.push(r);
+                EntryPayload::Normal(batch) => {
+                    let mut results = Vec::with_capacity(batch.len());
+                    for (pos, entry) in batch.iter().enumerate() {
+                        let zxid = zxid_of(index, pos);
+                        let (r, events) = tree.apply(zxid, entry);
+                        self.hook.applied(zxid, Some(entry), &events);
+                        results.push(r);
+                    }
+                    out.push(results);
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(e.log_id), m);
+                    let zxid = zxid_of(index, 0);
+                    tree.apply(zxid, &rzk_tree::Entry { time_ms: 0, cmd: rzk_tree::Command::Noop });
                     self.hook.applied(zxid, None, &[]);
-                    out.push(CmdResult::Done);
+                    out.push(Vec::new());
                 }
             }
         }

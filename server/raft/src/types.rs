@@ -22,10 +22,11 @@ impl std::fmt::Display for Member {
 }
 
 openraft::declare_raft_types!(
-    /// rzk's openraft configuration: log payload = [`Entry`], result = [`CmdResult`].
+    /// rzk's openraft configuration: a log entry carries a batch of [`Entry`]s (group commit),
+    /// its result one [`CmdResult`] per element.
     pub TypeConfig:
-        D = Entry,
-        R = CmdResult,
+        D = Vec<Entry>,
+        R = Vec<CmdResult>,
         NodeId = u64,
         Node = Member,
         Entry = openraft::Entry<TypeConfig>,
@@ -40,3 +41,17 @@ pub type StoredMembership = openraft::StoredMembership<u64, Member>;
 pub type SnapshotMeta = openraft::SnapshotMeta<u64, Member>;
 pub type StorageError = openraft::StorageError<u64>;
 pub type Raft = openraft::Raft<TypeConfig>;
+
+/// zxid of element `pos` of the batch at Raft log `index`: `index << ZXID_SHIFT | pos`.
+/// Monotonic and unique across leaders, like ZooKeeper's epoch/counter zxids.
+pub const ZXID_SHIFT: u32 = 20;
+/// Largest batch proposed as one log entry.
+pub const MAX_BATCH: usize = 4096;
+
+pub fn zxid_of(index: u64, pos: usize) -> i64 {
+    ((index << ZXID_SHIFT) | pos as u64) as i64
+}
+
+pub fn index_of(zxid: i64) -> u64 {
+    (zxid as u64) >> ZXID_SHIFT
+}
