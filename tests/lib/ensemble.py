@@ -247,6 +247,9 @@ class PeerProxy:
         except Exception:
             link.close()
             return
+        if link.closed:
+            uw.transport.abort()
+            return
         for w in (cw, uw):
             s = w.get_extra_info("socket")
             if s is not None:
@@ -373,6 +376,25 @@ def proxy_main():
                 reply({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
         loop.call_soon_threadsafe(loop.stop)
 
+    async def watchdog():
+        """Log event-loop stalls and traffic to stderr (proxy.log): a stalled proxy stalls every link."""
+        last = loop.time()
+        last_report = last
+        while True:
+            await asyncio.sleep(0.1)
+            now = loop.time()
+            lag = now - last - 0.1
+            if lag > 0.2:
+                sys.stderr.write("%.3f proxy loop stalled %.3f s (links %d, accepted %d)\n" % (
+                    time.time(), lag, len(proxy.links), proxy.accepted))
+            if now - last_report > 10:
+                sys.stderr.write("%.3f proxy: links %d accepted %d dropped_bytes %d blocked %s\n" % (
+                    time.time(), len(proxy.links), proxy.accepted, proxy.dropped_bytes, sorted(proxy.blocked)))
+                last_report = now
+            sys.stderr.flush()
+            last = now
+
+    loop.create_task(watchdog())
     threading.Thread(target=reader, daemon=True).start()
     loop.run_forever()
 
