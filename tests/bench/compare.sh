@@ -248,9 +248,20 @@ WORKLOADS=(
     "mixed-r100|mixed --reads 100"
     "churn|churn"
     "watch-64|watch --sessions 64 --payload 100"
-    "lat-set-100|set --payload 100 --sessions 1 --depth 1"
-    "lat-get-100|get --payload 100 --sessions 1 --depth 1"
+    "lat-set-100-leader|@leader set --payload 100 --sessions 1 --depth 1"
+    "lat-set-100-follower|@follower set --payload 100 --sessions 1 --depth 1"
+    "lat-get-100-leader|@leader get --payload 100 --sessions 1 --depth 1"
+    "lat-get-100-follower|@follower get --payload 100 --sessions 1 --depth 1"
 )
+# member_addr SYS leader|follower: client address of the leader, or of the first follower.
+member_addr() {
+    local line idx net i
+    net=$(ens_net "$1")
+    line=$("$BENCH" leader --servers "$(ens_servers "$1")") || { echo "$net.1:2181"; return; }
+    idx=$(( ${line%% *} + 1 ))
+    if [ "$2" = leader ]; then echo "$net.$idx:2181"; return; fi
+    for i in 1 2 3; do [ "$i" != "$idx" ] && { echo "$net.$i:2181"; return; }; done
+}
 n=0
 for spec in "${WORKLOADS[@]}"; do
     name="${spec%%|*}"
@@ -260,8 +271,12 @@ for spec in "${WORKLOADS[@]}"; do
     n=$((n + 1))
     for sys in $order; do
         read -r wl rest <<< "$args"
+        servers=$(ens_servers "$sys")
+        case "$wl" in
+            @leader|@follower) servers=$(member_addr "$sys" "${wl#@}"); read -r wl rest <<< "$rest" ;;
+        esac
         # shellcheck disable=SC2086
-        r=$("$BENCH" "$wl" "${COMMON[@]}" $rest --servers "$(ens_servers "$sys")" --label "$sys/$name" 2>>"$WORK/bench-stderr.log") || r=""
+        r=$("$BENCH" "$wl" "${COMMON[@]}" $rest --servers "$servers" --label "$sys/$name" 2>>"$WORK/bench-stderr.log") || r=""
         if [ -n "$r" ]; then
             emit "$r"
             log "$sys $name: $(echo "$r" | grep -o '"\(ops_per_s\|rounds_per_s\)":[0-9.]*' | head -1)"

@@ -89,7 +89,7 @@ check "the dynamic config file lists $REPLICAS servers" [ "$(kubectl get -n "$NS
 check "status.serverIds allocates ids 1..$REPLICAS" [ "$(jq_ "','.join(str(i['id']) for i in s['status']['serverIds'])")" = "$(seq -s, 1 "$REPLICAS")" ]
 check "status.ensemble lists $REPLICAS voters" [ "$(jq_ "len(s['status']['ensemble']['voters'])")" = "$REPLICAS" ]
 check "the revision's zoo.cfg ConfigMap is immutable and enables reconfig" bash -c \
-  "cm=\$(kubectl get -n $NS sts e2e -o jsonpath='{.spec.template.spec.volumes[0].configMap.name}'); kubectl get -n $NS cm \$cm -o jsonpath='{.immutable} {.data.zoo\.cfg}' | grep -q '^true .*reconfigEnabled=true'"
+  "cm=\$(kubectl get -n $NS sts e2e -o jsonpath='{.spec.template.spec.volumes[0].configMap.name}'); [ \"\$(kubectl get -n $NS cm \$cm -o jsonpath='{.immutable}')\" = true ] && kubectl get -n $NS cm \$cm -o jsonpath='{.data.zoo\.cfg}' | grep -qx 'reconfigEnabled=true'"
 sleep 2
 check "operator metric rzk_cluster_quorum_healthy == 1" [ "$(metric "rzk_cluster_quorum_healthy{cluster=\"e2e\",namespace=\"$NS\"}")" = 1 ]
 check "operator metric rzk_cluster_ready_replicas == $REPLICAS" [ "$(metric "rzk_cluster_ready_replicas{cluster=\"e2e\",namespace=\"$NS\"}")" = "$REPLICAS" ]

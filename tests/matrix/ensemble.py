@@ -110,6 +110,9 @@ class Ensemble:
             "metricsProvider.httpPort=%d" % self.metrics_port,
             "autopurge.purgeInterval=0",
             "maxClientCnxns=0",
+            "reconfigEnabled=true",
+            # Apache reads this one as a system property only (set below); rzk from the config
+            "readonlymode.enabled=true",
         ]
         for j, h in enumerate(self.hosts, 1):
             lines.append("server.%d=%s:%d:%d;%s:%d" % (j, h, self.quorum_port, self.election_port, h, self.client_port))
@@ -131,6 +134,7 @@ class Ensemble:
             "-Dzookeeper.DigestAuthenticationProvider.superDigest=%s" % SUPER_DIGEST,
             "-Dzookeeper.4lw.commands.whitelist=*",
             "-Dzookeeper.admin.enableServer=false",
+            "-Dreadonlymode.enabled=true",
             "-cp", APACHE_CP,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg,
         ]
@@ -189,6 +193,22 @@ class Ensemble:
                 return "--- member %d ---\n%s" % (i, f.read()[-n:].decode("utf-8", "replace"))
         except OSError:
             return ""
+
+    def stop_member(self, i):
+        """Stop member i (1-based) and wait for it to exit."""
+        p = self.procs[i - 1]
+        if p is None:
+            return
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=15)
+        self.procs[i - 1] = None
 
     def stop(self):
         for p in self.procs:

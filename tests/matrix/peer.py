@@ -43,6 +43,13 @@ def _go_env():
     return e
 
 
+def _killpg(pid):
+    try:
+        os.killpg(pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_go_suite(impl, out_dir):
     binary = os.path.join(CACHE, "gozk.test")
     subprocess.run(["go", "test", "-c", "-o", binary, "github.com/go-zookeeper/zk"], cwd=os.path.join(HERE, "go"),
@@ -58,14 +65,20 @@ def run_go_suite(impl, out_dir):
     with open(log_path, "w") as log:
         for name in names:
             t0 = time.time()
+            p = subprocess.Popen([binary, "-test.run", "^%s$" % name, "-test.v", "-test.count=1",
+                                  "-test.timeout", "%ds" % GO_TEST_TIMEOUT], cwd=work, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
             try:
-                p = subprocess.run([binary, "-test.run", "^%s$" % name, "-test.v", "-test.count=1",
-                                    "-test.timeout", "%ds" % GO_TEST_TIMEOUT], cwd=work, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   timeout=GO_TEST_TIMEOUT + 30, start_new_session=True)
-                out = p.stdout.decode("utf-8", "replace")
-            except subprocess.TimeoutExpired as e:
-                out = (e.stdout or b"").decode("utf-8", "replace") + "\n[matrix] killed after timeout\n"
+                raw, _ = p.communicate(timeout=GO_TEST_TIMEOUT + 30)
+            except subprocess.TimeoutExpired:
+                _killpg(p.pid)
+                raw, _ = p.communicate()
+                raw += b"\n[matrix] killed after timeout\n"
+            # a test binary that panicked leaves its zkServer.sh stand-ins behind: end them (their
+            # servers die with them)
+            _killpg(p.pid)
+            out = raw.decode("utf-8", "replace")
             secs = time.time() - t0
             log.write("##### %s (%.1fs)\n%s\n" % (name, secs, out))
             m = re.search(r"^--- (PASS|FAIL|SKIP): %s " % re.escape(name), out, re.M)

@@ -48,6 +48,10 @@ NICE = {
     "test_counter": "Counter", "test_queue": "Queue", "test_locking_queue": "LockingQueue",
     "test_party": "Party/ShallowParty", "test_data_watch": "DataWatch", "test_children_watch": "ChildrenWatch",
     "test_tree_cache": "TreeCache", "test_lease": "NonBlockingLease", "test_transaction_and_cancel": "transaction, lock cancel",
+    "read_only_mode": "read-only mode after quorum loss (readonlymode.enabled)",
+    "test_reconfig_unauthorized": "reconfig without super: NoAuth",
+    "test_reconfig_bad_arguments_before_auth": "reconfig bad member spec without super: BadArguments (checked before auth)",
+    "test_reconfig_version_checked_before_auth": "reconfig stale fromConfig without super: BadVersion (checked before auth)",
 }
 
 
@@ -266,7 +270,7 @@ def tail(path, n=1500):
         return ""
 
 
-def run_impl(impl, jobs, out_root):
+def run_impl(impl, jobs, out_root, job_names):
     out_dir = os.path.join(out_root, impl)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
@@ -304,6 +308,22 @@ def run_impl(impl, jobs, out_root):
         except (ValueError, IndexError, OSError):
             probe = {"error": _short(tail(plog, 300))}
         modes = ens.modes()
+        # last, as it breaks the ensemble: read-only mode after losing the quorum
+        if "readonly" in job_names:
+            ro = os.path.join(HERE, "python", "readonly_check.py")
+            keep = ens.hosts[0] + ":%d" % ens.client_port
+            rlog = os.path.join(out_dir, "readonly.log")
+            t1 = time.time()
+            run_logged([VENV_PY, ro, "prepare", keep], ROOT, None, rlog + ".prepare", 60)
+            ens.stop_member(2)
+            ens.stop_member(3)
+            run_logged([VENV_PY, ro, "check", keep], ROOT, None, rlog, 90)
+            job_times["readonly"] = round(time.time() - t1, 1)
+            got = [(c, NICE.get(f, f), st, d) for c, f, st, d in parse_result_lines(rlog, KAZOO)]
+            if not got:
+                got = [(KAZOO, "read_only_mode", "fail", _short("no result; " + tail(rlog, 500)))]
+            print("[matrix] %s: readonly %s" % (impl, got[0][2]), flush=True)
+            results.extend(got)
     except Exception as e:
         results.append(("ensemble", "3-member ensemble start", "fail", _short(str(e), 600)))
         modes = []
@@ -513,16 +533,17 @@ def unexpected_failures(runs, suites_run, all_runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("impl", nargs="?", default="both", choices=["rzk", "apache", "both"])
-    ap.add_argument("--only", default="", help="comma-separated job names (java,python,go,c,cli,rust)")
+    ap.add_argument("--only", default="", help="comma-separated job names (java,python,go,c,cli,rust,readonly)")
     ap.add_argument("--suites", default="go",
                     help="the clients' own test suites to run: go,kazoo (default go; kazoo takes ~10 min per impl)")
     ap.add_argument("--no-peer", dest="suites", action="store_const", const="")
     args = ap.parse_args()
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
     jobs = all_jobs()
+    job_names = {j.name for j in jobs} | {"readonly"}
     if args.only:
-        wanted = set(args.only.split(","))
-        jobs = [j for j in jobs if j.name in wanted]
+        job_names = set(args.only.split(","))
+        jobs = [j for j in jobs if j.name in job_names]
     os.makedirs(os.path.join(CACHE, "results"), exist_ok=True)
     out_root = os.path.join(CACHE, "out")
     t_all = time.time()
@@ -534,7 +555,7 @@ def main():
     import peer
 
     for impl in impls:
-        run = run_impl(impl, jobs, out_root)
+        run = run_impl(impl, jobs, out_root, job_names)
         run["rev"] = git_rev()
         run["peer"] = peer.run_all(impl, os.path.join(out_root, impl), suites)
         # keep earlier results of suites not run this time (each says when it ran)

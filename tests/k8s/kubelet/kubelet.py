@@ -8,7 +8,9 @@ What it does (plain HTTPS to the kube-apiserver with a client certificate, stdli
   * registers Node NODE (Ready, capacity, InternalIP 127.0.0.1) and heartbeats its status;
   * provisions volumes: for each Pending PersistentVolumeClaim it creates a hostPath
     PersistentVolume pre-bound to it (claimRef); the real PV controller binds them. The
-    directory is VOLUMES/<namespace>/<claim> and outlives pods (reclaim policy Retain);
+    directory is VOLUMES/<namespace>/<claim>-<claim uid prefix> (a re-created claim gets a
+    new, empty volume) and outlives pods (reclaim policy Retain); a pod uses the directory of
+    the volume its claim is bound to;
   * for each pod that kube-scheduler bound to NODE:
       - gives it a stable address 127.0.1.N (kept per namespace/pod name, like a stable DNS
         record; STATE/addresses.json), reported as status.podIP;
@@ -220,7 +222,14 @@ class PodRunner:
             name = v["name"]
             if "persistentVolumeClaim" in v:
                 claim = v["persistentVolumeClaim"]["claimName"]
-                d = os.path.join(self.kl.volumes_dir, self.ns, claim)
+                pvc = api.get(f"/api/v1/namespaces/{self.ns}/persistentvolumeclaims/{claim}", ok404=True)
+                if pvc is None or pvc["metadata"].get("deletionTimestamp"):
+                    raise RuntimeError(f"persistentvolumeclaim {claim} not found (or being deleted)")
+                pv = pvc["spec"].get("volumeName")
+                pv = api.get(f"/api/v1/persistentvolumes/{pv}", ok404=True) if pv else None
+                if pv is None or "hostPath" not in pv["spec"]:
+                    raise RuntimeError(f"persistentvolumeclaim {claim} is not bound to a hostPath volume")
+                d = pv["spec"]["hostPath"]["path"]
                 os.makedirs(d, exist_ok=True)
                 out[name] = ("dir", d)
             elif "configMap" in v:
@@ -535,9 +544,10 @@ class Kubelet:
             if pvc.get("status", {}).get("phase") != "Pending" or pvc["spec"].get("volumeName"):
                 continue
             ns, name = pvc["metadata"]["namespace"], pvc["metadata"]["name"]
-            d = os.path.join(self.volumes_dir, ns, name)
+            # One directory per claim object: a re-created claim gets a new, empty volume.
+            d = os.path.join(self.volumes_dir, ns, f"{name}-{pvc['metadata']['uid'][:8]}")
             os.makedirs(d, exist_ok=True)
-            pv_name = f"pv-{ns}-{name}"[:253]
+            pv_name = f"pv-{ns}-{name}-{pvc['metadata']['uid'][:8]}"[:253]
             size = pvc["spec"].get("resources", {}).get("requests", {}).get("storage", "1Gi")
             pv = {"apiVersion": "v1", "kind": "PersistentVolume",
                   "metadata": {"name": pv_name, "labels": {"rzk.dev/test-kubelet": "true"}},

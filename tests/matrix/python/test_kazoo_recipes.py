@@ -341,3 +341,41 @@ def test_transaction_and_cancel(make_client, root):
     t.join(WAIT)
     assert not t.is_alive()
     lock.release()
+
+
+# --- reconfig error precedence (reconfigEnabled=true on both servers) ----------------------------
+# ZooKeeper validates a reconfig request (config version, then the member specs) before it checks
+# the caller's WRITE permission on /zookeeper/config; kazoo's own TestReconfig relies on that order.
+
+def _observer_spec():
+    return "server.100=127.0.0.1:1:2:observer;127.0.0.1:3"
+
+
+def _config_version(zk):
+    data, _ = zk.get("/zookeeper/config")
+    for line in data.decode().splitlines():
+        if line.startswith("version="):
+            return int(line.split("=", 1)[1], 16)
+    raise AssertionError("no version= line in /zookeeper/config: %r" % data)
+
+
+def test_reconfig_unauthorized(zk):
+    from kazoo.exceptions import NoAuthError
+
+    with pytest.raises(NoAuthError):
+        zk.reconfig(joining=_observer_spec(), leaving=None, new_members=None)
+
+
+def test_reconfig_bad_arguments_before_auth(zk):
+    from kazoo.exceptions import BadArgumentsError
+
+    with pytest.raises(BadArgumentsError):
+        zk.reconfig(joining="some thing", leaving=None, new_members=None)
+
+
+def test_reconfig_version_checked_before_auth(zk):
+    from kazoo.exceptions import BadVersionError
+
+    zk.sync("/zookeeper/config")
+    with pytest.raises(BadVersionError):
+        zk.reconfig(joining=_observer_spec(), leaving=None, new_members=None, from_config=_config_version(zk) + 1)
