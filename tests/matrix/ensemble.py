@@ -62,7 +62,7 @@ def _port_free(host, port):
 
 
 class Ensemble:
-    def __init__(self, impl, base_dir, size=3, rzk_bin=None, heap="-Xmx256m"):
+    def __init__(self, impl, base_dir, size=3, rzk_bin=None, heap="-Xmx256m", extra_cfg=()):
         if impl not in ("rzk", "apache"):
             raise ValueError("impl must be rzk or apache")
         self.impl = impl
@@ -70,6 +70,7 @@ class Ensemble:
         self.base_dir = os.path.abspath(base_dir)
         self.rzk_bin = rzk_bin or os.environ.get("RZK_BIN") or os.path.join(REPO_ROOT, "target", "debug", "rzk-server")
         self.heap = heap
+        self.extra_cfg = list(extra_cfg)
         rnd = random.Random()
         while True:
             a, b = rnd.randint(1, 250), rnd.randint(1, 250)
@@ -113,7 +114,7 @@ class Ensemble:
             "reconfigEnabled=true",
             # Apache reads this one as a system property only (set below); rzk from the config
             "readonlymode.enabled=true",
-        ]
+        ] + self.extra_cfg
         for j, h in enumerate(self.hosts, 1):
             lines.append("server.%d=%s:%d:%d;%s:%d" % (j, h, self.quorum_port, self.election_port, h, self.client_port))
         cfg = os.path.join(d, "zoo.cfg")

@@ -256,10 +256,13 @@ def test_data_watch(make_client, root):
     def changed(data, stat, event):
         seen.append((data, stat.version if stat else None, event.type if event else None))
 
+    eventually("initial call", lambda: len(seen) >= 1)
     writer.create(path, b"1")
+    eventually("created", lambda: len(seen) >= 2)
     writer.set(path, b"2")
+    eventually("changed", lambda: len(seen) >= 3)
     writer.delete(path)
-    eventually("create, change, delete", lambda: len(seen) >= 4)
+    eventually("deleted", lambda: len(seen) >= 4)
     assert seen[0] == (None, None, None), "initial call: no node"
     assert seen[1] == (b"1", 0, EventType.CREATED)
     assert seen[2] == (b"2", 1, EventType.CHANGED)
