@@ -262,8 +262,13 @@ impl RaftNode {
                 if !observers.is_empty() && self.wait_leader(Duration::from_secs(30)).await {
                     for id in &observers {
                         if let Some(m) = all.get(id) {
-                            if let Err(e) = self.inner.raft.add_learner(*id, m.clone(), false).await {
-                                tracing::warn!(id, error = %e, "adding observer failed");
+                            // The initial membership must commit before another change is accepted.
+                            for attempt in 0..50 {
+                                match self.inner.raft.add_learner(*id, m.clone(), false).await {
+                                    Ok(_) => break,
+                                    Err(e) if attempt == 49 => tracing::warn!(id, error = %e, "adding observer failed"),
+                                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                                }
                             }
                         }
                     }
@@ -340,12 +345,21 @@ impl RaftNode {
     /// committed when it was called. Returns the index waited for.
     pub async fn read_barrier(&self) -> Result<i64, ProposeError> {
         let index = if self.is_leader() {
-            match self.inner.raft.ensure_linearizable().await {
-                Ok(l) => l.map_or(0, |l| l.index),
-                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                    return Err(ProposeError::NotLeader { leader: f.leader_id })
+            // openraft confirms leadership with one heartbeat round whose deadline is the heartbeat
+            // interval; a slow round on a busy machine is not a lost quorum, so retry a few times.
+            let mut attempt = 0;
+            loop {
+                match self.inner.raft.ensure_linearizable().await {
+                    Ok(l) => break l.map_or(0, |l| l.index),
+                    Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                        return Err(ProposeError::NotLeader { leader: f.leader_id })
+                    }
+                    Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(_))) if attempt < 10 => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(ProposeError::Fatal(e.to_string())),
                 }
-                Err(e) => return Err(ProposeError::Fatal(e.to_string())),
             }
         } else {
             let (_, conn) = self.leader_conn()?;
@@ -437,20 +451,42 @@ impl RaftNode {
                 raft.add_learner(*id, m.clone(), true).await.map_err(map_change_err)?;
             }
         }
-        // The new voter set must have a majority that is up to date (leader + synced followers).
+        // The new voter set must have a majority that is up to date (leader + synced followers that
+        // answer right now: replication progress alone does not show that a follower died).
         let st = self.status();
-        let mut synced: BTreeSet<u64> = st.synced(100).into_iter().collect();
-        synced.insert(self.inner.id);
-        let ok = voters.iter().filter(|v| synced.contains(v)).count();
+        let synced: BTreeSet<u64> = st.synced(100).into_iter().collect();
+        let mut ok = usize::from(voters.contains(&self.inner.id));
+        let all_nodes: BTreeMap<u64, Member> =
+            cur.voters.iter().chain(cur.learners.iter()).map(|(k, v)| (*k, v.clone())).collect();
+        for v in voters.iter().filter(|v| **v != self.inner.id && synced.contains(v)) {
+            let addr = change
+                .upsert
+                .iter()
+                .find(|(id, _, _)| id == v)
+                .map(|(_, m, _)| m.quorum_addr.clone())
+                .or_else(|| all_nodes.get(v).map(|m| m.quorum_addr.clone()));
+            if let Some(addr) = addr {
+                if let Ok(PeerResponse::Status { .. }) = RpcConn::new(addr).call(&PeerRequest::Status, Duration::from_secs(1)).await {
+                    ok += 1;
+                }
+            }
+        }
         if ok * 2 <= voters.len() {
             return Err(ReconfigError::NoQuorum);
         }
-        if voters != cur.voters.keys().copied().collect() {
-            raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), true).await.map_err(map_change_err)?;
-        }
         let gone: BTreeSet<u64> = change.remove.iter().copied().collect();
-        if !gone.is_empty() {
-            raft.change_membership(ChangeMembers::RemoveNodes(gone), false).await.map_err(map_change_err)?;
+        let demoted = change.upsert.iter().any(|(id, _, voter)| !voter && cur.voters.contains_key(id));
+        if voters != cur.voters.keys().copied().collect() {
+            // Without demotions one joint change also drops the removed voters entirely (retain =
+            // false), which still works when the leader removes itself and steps down afterwards.
+            raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), demoted).await.map_err(map_change_err)?;
+        }
+        let still_there: BTreeSet<u64> = {
+            let now = self.members();
+            gone.iter().copied().filter(|id| now.voters.contains_key(id) || now.learners.contains_key(id)).collect()
+        };
+        if !still_there.is_empty() && self.is_leader() {
+            raft.change_membership(ChangeMembers::RemoveNodes(still_there), false).await.map_err(map_change_err)?;
         }
         Ok(self.members())
     }

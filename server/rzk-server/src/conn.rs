@@ -597,21 +597,17 @@ async fn dispatch(
                 let res = s.raft().reconfigure(change).await;
                 let frame = match res {
                     Ok(view) => {
-                        let data = crate::server::render_config(&view).into_bytes();
-                        let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data } }).await;
-                        match fut.await {
-                            Ok((zxid, _)) => {
-                                let tree = s.tree.read();
-                                match tree.get_data("/zookeeper/config", &[Id::new("super", "")]) {
-                                    Ok((data, st)) => frame(xid, zxid, 0, |w| GetDataResponse { data, stat: st.into() }.encode(w)),
-                                    Err(e) => header_only(xid, zxid, e),
-                                }
-                            }
-                            Err(_) => {
-                                done_tx.send_modify(|v| *v = (*v).max(seq));
-                                return Reply { frame: None, close: true, started };
-                            }
-                        }
+                        let text = crate::server::render_config(&view);
+                        let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data: text.clone().into_bytes() } }).await;
+                        // The change is committed; if the leader just removed itself the config node
+                        // is updated by the next leader, and the reply still carries the new config.
+                        let zxid = match tokio::time::timeout(Duration::from_secs(10), fut).await {
+                            Ok(Ok((zxid, _))) => zxid,
+                            _ => s.tree.read().last_zxid(),
+                        };
+                        let tree = s.tree.read();
+                        let st = tree.exists("/zookeeper/config").unwrap_or_default();
+                        frame(xid, zxid, 0, |w| GetDataResponse { data: Some(text.into_bytes()), stat: st.into() }.encode(w))
                     }
                     Err(e) => {
                         tracing::info!(error = %e, "reconfig refused");

@@ -187,6 +187,10 @@ impl Shared {
         }
         let Some(r) = self.raft.get() else { return false };
         let st = r.status();
+        if !st.voters.contains(&st.id) && !st.learners.contains(&st.id) {
+            // Not (or no longer) a member: e.g. removed by reconfig, or not yet added.
+            return false;
+        }
         match st.role {
             Role::Leader => {
                 let limit = (self.cfg.sync_limit as u64 * self.cfg.tick_time as u64).max(1000);
@@ -269,9 +273,10 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         listen,
         snapshot_every,
         snapshots_keep: cfg.snap_retain_count.max(3) as usize,
-        // Derived from tickTime, but capped so a dead leader is replaced well within 1.5 s.
-        heartbeat_ms: (tick / 20).clamp(20, 100),
-        election_timeout_ms: ((tick / 4).clamp(150, 750), (tick / 2).clamp(300, 1500)),
+        // openraft 0.9 uses the heartbeat interval as the AppendEntries deadline, so it must cover a
+        // peer round trip plus a follower fsync under load; elections follow after lease + timeout.
+        heartbeat_ms: (tick / 5).clamp(100, 400),
+        election_timeout_ms: ((tick * 2 / 5).clamp(250, 1000), (tick * 3 / 5).clamp(400, 1500)),
         touch_sink: sink,
     };
     let raft = RaftNode::start(raft_cfg, shared.tree.clone(), Arc::new(Hook(shared.clone()))).await?;
