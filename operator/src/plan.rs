@@ -169,12 +169,12 @@ impl PlanInput<'_> {
                 .get(&id)
                 .is_some_and(|l| l.is_some_and(|l| l <= SYNCED_LAG))
     }
-    /// A member whose pod is Ready, runs its id, and is in sync with the leader.
+    /// A voting member whose pod is Ready, runs its id, and is in sync with the leader.
     fn healthy_id(&self, id: i64) -> bool {
         let Some(m) = &self.ens.membership else {
             return false;
         };
-        if !m.contains(id) || !self.synced(id) {
+        if !m.voters.contains_key(&id) || !self.synced(id) {
             return false;
         }
         match self.ordinal_of_id(id).and_then(|o| self.pod(o)) {
@@ -438,7 +438,9 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
                 );
             }
         }
-        if !members.contains(id) {
+        // Not a voter: absent, or left a learner (observer) by a refused reconfig (e.g. it was
+        // not yet in sync when the new configuration was checked): (re)add it as a participant.
+        if !members.voters.contains_key(&id) {
             let starting = match pod {
                 Some(p) if p.running && !p.terminating && p.server_id == Some(id) => None,
                 Some(p) if p.running && p.server_id.is_some() && p.server_id != Some(id) => Some(format!(
@@ -527,9 +529,11 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
     )
 }
 
-/// Bookkeeping of `status.serverIds` from observations (pure): ids seen in the membership are
-/// marked joined; ordinals at or above the StatefulSet's replicas whose pod is gone and whose id
-/// is no member are released. Returns the new list (sorted by ordinal).
+/// Bookkeeping of `status.serverIds` from observations (pure): an id is marked joined once its
+/// pod serves as a member of the ensemble under that id (so its volume holds state; a member
+/// listed at bootstrap whose pod never ran has nothing to lose); ordinals at or above the
+/// StatefulSet's replicas whose pod is gone and whose id is no member are released. Returns the
+/// new list (sorted by ordinal).
 pub fn update_ids(
     ids: &[ServerIdStatus],
     sts_replicas: i32,
@@ -551,7 +555,10 @@ pub fn update_ids(
         })
         .cloned()
         .map(|mut s| {
-            if membership.is_some_and(|m| m.contains(s.id)) {
+            let serving = pods.iter().any(|p| {
+                p.ordinal == s.ordinal && p.server_id == Some(s.id) && p.mode.is_some()
+            });
+            if serving && membership.is_some_and(|m| m.contains(s.id)) {
                 s.joined = true;
             }
             s

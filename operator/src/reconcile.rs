@@ -370,6 +370,10 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
     }
 
     // ---- status ------------------------------------------------------------------------------
+    // A new pod template the StatefulSet controller has not observed yet: a rollout is coming.
+    let template_pending = sts.as_ref().is_some_and(|s| {
+        s.status.as_ref().and_then(|st| st.observed_generation) < s.metadata.generation
+    });
     let status = compute_status(&StatusInput {
         zk: &zk,
         sts: sts.as_ref(),
@@ -381,6 +385,7 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
         next_id: next,
         plan: &plan,
         update_revision: update_revision.as_deref(),
+        template_pending,
         apply_error: apply_error.as_ref().map(|e| e.to_string()),
         step_error: step_error.clone(),
         build: &ctx.build,
@@ -561,7 +566,10 @@ async fn execute(
             let target = builders::pod_name(zk, *to_ordinal);
             let addr = if ip.contains(':') { format!("[{ip}]:{}", zk.spec.ports.admin) } else { format!("{ip}:{}", zk.spec.ports.admin) };
             let res = zkclient::http_get(&addr, "/commands/elect", ctx.probe_timeout).await;
-            let ok = matches!(&res, Ok((200, body)) if body.contains("\"triggered\" : true") || body.contains("\"triggered\":true"));
+            let ok = matches!(&res, Ok((200, body)) if serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("triggered").and_then(|t| t.as_bool()))
+                == Some(true));
             ctx.metrics.operation(ns, &name, "transfer_leadership", ok);
             if ok {
                 event(
@@ -859,6 +867,8 @@ pub struct StatusInput<'a> {
     pub next_id: i64,
     pub plan: &'a Plan,
     pub update_revision: Option<&'a str>,
+    /// The StatefulSet controller has not observed the current pod template yet.
+    pub template_pending: bool,
     pub apply_error: Option<String>,
     pub step_error: Option<String>,
     pub build: &'a BuildContext,
@@ -951,14 +961,27 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
         },
         generation,
     );
-    let settled = inp.plan.phase == Phase::Settled && ready_replicas >= desired && r == desired;
-    let progressing = condition(
-        "Progressing",
-        !settled,
-        if settled { "Reconciled" } else { inp.plan.phase.reason() },
-        inp.plan.message.clone(),
-        generation,
-    );
+    let settled = inp.plan.phase == Phase::Settled
+        && !inp.template_pending
+        && ready_replicas >= desired
+        && r == desired;
+    let progressing = if inp.template_pending && inp.plan.phase == Phase::Settled {
+        condition(
+            "Progressing",
+            true,
+            Phase::RollingUpdate.reason(),
+            "waiting for the StatefulSet controller to observe the new pod template".into(),
+            generation,
+        )
+    } else {
+        condition(
+            "Progressing",
+            !settled,
+            if settled { "Reconciled" } else { inp.plan.phase.reason() },
+            inp.plan.message.clone(),
+            generation,
+        )
+    };
     let degraded = if let Some(e) = &inp.apply_error {
         condition("Degraded", true, "ReconcileFailed", truncate(e, 1000), generation)
     } else if let Some((reason, msg)) = &inp.plan.halted {

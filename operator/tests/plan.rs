@@ -179,6 +179,20 @@ fn scale_up_one_server_at_a_time_through_reconfig() {
 }
 
 #[test]
+fn a_member_left_an_observer_by_a_refused_reconfig_is_added_again() {
+    let mut w = healthy(1, 1);
+    w.desired = 3;
+    w.sts = 2;
+    w.start_pod(1, 6);
+    w.join(1);
+    let m = w.ens.membership.as_mut().unwrap();
+    m.voters.remove(&6);
+    m.observers.insert(6, String::new());
+    w.pod_mut(1).mode = Some("observer".into());
+    assert_eq!(w.plan().action, Action::AddMember { ordinal: 1, id: 6 });
+}
+
+#[test]
 fn a_pod_running_the_wrong_id_is_not_added() {
     let mut w = healthy(1, 1);
     w.desired = 2;
@@ -363,7 +377,13 @@ fn id_bookkeeping() {
     // ordinal 2 is above the StatefulSet's replicas, its pod is gone and it is no member
     let out = plan::update_ids(&ids, 2, &[pod(0, 1, "leader")], Some(&m));
     assert_eq!(out.len(), 2);
-    assert!(out[0].joined, "seen in the membership");
+    assert!(out[0].joined, "serving as a member under its id");
+    // listed in the membership (e.g. at bootstrap) but its pod never ran: not joined
+    let fresh = vec![ServerIdStatus { ordinal: 0, id: 1, joined: false }];
+    assert!(!plan::update_ids(&fresh, 1, &[], Some(&m))[0].joined);
+    let mut other = pod(0, 1, "follower");
+    other.server_id = Some(7);
+    assert!(!plan::update_ids(&fresh, 1, &[other], Some(&m))[0].joined);
     // membership unknown: keep everything
     assert_eq!(plan::update_ids(&ids, 2, &[], None).len(), 3);
     // allocation never reuses an id

@@ -65,6 +65,7 @@ fn status(zk: &ZookeeperCluster, pods: &[PodObs], ens: &EnsembleObs, phase: Phas
         next_id: i64::from(n) + 1,
         plan: &plan,
         update_revision: Some("r1"),
+        template_pending: false,
         apply_error: None,
         step_error: None,
         build: &BuildContext::default(),

@@ -65,18 +65,16 @@ kubectl apply -f "$RUN_DIR/d2.yaml" >/dev/null || die "apply cluster"
 zkj() { kubectl get -n "$NS" zk "$ZK" -o jsonpath="$1"; }
 # settled N: replicas, ready, updated all N, N voters, Progressing False
 settled() {
-  local n=$1 timeout=${2:-240} s v
+  local n=$1 timeout=${2:-240} s v a b c d g og
   for _ in $(seq 1 "$timeout"); do
-    s=$(zkj '{.status.replicas} {.status.readyReplicas} {.status.updatedReplicas} {.status.conditions[?(@.type=="Progressing")].status}')
+    s=$(zkj '{.status.replicas} {.status.readyReplicas} {.status.updatedReplicas} {.status.conditions[?(@.type=="Progressing")].status} {.metadata.generation} {.status.observedGeneration}')
     v=$(voters | tr ',' '\n' | grep -c .)
-    [ "$s" = "$n $n $n False" ] && [ "$v" = "$n" ] && return 0
+    read -r a b c d g og <<<"$s"
+    [ "$a $b $c $d" = "$n $n $n False" ] && [ "$g" = "${og:-}" ] && [ "$v" = "$n" ] && return 0
     sleep 1
   done
   echo "    not settled at $n: $s, $v voters"; return 1
 }
-t0=$(date +%s)
-settled 3 || die "3-server cluster did not settle"
-ok "3-server cluster settled after $(( $(date +%s) - t0 ))s"
 mark() { "$PY" "$CLIENT" mark --log "$LOG" "$1"; }
 pods_of() { seq -s, -f "$ZK-%g" 0 $(( $1 - 1 )); }
 analyze() { # phase pods [expectations...]
@@ -84,7 +82,7 @@ analyze() { # phase pods [expectations...]
   check "phase $ph: $*" "$PY" "$CLIENT" analyze --log "$LOG" --phase "$ph" --pods "$pods" "$@"
 }
 leader() { zkj '{.status.leader}'; }
-ids() { zkj '{.status.serverIds}' | python3 -c 'import json,sys; print(",".join(f"{s["ordinal"]}:{s["id"]}" for s in json.load(sys.stdin)))'; }
+ids() { zkj '{range .status.serverIds[*]}{.ordinal}:{.id} {end}' | sed 's/ $//; s/ /,/g'; }
 voters() { zkj '{.status.ensemble.voters}' | tr -d '[] '; }
 restart_operator_mid() { # what
   kill9_operator
@@ -93,6 +91,9 @@ restart_operator_mid() { # what
   start_operator
 }
 
+t0=$(date +%s)
+settled 3 || die "3-server cluster did not settle"
+ok "3-server cluster settled after $(( $(date +%s) - t0 ))s"
 # ---- the workload ---------------------------------------------------------------------------------
 rm -f "$LOG" "$STOP"
 nohup "$PY" "$CLIENT" run --ns "$NS" --cluster "$ZK" --addresses "$RUN_DIR/kubelet/addresses.json" \
