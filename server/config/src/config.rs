@@ -1001,12 +1001,7 @@ impl Parser {
                 "syncEnabled" => cfg.sync_enabled = val!(boolean(v)),
                 "forceSync" => cfg.force_sync = val!(yes_no(v)),
                 "standaloneEnabled" => cfg.standalone_enabled = val!(boolean(v)),
-                "reconfigEnabled" => {
-                    cfg.reconfig_enabled = val!(boolean(v));
-                    if cfg.reconfig_enabled {
-                        self.warn(e.line, key, WarningKind::Unsupported, "dynamic reconfiguration is not supported by rzk; the reconfig operation will be refused");
-                    }
-                }
+                "reconfigEnabled" => cfg.reconfig_enabled = val!(boolean(v)),
                 "readonlymode.enabled" => cfg.read_only_mode = val!(boolean(v)),
                 "skipACL" => cfg.skip_acl = val!(yes_no(v)),
                 "DigestAuthenticationProvider.superDigest" => {
