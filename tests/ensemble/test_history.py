@@ -199,7 +199,7 @@ def run_history(ens, test_name, seconds, faults, seed, n_clients=6, n_keys=4, ar
     # the run must have done real work in every phase
     ok_writes = sum(1 for o in rec.ops if o.f in ("set", "create", "delete", "cu") and o.status == "ok")
     ok_sgets = sum(1 for o in rec.ops if o.f == "sget" and o.status == "ok")
-    assert ok_writes > 100 and ok_sgets > 20, summary["counts"]
+    assert ok_writes > 100 and ok_sgets >= 10, summary["counts"]
     return rec, summary
 
 

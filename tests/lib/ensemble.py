@@ -148,27 +148,50 @@ def _cleanup_all():
 # --------------------------------------------------------------------------------------------
 
 
-def _hex_addr(text):
-    ip, port = text.split(":")
-    if len(ip) != 8:
+def _diag_inode(local, remote):
+    """Inode of the IPv4 TCP socket local->remote, by an exact NETLINK_SOCK_DIAG lookup (~15 us)."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)  # NETLINK_SOCK_DIAG
+    try:
+        s.settimeout(1.0)
+        sockid = (struct.pack("!HH", local[1], remote[1]) + socket.inet_aton(local[0]) + b"\0" * 12
+                  + socket.inet_aton(remote[0]) + b"\0" * 12
+                  + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))  # if, INET_DIAG_NOCOOKIE
+        req = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + sockid
+        # nlmsghdr: len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, seq, pid
+        s.sendto(struct.pack("=IHHII", 16 + len(req), 20, 1, 1, 0) + req, (0, 0))
+        data = s.recv(65536)
+        if struct.unpack_from("=H", data, 4)[0] != 20:
+            return None  # NLMSG_ERROR: no such socket
+        # inet_diag_msg: 4 bytes, inet_diag_sockid (48), expires, rqueue, wqueue, uid, inode
+        return str(struct.unpack_from("=I", data, 16 + 68)[0])
+    finally:
+        s.close()
+
+
+def _proc_inode(local, remote):
+    """Same from /proc/net/tcp (slow when the host has many sockets: a substring search only)."""
+    def hexa(a):
+        return "%08X:%04X" % (struct.unpack("<I", socket.inet_aton(a[0]))[0], a[1])
+
+    want = " %s %s " % (hexa(local), hexa(remote))
+    try:
+        with open("/proc/net/tcp") as f:
+            text = f.read()
+    except OSError:
         return None
-    return socket.inet_ntoa(struct.pack("<I", int(ip, 16))), int(port, 16)
+    i = text.find(want)
+    if i < 0:
+        return None
+    line = text[text.rfind("\n", 0, i) + 1: text.find("\n", i)]
+    p = line.split()
+    return p[9] if len(p) > 9 else None
 
 
 def _socket_inode(local, remote):
-    """Inode of the TCP socket with this local and remote address (from /proc/net/tcp)."""
     try:
-        with open("/proc/net/tcp") as f:
-            next(f)
-            for line in f:
-                p = line.split()
-                if len(p) < 10:
-                    continue
-                if _hex_addr(p[1]) == local and _hex_addr(p[2]) == remote:
-                    return p[9]
+        return _diag_inode(local, remote)
     except OSError:
-        pass
-    return None
+        return _proc_inode(local, remote)
 
 
 def _owner(inode, pids):
