@@ -249,6 +249,8 @@ func TestLock(t *testing.T) {
 	if maxHolders != 1 || total != 20 {
 		t.Fatalf("max holders %d total %d", maxHolders, total)
 	}
+	_, err := a.Sync(path)
+	must(t, err)
 	kids, _, err := a.Children(path)
 	must(t, err)
 	if len(kids) != 0 {

@@ -8,9 +8,10 @@ settings from the config file only).
 
 Adapter, for both implementations alike: the harness waits for `zk.FLWSrvr` to parse `srvr`, and
 go-zookeeper v1.0.4 only parses the ZooKeeper <= 3.4 header date ("built on 03/10/2020 20:43 GMT");
-3.5+ servers (Apache 3.8 and rzk) print "built on 2022-02-25 08:49 UTC". So the server listens on a
-private port and this process forwards the configured client port to it byte for byte, except that
-in replies to `srvr`/`stat` the "built on" date is rewritten into the old format. Nothing else is
+3.5+ servers (Apache 3.8 and rzk) print "built on 2022-02-25 08:49 UTC", and its version token
+must be [A-Za-z0-9.-]+ (Debian's Apache prints "3.8.0-${mvngit.commit.id}"). So the server listens on
+a private port and this process forwards the configured client port to it byte for byte, except
+that in replies to `srvr`/`stat` the first line is rewritten into the old form. Nothing else is
 touched.
 """
 import os
@@ -23,7 +24,7 @@ import threading
 
 MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 APACHE_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/*"
-DATE = re.compile(rb"built on (\d{4})-(\d{2})-(\d{2}) (\d{2}:\d{2}) ?(\w+)?")
+HEADER = re.compile(rb"^Zookeeper version: ([^,\n]*), built on (\d{4})-(\d{2})-(\d{2}) (\d{2}:\d{2})[^\n]*")
 
 
 def die_with_parent():
@@ -51,6 +52,13 @@ def jvm_props():
             k, v = tok[2:].split("=", 1)
             props[k] = v
     return props
+
+
+def rewrite_header(m):
+    # the version token as v1.0.4's regex accepts it ([A-Za-z0-9.-]; Debian's Apache build prints
+    # an unexpanded "3.8.0-${mvngit.commit.id}"), and the date as MM/DD/YYYY HH:MM GMT
+    version = re.sub(rb"[^A-Za-z0-9.\-]", b"-", m.group(1))
+    return b"Zookeeper version: %s, built on %s/%s/%s %s GMT" % (version, m.group(3), m.group(4), m.group(2), m.group(5))
 
 
 def pipe(src, dst):
@@ -87,7 +95,7 @@ def serve(client, backend_port):
                 if not b:
                     break
                 out += b
-            out = DATE.sub(lambda m: b"built on %s/%s/%s %s GMT" % (m.group(2), m.group(3), m.group(1), m.group(4)), out, 1)
+            out = HEADER.sub(rewrite_header, out, 1)
             client.sendall(out)
         except OSError:
             pass

@@ -157,6 +157,7 @@ class CuratorRecipesTest {
         }
         assertEquals(1, maxHolders.get(), "at most one holder at a time");
         assertEquals(clients * rounds, total.get());
+        Matrix.sync(admin, path);
         assertTrue(admin.getChildren().forPath(path).isEmpty(), "no lock nodes left behind");
     }
 
@@ -276,6 +277,7 @@ class CuratorRecipesTest {
         for (long t : enteredAt) {
             assertTrue(t >= lastStarted.get(), "nobody passes enter() before the last member arrives");
         }
+        Matrix.sync(admin, path);
         assertTrue(admin.getChildren().forPath(path).isEmpty(), "all members left");
     }
 
@@ -286,7 +288,9 @@ class CuratorRecipesTest {
         admin.create().forPath(path + "/pre", "p".getBytes(StandardCharsets.UTF_8));
         List<String> events = new CopyOnWriteArrayList<>();
         CountDownLatch initialized = new CountDownLatch(1);
-        CuratorCache cache = track(CuratorCache.build(client(), path));
+        CuratorFramework cacheClient = client();
+        Matrix.sync(cacheClient, path);
+        CuratorCache cache = track(CuratorCache.build(cacheClient, path));
         cache.listenable().addListener(CuratorCacheListener.builder()
                 .forCreates(n -> events.add("create " + n.getPath()))
                 .forChanges((o, n) -> events.add("change " + n.getPath() + " " + new String(n.getData(), StandardCharsets.UTF_8)))
@@ -402,6 +406,7 @@ class CuratorRecipesTest {
                 "v1".getBytes(StandardCharsets.UTF_8)));
         node.start();
         assertTrue(node.waitForInitialCreate(Matrix.WAIT_S, TimeUnit.SECONDS));
+        Matrix.sync(admin, path);
         Stat st = admin.checkExists().forPath(path);
         assertNotNull(st);
         assertTrue(st.getEphemeralOwner() != 0, "ephemeral");
@@ -423,6 +428,7 @@ class CuratorRecipesTest {
             }
         });
         node.close();
+        Matrix.sync(admin, path);
         assertNull(admin.checkExists().forPath(path), "deleted on close");
     }
 

@@ -150,6 +150,7 @@ class ZooKeeperClientTest {
         assertThrows(KeeperException.NoChildrenForEphemeralsException.class,
                 () -> zk.create(e + "/child", b(""), OPEN, CreateMode.PERSISTENT));
         other.close();
+        Matrix.sync(zk, e);
         assertNull(zk.exists(e, false), "ephemeral removed when its session closes");
     }
 
