@@ -71,6 +71,9 @@ pub const DYNAMIC_FILE: &str = "zoo.cfg.dynamic";
 pub const JOINED_KEY: &str = "joined";
 /// Annotation on the pod template with the hash of zoo.cfg.
 pub const CONFIG_HASH_ANNOTATION: &str = "rzk.dev/config-hash";
+/// Annotation on the pod template with the hash of the whole template: a pod whose value differs
+/// from the StatefulSet's runs an outdated revision (image, version, config, overrides).
+pub const TEMPLATE_HASH_ANNOTATION: &str = "rzk.dev/template-hash";
 /// Label of the per-revision zoo.cfg ConfigMaps (value: `zoo.cfg`).
 pub const CONFIG_LABEL: &str = "rzk.dev/config";
 /// Four-letter words the operator and the probes use (added to a user's whitelist).
@@ -286,6 +289,28 @@ pub fn dynamic_cfg(zk: &ZookeeperCluster, ctx: &BuildContext, ids: &[ServerIdSta
         .iter()
         .map(|s| format!("server.{}={}\n", s.id, server_value(zk, s.ordinal, ctx)))
         .collect()
+}
+
+/// Hash of a pod template (its JSON, without the template-hash annotation).
+pub fn template_hash(t: &PodTemplateSpec) -> String {
+    let mut t = t.clone();
+    if let Some(a) = t.metadata.as_mut().and_then(|m| m.annotations.as_mut()) {
+        a.remove(TEMPLATE_HASH_ANNOTATION);
+    }
+    fnv_hex(&serde_json::to_string(&t).unwrap_or_default())
+}
+
+/// The template hash of a StatefulSet built by [`statefulset`].
+pub fn template_hash_of(sts: &StatefulSet) -> Option<String> {
+    sts.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(TEMPLATE_HASH_ANNOTATION)
+        .cloned()
 }
 
 /// FNV-1a 64 of a string, hex (for the config-hash annotation; not cryptographic).
@@ -657,6 +682,19 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
         ..Default::default()
     };
 
+    let mut template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(pod_labels),
+            annotations: Some(pod_annotations),
+            ..Default::default()
+        }),
+        spec: Some(pod_spec),
+    };
+    let hash = template_hash(&template);
+    if let Some(a) = template.metadata.as_mut().and_then(|m| m.annotations.as_mut()) {
+        a.insert(TEMPLATE_HASH_ANNOTATION.into(), hash);
+    }
+
     StatefulSet {
         metadata: meta(zk, statefulset_name(zk)),
         spec: Some(StatefulSetSpec {
@@ -675,14 +713,7 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
                 match_labels: Some(selector_labels(zk)),
                 ..Default::default()
             },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    annotations: Some(pod_annotations),
-                    ..Default::default()
-                }),
-                spec: Some(pod_spec),
-            },
+            template,
             volume_claim_templates: Some(vec![claim]),
             persistent_volume_claim_retention_policy: Some(
                 StatefulSetPersistentVolumeClaimRetentionPolicy {

@@ -84,7 +84,10 @@ pub fn pod_facts(zk: &ZookeeperCluster, pod: &Pod) -> Option<PodObs> {
         ip: status.and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty()),
         ready,
         terminating: pod.metadata.deletion_timestamp.is_some(),
-        revision: pod.labels().get("controller-revision-hash").cloned(),
+        template_hash: pod
+            .annotations()
+            .get(builders::TEMPLATE_HASH_ANNOTATION)
+            .cloned(),
         unready_since,
         wiped,
         ..Default::default()

@@ -1,7 +1,7 @@
 //! The day-2 decision: from what the cluster and the ensemble report now, the ONE next step
 //! (pure, unit-tested). Nothing here depends on the operator's memory: the inputs are the
-//! StatefulSet (its `replicas` is the current step of a scale operation, its `updateRevision`
-//! the target of a rollout), the pods (readiness, revision, the server id each runs), the
+//! StatefulSet (its `replicas` is the current step of a scale operation, its pod template the
+//! target of a rollout), the pods (readiness, template hash, the server id each runs), the
 //! ensemble (membership from `/zookeeper/config`, the leader, per-member replication lag) and
 //! the durable `status.serverIds`. A restarted operator computes the same step.
 //!
@@ -41,8 +41,8 @@ pub struct PodObs {
     pub ready: bool,
     /// Has a deletionTimestamp.
     pub terminating: bool,
-    /// `controller-revision-hash` label.
-    pub revision: Option<String>,
+    /// `rzk.dev/template-hash` annotation (the revision of the pod template it runs).
+    pub template_hash: Option<String>,
     /// Since when (epoch seconds) the pod has not been Ready: the Ready condition's last
     /// transition, or its creation. None while Ready.
     pub unready_since: Option<i64>,
@@ -143,8 +143,11 @@ pub struct PlanInput<'a> {
     pub ids: &'a [ServerIdStatus],
     pub pods: &'a [PodObs],
     pub ens: &'a EnsembleObs,
-    /// The StatefulSet's updateRevision, once its controller observed the current template.
-    pub update_revision: Option<&'a str>,
+    /// Hash of the current pod template.
+    pub template_hash: &'a str,
+    /// The StatefulSet carries the current template and its controller has observed it, so a
+    /// deleted pod comes back with it: only then are outdated pods restarted.
+    pub rollout_ready: bool,
     /// Now, epoch seconds.
     pub now: i64,
     /// spec.rollout.healthTimeoutSeconds
@@ -188,9 +191,9 @@ impl PlanInput<'_> {
         self.id_of(ordinal).is_some_and(|id| self.healthy_id(id))
     }
     fn updated(&self, ordinal: i32) -> bool {
-        match (self.pod(ordinal), self.update_revision) {
-            (Some(p), Some(rev)) => p.revision.as_deref() == Some(rev),
-            _ => true,
+        match self.pod(ordinal) {
+            Some(p) => p.template_hash.as_deref() == Some(self.template_hash),
+            None => true,
         }
     }
     /// Whether removing `ids` leaves voters with a healthy majority.
@@ -430,7 +433,7 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
         // A pod that is down anyway and runs an outdated revision: restarting it costs nothing
         // and may cure it (e.g. after a bad change was reverted).
         if let Some(p) = pod {
-            if !p.ready && !p.terminating && p.mode.is_none() && !inp.updated(o) {
+            if !p.ready && !p.terminating && p.mode.is_none() && !inp.updated(o) && inp.rollout_ready {
                 return plan_of(
                     Action::DeletePod { ordinal: o },
                     Phase::RollingUpdate,
@@ -488,6 +491,13 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
     }
 
     // 7. rolling update
+    if rollout && !inp.rollout_ready {
+        return plan_of(
+            Action::None,
+            Phase::RollingUpdate,
+            "waiting for the StatefulSet controller to observe the new pod template",
+        );
+    }
     if rollout {
         let outdated: Vec<i32> = (0..r).filter(|o| !inp.updated(*o)).collect();
         let leader_ordinal = inp.ens.leader_id.and_then(|l| inp.ordinal_of_id(l));

@@ -308,11 +308,11 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
     ids = plan::update_ids(&ids, current_r, &pod_obs, ens.membership.as_ref());
     (ids, next) = plan::allocate_ids(&ids, next, current_r);
 
-    let update_revision = existing_sts.as_ref().and_then(|s| {
-        let st = s.status.as_ref()?;
-        (st.observed_generation? >= s.metadata.generation?)
-            .then(|| st.update_revision.clone())
-            .flatten()
+    let template_hash = builders::template_hash_of(&builders::statefulset(&zk, current_r, &zoo_cfg))
+        .unwrap_or_default();
+    let rollout_ready = existing_sts.as_ref().is_some_and(|s| {
+        builders::template_hash_of(s).as_deref() == Some(template_hash.as_str())
+            && s.status.as_ref().and_then(|st| st.observed_generation) >= s.metadata.generation
     });
     let plan = plan::plan(&plan::PlanInput {
         name: &builders::statefulset_name(&zk),
@@ -321,7 +321,8 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
         ids: &ids,
         pods: &pod_obs,
         ens: &ens,
-        update_revision: update_revision.as_deref(),
+        template_hash: &template_hash,
+        rollout_ready,
         now: now_epoch(),
         health_timeout: i64::from(zk.spec.rollout.health_timeout_seconds),
     });
@@ -370,10 +371,6 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
     }
 
     // ---- status ------------------------------------------------------------------------------
-    // A new pod template the StatefulSet controller has not observed yet: a rollout is coming.
-    let template_pending = sts.as_ref().is_some_and(|s| {
-        s.status.as_ref().and_then(|st| st.observed_generation) < s.metadata.generation
-    });
     let status = compute_status(&StatusInput {
         zk: &zk,
         sts: sts.as_ref(),
@@ -384,8 +381,7 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
         ids: &ids,
         next_id: next,
         plan: &plan,
-        update_revision: update_revision.as_deref(),
-        template_pending,
+        template_hash: &template_hash,
         apply_error: apply_error.as_ref().map(|e| e.to_string()),
         step_error: step_error.clone(),
         build: &ctx.build,
@@ -866,9 +862,8 @@ pub struct StatusInput<'a> {
     pub ids: &'a [ServerIdStatus],
     pub next_id: i64,
     pub plan: &'a Plan,
-    pub update_revision: Option<&'a str>,
-    /// The StatefulSet controller has not observed the current pod template yet.
-    pub template_pending: bool,
+    /// Hash of the current pod template.
+    pub template_hash: &'a str,
     pub apply_error: Option<String>,
     pub step_error: Option<String>,
     pub build: &'a BuildContext,
@@ -883,10 +878,7 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
     let membership = inp.ens.membership.as_ref();
     let in_range: Vec<&PodObs> = inp.pods.iter().filter(|p| p.ordinal < r).collect();
     let ready_replicas = in_range.iter().filter(|p| p.ready).count() as i32;
-    let updated = |p: &PodObs| match inp.update_revision {
-        Some(rev) => p.revision.as_deref() == Some(rev),
-        None => false,
-    };
+    let updated = |p: &PodObs| p.template_hash.as_deref() == Some(inp.template_hash);
     let updated_replicas = in_range.iter().filter(|p| updated(p)).count() as i32;
     let synced = |id: i64| {
         inp.ens.leader_id == Some(id)
@@ -962,26 +954,16 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
         generation,
     );
     let settled = inp.plan.phase == Phase::Settled
-        && !inp.template_pending
         && ready_replicas >= desired
+        && updated_replicas >= desired
         && r == desired;
-    let progressing = if inp.template_pending && inp.plan.phase == Phase::Settled {
-        condition(
-            "Progressing",
-            true,
-            Phase::RollingUpdate.reason(),
-            "waiting for the StatefulSet controller to observe the new pod template".into(),
-            generation,
-        )
-    } else {
-        condition(
-            "Progressing",
-            !settled,
-            if settled { "Reconciled" } else { inp.plan.phase.reason() },
-            inp.plan.message.clone(),
-            generation,
-        )
-    };
+    let progressing = condition(
+        "Progressing",
+        !settled,
+        if settled { "Reconciled" } else { inp.plan.phase.reason() },
+        inp.plan.message.clone(),
+        generation,
+    );
     let degraded = if let Some(e) = &inp.apply_error {
         condition("Degraded", true, "ReconcileFailed", truncate(e, 1000), generation)
     } else if let Some((reason, msg)) = &inp.plan.halted {

@@ -16,7 +16,8 @@ struct World {
     ids: Vec<ServerIdStatus>,
     pods: Vec<PodObs>,
     ens: EnsembleObs,
-    rev: Option<String>,
+    rev: String,
+    rollout_ready: bool,
 }
 
 fn pod(ordinal: i32, id: i64, mode: &str) -> PodObs {
@@ -25,7 +26,7 @@ fn pod(ordinal: i32, id: i64, mode: &str) -> PodObs {
         name: format!("zk-{ordinal}"),
         ip: Some(format!("10.0.0.{}", ordinal + 1)),
         ready: true,
-        revision: Some("r1".into()),
+        template_hash: Some("r1".into()),
         running: true,
         server_id: Some(id),
         own_spec: Some(format!("10.0.0.{}:2888:3888:participant", ordinal + 1)),
@@ -71,7 +72,8 @@ fn healthy(n: i32, leader: i64) -> World {
             leader_id: Some(leader),
             lag,
         },
-        rev: Some("r1".into()),
+        rev: "r1".into(),
+        rollout_ready: true,
     }
 }
 
@@ -84,7 +86,8 @@ impl World {
             ids: &self.ids,
             pods: &self.pods,
             ens: &self.ens,
-            update_revision: self.rev.as_deref(),
+            template_hash: &self.rev,
+            rollout_ready: self.rollout_ready,
             now: NOW,
             health_timeout: 300,
         })
@@ -262,12 +265,12 @@ fn scale_to_one_and_back() {
 #[test]
 fn rolling_update_followers_first_highest_ordinal_first_leader_last() {
     let mut w = healthy(3, 3); // the leader is the highest ordinal
-    w.rev = Some("r2".into());
+    w.rev = "r2".into();
     assert_eq!(w.plan().action, Action::DeletePod { ordinal: 1 });
     // while it is down, nothing else is touched
     w.pod_mut(1).ready = false;
     w.pod_mut(1).mode = None;
-    w.pod_mut(1).revision = Some("r2".into());
+    w.pod_mut(1).template_hash = Some("r2".into());
     w.pod_mut(1).unready_since = Some(NOW - 3);
     w.ens.lag.insert(2, None);
     let p = w.plan();
@@ -276,7 +279,7 @@ fn rolling_update_followers_first_highest_ordinal_first_leader_last() {
     // back and synced
     w.join(1);
     assert_eq!(w.plan().action, Action::DeletePod { ordinal: 0 });
-    w.pod_mut(0).revision = Some("r2".into());
+    w.pod_mut(0).template_hash = Some("r2".into());
     // only the leader is outdated: hand over to an updated synced follower
     assert_eq!(
         w.plan().action,
@@ -288,22 +291,26 @@ fn rolling_update_followers_first_highest_ordinal_first_leader_last() {
     w.pod_mut(0).mode = Some("leader".into());
     w.pod_mut(2).mode = Some("follower".into());
     assert_eq!(w.plan().action, Action::DeletePod { ordinal: 2 });
-    w.pod_mut(2).revision = Some("r2".into());
+    w.pod_mut(2).template_hash = Some("r2".into());
     assert_eq!(w.plan().phase, Phase::Settled);
 }
 
 #[test]
 fn no_rollout_until_the_statefulset_controller_saw_the_template() {
     let mut w = healthy(3, 1);
-    w.rev = None;
-    assert_eq!(w.plan().phase, Phase::Settled);
+    w.rev = "r2".into();
+    w.rollout_ready = false;
+    let p = w.plan();
+    assert_eq!((p.action, p.phase), (Action::None, Phase::RollingUpdate));
+    w.rollout_ready = true;
+    assert_eq!(w.plan().action, Action::DeletePod { ordinal: 2 });
 }
 
 #[test]
 fn a_server_that_never_becomes_healthy_halts_the_rollout() {
     let mut w = healthy(3, 1);
-    w.rev = Some("r2".into());
-    w.pod_mut(2).revision = Some("r2".into());
+    w.rev = "r2".into();
+    w.pod_mut(2).template_hash = Some("r2".into());
     w.pod_mut(2).ready = false;
     w.pod_mut(2).mode = None;
     w.pod_mut(2).running = false;
@@ -319,7 +326,7 @@ fn a_server_that_never_becomes_healthy_halts_the_rollout() {
     assert_eq!(reason, "RolloutHalted");
     assert!(msg.contains("zk-2"), "{msg}");
     // the change is reverted: the broken pod is outdated now and down anyway: restart it
-    w.rev = Some("r1".into());
+    w.rev = "r1".into();
     assert_eq!(w.plan().action, Action::DeletePod { ordinal: 2 });
 }
 
@@ -337,7 +344,7 @@ fn a_down_follower_is_not_restarted_when_up_to_date() {
 #[test]
 fn one_server_rollout_restarts_it() {
     let mut w = healthy(1, 1);
-    w.rev = Some("r2".into());
+    w.rev = "r2".into();
     assert_eq!(w.plan().action, Action::DeletePod { ordinal: 0 });
 }
 

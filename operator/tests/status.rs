@@ -29,7 +29,7 @@ fn member(id: i64, ready: bool, mode: Option<&str>) -> PodObs {
         server_id: Some(id),
         mode: mode.map(str::to_string),
         version: Some("0.1.0".into()),
-        revision: Some("r1".into()),
+        template_hash: Some("r1".into()),
         ..Default::default()
     }
 }
@@ -64,8 +64,7 @@ fn status(zk: &ZookeeperCluster, pods: &[PodObs], ens: &EnsembleObs, phase: Phas
         ids: &ids,
         next_id: i64::from(n) + 1,
         plan: &plan,
-        update_revision: Some("r1"),
-        template_pending: false,
+        template_hash: "r1",
         apply_error: None,
         step_error: None,
         build: &BuildContext::default(),

@@ -84,6 +84,10 @@ analyze() { # phase pods [expectations...]
 leader() { zkj '{.status.leader}'; }
 ids() { zkj '{range .status.serverIds[*]}{.ordinal}:{.id} {end}' | sed 's/ $//; s/ /,/g'; }
 voters() { zkj '{.status.ensemble.voters}' | tr -d '[] '; }
+# timed WHAT CMD...: CMD must succeed; reports the time since the operation started (T_OP) and
+# evaluates WHAT after CMD ran (so it may show the outcome).
+timed() { local what=$1; shift
+  if "$@"; then ok "$(eval "echo \"$what\"") after $(( $(date +%s) - T_OP ))s"; else bad "$(eval "echo \"$what\"") (gave up after $(( $(date +%s) - T_OP ))s)"; fi; }
 restart_operator_mid() { # what
   kill9_operator
   ok "operator killed (SIGKILL) $1"
@@ -91,9 +95,9 @@ restart_operator_mid() { # what
   start_operator
 }
 
-t0=$(date +%s)
+T_OP=$(date +%s)
 settled 3 || die "3-server cluster did not settle"
-ok "3-server cluster settled after $(( $(date +%s) - t0 ))s"
+ok "3-server cluster settled after $(( $(date +%s) - T_OP ))s"
 # ---- the workload ---------------------------------------------------------------------------------
 rm -f "$LOG" "$STOP"
 nohup "$PY" "$CLIENT" run --ns "$NS" --cluster "$ZK" --addresses "$RUN_DIR/kubelet/addresses.json" \
@@ -104,17 +108,26 @@ check "the client writes" grep -q '"ev": "ack"' "$LOG"
 mark warmup; sleep 3
 
 # ---- 1. rolling upgrades of 3 servers ---------------------------------------------------------------
+mid_rollout() { # at least 2 updated, still rolling, for the current generation
+  local s g og u p
+  for _ in $(seq 1 240); do
+    s=$(zkj '{.metadata.generation} {.status.observedGeneration} {.status.updatedReplicas} {.status.conditions[?(@.type=="Progressing")].status}')
+    read -r g og u p <<<"$s"
+    [ "$g" = "$og" ] && [ "${u:-0}" -ge 2 ] && [ "$p" = True ] && return 0
+    sleep 0.25
+  done; return 1
+}
 upgrade() { # phase n patch [mid-rollout hook]
-  local ph=$1 n=$2 patch=$3 hook=${4:-} t
+  local ph=$1 n=$2 patch=$3 hook=${4:-}
   say "$ph: $patch"
   mark "$ph"
-  t=$(date +%s)
+  T_OP=$(date +%s)
   kubectl patch -n "$NS" zk "$ZK" --type=merge -p "$patch" >/dev/null
   if [ -n "$hook" ]; then
-    for _ in $(seq 1 120); do [ "$(zkj '{.status.updatedReplicas}')" -ge 2 ] 2>/dev/null && break; sleep 0.5; done
+    mid_rollout || bad "$ph: no mid-rollout state seen"
     $hook "mid-rollout ($(zkj '{.status.updatedReplicas}') of $n updated)"
   fi
-  check "$ph: rolled out to $n servers in $(( $(date +%s) - t ))s" settled "$n" 300
+  timed "$ph: rolled out to $n servers" settled "$n" 300
   mark "$ph-done"
   analyze "$ph" "$(pods_of "$n")" --max-down 1 --expect-restarts "$n" --leader-last --max-noquorum 5
 }
@@ -127,12 +140,12 @@ check "a LeadershipTransfer Event was recorded" bash -c "kubectl get events -n $
 # ---- 2. scale 3 -> 5, the operator killed mid-scale -------------------------------------------------
 say "scale 3 -> 5"
 mark scale3-5
-t=$(date +%s)
+T_OP=$(date +%s)
 kubectl patch -n "$NS" zk "$ZK" --type=merge -p '{"spec":{"replicas":5}}' >/dev/null
 for _ in $(seq 1 120); do [ "$(voters | tr ',' '\n' | grep -c .)" -ge 4 ] && break; sleep 0.5; done
 check "scale-up adds one voter at a time (4 voters: $(voters))" [ "$(voters | tr ',' '\n' | grep -c .)" = 4 ]
 restart_operator_mid "after the 4th member joined"
-check "scale 3 -> 5 completed after an operator restart ($(( $(date +%s) - t ))s)" settled 5 240
+timed "scale 3 -> 5 completed despite the operator restart" settled 5 240
 mark scale3-5-done
 check "5 voters with fresh ids: $(voters) (ids $(ids))" [ "$(voters | tr ',' '\n' | grep -c .)" = 5 ]
 analyze scale3-5 "$(pods_of 3)" --max-down 0 --max-noquorum 3 --max-write-gap 5
@@ -143,12 +156,12 @@ upgrade upgrade5-config 5 '{"spec":{"config":{"maxClientCnxns":"400"}}}'
 
 # ---- 4. scale 5 -> 3 -> 1 -> 3 ---------------------------------------------------------------------
 scale() { # from to
-  local from=$1 to=$2 t stable
+  local from=$1 to=$2 stable
   say "scale $from -> $to"
   mark "scale$from-$to"
-  t=$(date +%s)
+  T_OP=$(date +%s)
   kubectl patch -n "$NS" zk "$ZK" --type=merge -p "{\"spec\":{\"replicas\":$to}}" >/dev/null
-  check "scale $from -> $to completed in $(( $(date +%s) - t ))s" settled "$to" 240
+  timed "scale $from -> $to completed" settled "$to" 240
   mark "scale$from-$to-done"
   check "after scale $from -> $to: $to pods, voters $(voters), ids $(ids)" \
     [ "$(kubectl get -n "$NS" pods -l app.kubernetes.io/instance=$ZK -o name | wc -l)" = "$to" ]
@@ -174,7 +187,7 @@ vord=${VICTIM##*-}
 old_id=$(zkj "{.status.serverIds[?(@.ordinal==$vord)].id}")
 old_uid=$(kubectl get -n "$NS" pvc "data-$VICTIM" -o jsonpath='{.metadata.uid}')
 mark wipe
-t=$(date +%s)
+T_OP=$(date +%s)
 kubectl delete -n "$NS" pvc "data-$VICTIM" --wait=false >/dev/null
 kubectl delete -n "$NS" pod "$VICTIM" --wait=false >/dev/null
 for _ in $(seq 1 90); do  # the StatefulSet re-creates the claim once the old one is gone
@@ -188,7 +201,7 @@ check "the claim of $VICTIM was re-created (new volume)" [ -n "${u:-}" -a "${u:-
 replaced() { for _ in $(seq 1 120); do
   id=$(zkj "{.status.serverIds[?(@.ordinal==$vord)].id}")
   [ -n "$id" ] && [ "$id" != "$old_id" ] && settled 3 1 >/dev/null && return 0; sleep 1; done; return 1; }
-check "$VICTIM came back under a new server id ($old_id -> $(zkj "{.status.serverIds[?(@.ordinal==$vord)].id}")) in $(( $(date +%s) - t ))s" replaced
+timed "$VICTIM came back under a new server id (\$old_id -> \$(zkj '{.status.serverIds[?(@.ordinal==$vord)].id}'))" replaced
 check "the old id $old_id left the ensemble: voters $(voters)" bash -c "! echo ',$(voters),' | grep -q ',$old_id,'"
 check "a MemberReplaced Event was recorded" bash -c "kubectl get events -n $NS --field-selector reason=MemberReplaced -o name | grep -q ."
 mark wipe-done
@@ -197,11 +210,11 @@ mark wipe-done
 say "a config change that makes the server fail (tickTime=bogus)"
 uids_before=$(kubectl get -n "$NS" pods -l app.kubernetes.io/instance=$ZK -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid} {end}')
 mark badconfig
-t=$(date +%s)
+T_OP=$(date +%s)
 kubectl patch -n "$NS" zk "$ZK" --type=merge -p '{"spec":{"config":{"tickTime":"bogus"}}}' >/dev/null
 halted() { for _ in $(seq 1 $(( HEALTH_TIMEOUT + 90 ))); do
   [ "$(zkj '{.status.conditions[?(@.type=="Degraded")].reason}')" = RolloutHalted ] && return 0; sleep 1; done; return 1; }
-check "Degraded=True reason RolloutHalted after $(( $(date +%s) - t ))s: $(zkj '{.status.conditions[?(@.type=="Degraded")].message}' | cut -c1-160)" halted
+timed "Degraded=True, reason RolloutHalted: \$(zkj '{.status.conditions[?(@.type==\"Degraded\")].message}' | cut -c1-140)..." halted
 check "a Warning Event RolloutHalted was recorded" bash -c "kubectl get events -n $NS --field-selector reason=RolloutHalted,type=Warning -o name | grep -q ."
 sleep 5
 uids_after=$(kubectl get -n "$NS" pods -l app.kubernetes.io/instance=$ZK -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid} {end}')
@@ -211,9 +224,9 @@ check "the other two servers kept serving (Available, 2 ready)" bash -c \
   "[ \"\$(kubectl get -n $NS zk $ZK -o jsonpath='{.status.conditions[?(@.type==\"Available\")].status} {.status.readyReplicas}')\" = 'True 2' ]"
 check "operator metric rzk_cluster_rollout_halted == 1" [ "$(metric "rzk_cluster_rollout_halted{cluster=\"$ZK\",namespace=\"$NS\"}")" = 1 ]
 say "reverting the bad change"
-t=$(date +%s)
+T_OP=$(date +%s)
 kubectl patch -n "$NS" zk "$ZK" --type=merge -p '{"spec":{"config":{"tickTime":null}}}' >/dev/null
-check "reverting recovers the cluster in $(( $(date +%s) - t ))s" settled 3 180
+timed "reverting recovers the cluster" settled 3 180
 check "Degraded=False again" [ "$(zkj '{.status.conditions[?(@.type=="Degraded")].status}')" = False ]
 mark badconfig-done
 analyze badconfig "$(pods_of 3)" --max-down 1 --max-noquorum 5
