@@ -173,7 +173,8 @@ class JavaJob(Job):
     def command(self, connect, out_dir):
         shutil.rmtree(os.path.join(self.build, "surefire-reports"), ignore_errors=True)
         return ["mvn", "-o", "-q", "-B", "-Dmaven.repo.local=" + os.path.join(ROOT, ".cache", "m2"),
-                "-Dmatrix.build.dir=" + self.build, "-Dzk.connect=" + connect, "test"]
+                "-Dmatrix.build.dir=" + self.build, "-Dzk.connect=" + connect,
+                "-Dtest=CuratorRecipesTest,ZooKeeperClientTest", "test"]
 
     def cwd(self):
         return os.path.join(HERE, "java")
