@@ -90,8 +90,9 @@ def test_expired_session_ephemerals_vanish_on_all_members(ens3, home_role):
             c.create("/exp/" + name, b"e", ephemeral=True)
         keeper = ens.client()  # a live session with an ephemeral that must stay
         keeper.create("/exp/keep", b"k", ephemeral=True)
-        before = {i: int(ens.mntr(i)["zk_ephemerals_count"]) for i in ens.ids()}
-        assert set(before.values()) == {4}, before
+        # mntr reads local state: wait until every member has applied the creates
+        wait_until(lambda: {int(ens.mntr(i)["zk_ephemerals_count"]) for i in ens.ids()} == {4}, 10,
+                   "4 ephemerals on every member")
         t0 = time.monotonic()
         px.blackhole()  # the server stops hearing from the client; the client never says goodbye
         wait_until(lambda: all(v is None for v in exists_on_each(ens, "/exp/a").values()), 20,
@@ -103,9 +104,8 @@ def test_expired_session_ephemerals_vanish_on_all_members(ens3, home_role):
             assert all(v is None for v in seen.values()), (name, seen)
         seen = exists_on_each(ens, "/exp/keep")
         assert all(v == keeper.client_id[0] for v in seen.values()), seen
-        ens.wait_converged()
-        after = {i: int(ens.mntr(i)["zk_ephemerals_count"]) for i in ens.ids()}
-        assert set(after.values()) == {1}, after
+        wait_until(lambda: {int(ens.mntr(i)["zk_ephemerals_count"]) for i in ens.ids()} == {1}, 10,
+                   "only the live session's ephemeral left on every member")
         # the old client, once it can talk again, learns its session has expired
         px.forward()
         px.cut()
