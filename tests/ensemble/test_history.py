@@ -45,6 +45,26 @@ class Nemesis:
     def leader(self):
         return self.ens.wait_leader(timeout=30)
 
+    def observer(self):
+        obs = [i for i in self.ens.ids() if self.ens.members[i].role == "observer"]
+        return self.rnd.choice(obs)
+
+    def kill_observer(self):
+        o = self.observer()
+        self.ens.kill9(o)
+        self.note("kill -9 observer %d" % o)
+        time.sleep(self.rnd.uniform(1.0, 2.0))
+        self.ens.start_member(o, wait=False)
+        self.note("restarted %d" % o)
+
+    def partition_observer(self):
+        o = self.observer()
+        self.ens.isolate(o)
+        self.note("isolate observer %d" % o)
+        time.sleep(self.rnd.uniform(2.0, 3.0))
+        self.ens.heal()
+        self.note("heal")
+
     def follower(self):
         l = self.leader()
         return self.rnd.choice([i for i in self.ens.live() if i != l and self.ens.members[i].role == "participant"])
@@ -229,4 +249,16 @@ def test_history_5_nodes_under_faults(make_ensemble, request):
     run_history(ens, request.node.name, env_int("RZK_HIST_SECONDS", 18),
                 _faults(["kill_leader", "partition_leader", "kill_two", "pause_leader"]), seed,
                 n_clients=env_int("RZK_HIST_CLIENTS", 6), n_keys=env_int("RZK_HIST_KEYS", 4),
+                artifacts=os.path.join(ens.dir, "history"))
+
+
+def test_history_3_nodes_and_observer_under_faults(make_ensemble, request):
+    """Clients homed on every member including an observer (reads served by the observer, writes
+    forwarded through it)."""
+    seed = _seed()
+    print("seed", seed)
+    ens = make_ensemble(3, observers=1)
+    run_history(ens, request.node.name, env_int("RZK_HIST_SECONDS", 14),
+                _faults(["kill_leader", "kill_observer", "partition_leader", "partition_observer"]), seed,
+                n_clients=max(4, env_int("RZK_HIST_CLIENTS", 4)), n_keys=env_int("RZK_HIST_KEYS", 3),
                 artifacts=os.path.join(ens.dir, "history"))

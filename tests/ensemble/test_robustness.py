@@ -1,7 +1,8 @@
 """No faults, just real-world conditions: peer latency, and sync under write load.
 
-ZooKeeper with tickTime=1000/syncLimit=2 tolerates peer round trips far above 100 ms; sync never
-fails in a healthy ensemble."""
+ZooKeeper with tickTime=1000/syncLimit=2 tolerates follower lag up to syncLimit x tickTime (2 s),
+so peer round trips of 60-200 ms (cross-zone / cross-region links) only slow it down; and sync
+never fails in a healthy ensemble."""
 
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 from ens_util import RETRYABLE, bounded
 
 
-@pytest.mark.parametrize("one_way_ms", [30, 60])
+@pytest.mark.parametrize("one_way_ms", [30, 60, 100])
 def test_ensemble_works_with_peer_latency(make_ensemble, one_way_ms):
     """All peer links get `one_way_ms` of added latency (round trip 2x). Writes and sync+reads
     through a follower must keep working (slower), and the leader must stay the leader."""
