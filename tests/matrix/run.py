@@ -472,6 +472,16 @@ def write_report(runs, peer):
             reason = xfails.get(("rzk", key[0], key[1]))
             L.append("- **%s / %s**: %s%s" % (key[0], key[1], r[1] or "(no detail)",
                                              " — expected failure: " + reason if reason else ""))
+    for suite in ("go", "kazoo"):
+        r = ((runs.get("rzk") or {}).get("peer") or {}).get(suite)
+        a = {x[0]: x[1] for x in (((runs.get("apache") or {}).get("peer") or {}).get(suite) or {}).get("results", [])}
+        for name, status, detail, _ in (r or {}).get("results", []):
+            if status == "fail" and a.get(name) != "fail":
+                found = True
+                reason = xfails.get(("rzk", "suite:" + suite, name))
+                L.append("- **%s own suite / %s**%s: %s%s" % (
+                    suite, name, "" if name in a else " (Apache not run)", detail or "(no detail)",
+                    " — expected failure: " + reason if reason else ""))
     if not found:
         L.append("None in this run.")
     L.append("")
