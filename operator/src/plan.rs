@@ -82,8 +82,10 @@ pub enum Action {
     RemoveMembers { ids: Vec<i64> },
     /// Set the StatefulSet's replicas (one step of a scale operation).
     SetReplicas(i32),
-    /// Start an election on the follower `to_ordinal` (leader `from` hands over).
-    TransferLeadership { from: i64, to_ordinal: i32 },
+    /// Start an election on a follower so that the leader `from` hands over: `candidates` are
+    /// the ordinals of healthy (updated) voters, best first. An attempt may fail (the old leader
+    /// may win the election again); the operator then tries the next candidate.
+    TransferLeadership { from: i64, candidates: Vec<i32> },
     /// Delete a pod (the StatefulSet recreates it from the current template).
     DeletePod { ordinal: i32 },
     /// Give the pod a new server id (its volume was wiped) and restart it.
@@ -220,9 +222,11 @@ impl PlanInput<'_> {
             ))
         }
     }
-    /// The best follower to hand leadership to: healthy, updated, a voter, not excluded.
-    fn transfer_target(&self, exclude: &[i32]) -> Option<i32> {
-        let m = self.ens.membership.as_ref()?;
+    /// Followers to hand leadership to, best first: healthy, updated, voters, not excluded.
+    fn transfer_targets(&self, exclude: &[i32]) -> Vec<i32> {
+        let Some(m) = self.ens.membership.as_ref() else {
+            return Vec::new();
+        };
         let mut candidates: Vec<(bool, u64, i32)> = (0..self.sts_replicas)
             .filter(|o| !exclude.contains(o))
             .filter_map(|o| {
@@ -237,7 +241,7 @@ impl PlanInput<'_> {
             })
             .collect();
         candidates.sort();
-        candidates.first().map(|c| c.2)
+        candidates.into_iter().map(|c| c.2).collect()
     }
 }
 
@@ -344,13 +348,14 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
     let stale: Vec<i64> = members.ids().filter(|id| !owned.contains(id)).collect();
     if !stale.is_empty() {
         if let Some(l) = inp.ens.leader_id.filter(|l| stale.contains(l)) {
-            return match inp.transfer_target(&[]) {
-                Some(to) => plan_of(
-                    Action::TransferLeadership { from: l, to_ordinal: to },
+            let candidates = inp.transfer_targets(&[]);
+            return match candidates.is_empty() {
+                false => plan_of(
+                    Action::TransferLeadership { from: l, candidates },
                     Phase::RemovingMember,
                     format!("server {l} leads but no pod owns it: handing leadership over before removing it"),
                 ),
-                None => plan_of(Action::None, Phase::RemovingMember, format!("server {l} leads but no pod owns it, and no healthy follower can take over")),
+                true => plan_of(Action::None, Phase::RemovingMember, format!("server {l} leads but no pod owns it, and no healthy follower can take over")),
             };
         }
         return match inp.can_remove(&stale) {
@@ -374,13 +379,14 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
         match inp.id_of(o) {
             Some(id) if members.contains(id) => {
                 if inp.ens.leader_id == Some(id) {
-                    return match inp.transfer_target(&[o]) {
-                        Some(to) => plan_of(
-                            Action::TransferLeadership { from: id, to_ordinal: to },
+                    let candidates = inp.transfer_targets(&[o]);
+                    return match candidates.is_empty() {
+                        false => plan_of(
+                            Action::TransferLeadership { from: id, candidates },
                             Phase::ScalingDown,
                             format!("scaling down {r} -> {d}: {pod_name} (server {id}) leads: handing leadership over first"),
                         ),
-                        None => plan_of(
+                        true => plan_of(
                             Action::None,
                             Phase::ScalingDown,
                             format!("scaling down {r} -> {d}: {pod_name} (server {id}) leads and no healthy follower can take over"),
@@ -513,9 +519,10 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
         let o = outdated[0];
         let name = format!("{}-{o}", inp.name);
         let leader = inp.ens.leader_id.unwrap_or(0);
-        return match inp.transfer_target(&[o]) {
-            Some(to) => plan_of(
-                Action::TransferLeadership { from: leader, to_ordinal: to },
+        let candidates = inp.transfer_targets(&[o]);
+        return match candidates.first() {
+            Some(_) => plan_of(
+                Action::TransferLeadership { from: leader, candidates },
                 Phase::RollingUpdate,
                 format!("rolling update ({done} of {r} updated): {name} leads: handing leadership over before restarting it"),
             ),

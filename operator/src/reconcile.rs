@@ -45,7 +45,7 @@ use crate::crd::{
 };
 use crate::metrics::Metrics;
 use crate::plan::{self, Action as Step, EnsembleObs, Phase, Plan, PodObs};
-use crate::{auth, ensemble, zkclient};
+use crate::{auth, ensemble, fourlw, zkclient};
 
 /// Errors of one reconciliation.
 #[derive(Debug, thiserror::Error)]
@@ -84,10 +84,22 @@ pub struct Context {
     pub reconfig_timeout: Duration,
     /// Key the clusters' super passwords are derived from (see [`crate::auth`]).
     pub auth_key: Vec<u8>,
-    /// When leadership was last handed over, per cluster: only a rate limit (a restarted
-    /// operator may ask once more, which is harmless).
-    elections: Mutex<HashMap<(String, String), Instant>>,
+    /// Leadership hand-overs in progress, per cluster: a rate limit and the attempt count for the
+    /// fallback (a restarted operator starts counting again, which is harmless).
+    transfers: Mutex<HashMap<(String, String), Transfer>>,
 }
+
+/// A leadership hand-over in progress.
+struct Transfer {
+    from: i64,
+    attempts: u32,
+    last: Option<Instant>,
+}
+
+/// Time an election gets before the next attempt (each costs an election's worth of unavailability).
+const TRANSFER_RETRY: Duration = Duration::from_secs(8);
+/// Elections tried (on different followers in turn) before the operator goes on without a hand-over.
+const TRANSFER_ATTEMPTS: u32 = 3;
 
 impl Context {
     pub fn new(client: Client, build: BuildContext, metrics: Arc<Metrics>, auth_key: Vec<u8>) -> Self {
@@ -103,7 +115,7 @@ impl Context {
             probe_timeout: Duration::from_secs(2),
             reconfig_timeout: Duration::from_secs(180),
             auth_key,
-            elections: Mutex::new(HashMap::new()),
+            transfers: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -547,25 +559,54 @@ async fn execute(
                 }
             }
         }
-        Step::TransferLeadership { from, to_ordinal } => {
+        Step::TransferLeadership { from, candidates } => {
             let key = (ns.to_string(), name.clone());
-            {
-                let mut e = ctx.elections.lock().unwrap();
-                if e.get(&key).is_some_and(|t| t.elapsed() < Duration::from_secs(6)) {
+            let attempt = {
+                let mut t = ctx.transfers.lock().unwrap();
+                let st = t.entry(key.clone()).or_insert(Transfer { from: *from, attempts: 0, last: None });
+                if st.from != *from {
+                    *st = Transfer { from: *from, attempts: 0, last: None };
+                }
+                if st.last.is_some_and(|l| l.elapsed() < TRANSFER_RETRY) {
                     return None; // asked recently: give the election time
                 }
-                e.insert(key, Instant::now());
+                st.attempts += 1;
+                st.last = Some(Instant::now());
+                st.attempts
+            };
+            if attempt > TRANSFER_ATTEMPTS {
+                ctx.transfers.lock().unwrap().remove(&key);
+                return transfer_fallback(zk, ctx, ns, plan, pods, *from, password, attempt - 1).await;
             }
-            let Some(ip) = pod(*to_ordinal).and_then(|p| p.ip.clone()) else {
+            let to_ordinal = candidates[(attempt as usize - 1) % candidates.len()];
+            let Some(ip) = pod(to_ordinal).and_then(|p| p.ip.clone()) else {
                 return Some(format!("no address for the new leader candidate ordinal {to_ordinal}"));
             };
-            let target = builders::pod_name(zk, *to_ordinal);
-            let addr = if ip.contains(':') { format!("[{ip}]:{}", zk.spec.ports.admin) } else { format!("{ip}:{}", zk.spec.ports.admin) };
-            let res = zkclient::http_get(&addr, "/commands/elect", ctx.probe_timeout).await;
-            let ok = matches!(&res, Ok((200, body)) if serde_json::from_str::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v.get("triggered").and_then(|t| t.as_bool()))
-                == Some(true));
+            let target = builders::pod_name(zk, to_ordinal);
+            let admin = host_port(&ip, zk.spec.ports.admin);
+            let elect = || zkclient::http_get(&admin, "/commands/elect", ctx.probe_timeout);
+            let triggered = |res: &Result<(u16, String), zkclient::ZkError>| {
+                matches!(res, Ok((200, body)) if serde_json::from_str::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| v.get("triggered").and_then(|t| t.as_bool()))
+                    == Some(true))
+            };
+            let res = elect().await;
+            let ok = triggered(&res);
+            if ok {
+                // The other followers refuse to vote while their leader lease (the election
+                // timeout) runs, but the old leader steps down on seeing the higher term and stops
+                // renewing it: a second election on the same follower once the leases expired is
+                // likely to win before the old leader campaigns itself.
+                tokio::time::sleep(election_timeout_max(zk) + Duration::from_millis(150)).await;
+                let leading = fourlw::srvr(&host_port(&ip, zk.spec.ports.client), ctx.probe_timeout)
+                    .await
+                    .is_ok_and(|s| s.mode == "leader");
+                if !leading {
+                    let again = elect().await;
+                    tracing::info!(cluster = %name, %target, triggered = triggered(&again), "second election after the leader lease");
+                }
+            }
             ctx.metrics.operation(ns, &name, "transfer_leadership", ok);
             if ok {
                 event(
@@ -573,7 +614,7 @@ async fn execute(
                     ctx,
                     "LeadershipTransfer",
                     "Elect",
-                    format!("asked {target} to take over leadership from server {from}: {}", plan.message),
+                    format!("asked {target} to take over leadership from server {from} (attempt {attempt} of {TRANSFER_ATTEMPTS}): {}", plan.message),
                 )
                 .await;
                 None
@@ -627,6 +668,60 @@ async fn execute(
     }
 }
 
+/// The servers' maximum election timeout (= openraft's leader lease): rzk-server derives it from
+/// tickTime as tickTime/2, clamped to 300..=1500 ms.
+fn election_timeout_max(zk: &ZookeeperCluster) -> Duration {
+    let tick: u64 = zk
+        .spec
+        .config
+        .get("tickTime")
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(2000);
+    Duration::from_millis((tick / 2).clamp(300, 1500))
+}
+
+fn host_port(ip: &str, port: i32) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// Leadership could not be handed over (the old leader kept winning the elections): go on
+/// without it. A rollout restarts the leader anyway (an ordinary failover: the others elect a new
+/// leader); a removal removes the leader from the ensemble (it steps down once the new
+/// configuration is committed).
+#[allow(clippy::too_many_arguments)]
+async fn transfer_fallback(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    ns: &str,
+    plan: &Plan,
+    pods: &[PodObs],
+    leader: i64,
+    password: &str,
+    attempts: u32,
+) -> Option<String> {
+    let name = zk.name_any();
+    let why = format!("server {leader} is still the leader after {attempts} elections on other members");
+    if plan.phase == Phase::RollingUpdate {
+        let Some(p) = pods.iter().find(|p| p.server_id == Some(leader)) else {
+            return Some(format!("{why}; its pod is not found"));
+        };
+        warn_event(zk, ctx, "LeadershipTransferFailed", "DeletePod", format!("{why}: restarting its pod {} anyway (the others elect a new leader)", p.name)).await;
+        let api = Api::<Pod>::namespaced(ctx.client.clone(), ns);
+        let res = api.delete(&p.name, &DeleteParams::default()).await;
+        ctx.metrics.operation(ns, &name, "restart_pod", res.is_ok());
+        return res.err().map(|e| format!("deleting pod {}: {e}", p.name));
+    }
+    warn_event(zk, ctx, "LeadershipTransferFailed", "Reconfig", format!("{why}: removing it from the ensemble while it leads")).await;
+    let leader_pod = pods.iter().find(|p| p.server_id == Some(leader) && p.mode.as_deref() == Some("leader"));
+    let res = reconfig(zk, ctx, leader_pod, password, "", &leader.to_string()).await;
+    ctx.metrics.operation(ns, &name, "remove_member", res.is_ok());
+    res.err().map(|e| format!("removing leader {leader}: {e}"))
+}
+
 fn one_line(cfg: &str) -> String {
     cfg.lines().map(str::trim).collect::<Vec<_>>().join(" ")
 }
@@ -641,7 +736,7 @@ async fn reconfig(
     leaving: &str,
 ) -> Result<String, zkclient::ZkError> {
     let ip = leader.and_then(|p| p.ip.clone()).unwrap_or_default();
-    let addr = if ip.contains(':') { format!("[{ip}]:{}", zk.spec.ports.client) } else { format!("{ip}:{}", zk.spec.ports.client) };
+    let addr = host_port(&ip, zk.spec.ports.client);
     tracing::info!(cluster = %zk.name_any(), %addr, joining, leaving, "reconfig");
     let mut s = zkclient::Session::connect(&addr, Duration::from_secs(30), ctx.probe_timeout.max(Duration::from_secs(5))).await?;
     let res = async {

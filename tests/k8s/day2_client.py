@@ -190,15 +190,17 @@ def analyze(a):
     max_down, noq, noq_start = 0, [], None
     serving = {"leader", "follower", "observer"}
     for r in recs:
-        if not (t0 < r["t"] <= t1) or r["ev"] != "state" or r["pod"] not in pods:
+        if not (t0 < r["t"] <= t1) or r["ev"] != "state":
             continue
         prev = state.get(r["pod"])
         state[r["pod"]] = r["state"]
-        if r["state"] == "down" and prev != "down":
+        if r["pod"] not in pods:  # e.g. a member being added or removed: only its leadership counts
+            pass
+        elif r["state"] == "down" and prev != "down":
             downs.append((r["t"], r["pod"], prev))
         down_now = sum(1 for p in pods if state.get(p) == "down")
         max_down = max(max_down, down_now)
-        has_quorum = any(state.get(p) == "leader" for p in pods) and \
+        has_quorum = any(s == "leader" for s in state.values()) and \
             sum(1 for p in pods if state.get(p) in serving) * 2 > len(pods)
         if not has_quorum and noq_start is None:
             noq_start = r["t"]
