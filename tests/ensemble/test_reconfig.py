@@ -211,3 +211,35 @@ def test_observer_from_zoo_cfg(make_ensemble):
         pytest.fail("observer from zoo.cfg never joined: %s; bootstrapper log: %s" % (
             e, [l for l in ens.members[1].log_tail(20000).splitlines() if "observer" in l][-2:]))
     assert ens.members[4].mode() == "observer"
+
+
+def test_reconfig_through_the_member_being_removed(ens3):
+    """The reconfig request arrives at the very member it removes: the change is applied and the
+    client gets the new configuration back (ZooKeeper answers through the old configuration)."""
+    ens = ens3
+    leader = ens.wait_leader()
+    f = [i for i in ens.ids() if i != leader][0]
+    rest = [i for i in ens.ids() if i != f]
+    wait_config(ens, {i: "participant" for i in ens.ids()})
+    c = su(ens, [f])
+    answer = None
+    try:
+        data, _ = c.reconfig(joining=None, leaving=str(f), new_members=None)
+        answer = parse_config(data)[0]
+    except Exception as e:
+        answer = e
+    roles = {i: "participant" for i in rest}
+    wait_config(ens, roles, rest)  # the change itself happened
+    assert answer == roles, "reconfig answered %r" % (answer,)
+
+
+def test_zookeeper_config_present_from_the_start(make_ensemble):
+    """/zookeeper/config holds the membership as soon as the ensemble serves (ZooKeeper writes it
+    from the configuration at startup), on every member."""
+    ens = make_ensemble(3)
+    seen = {}
+    for i in ens.ids():
+        c = ens.client(i)
+        seen[i] = parse_config(c.get("/zookeeper/config")[0])[0]
+    want = {i: "participant" for i in ens.ids()}
+    assert all(r == want for r in seen.values()), seen
