@@ -287,6 +287,10 @@ def main():
     w("```sh")
     w(cmd)
     w("```")
+    w("")
+    w("It builds `rzk-server` and `rzk-bench` in release mode, needs the Debian `zookeeper` package, and takes about")
+    w("15–20 minutes on this machine (`--quick`: ~4 minutes, short runs, 20,000 znodes). Related: `rzk-bench --help`,")
+    w("`tests/bench/profile.sh` (the profile above), `tests/bench/ab.sh OLD_BIN NEW_BIN` (A/B two rzk builds).")
     print("\n".join(out))
 
 
