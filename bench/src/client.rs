@@ -3,7 +3,10 @@
 
 use bytes::BytesMut;
 use rzk_proto::consts::{op, perms, xid};
-use rzk_proto::records::{Acl, CreateRequest, DeleteRequest, Id, MultiHeader, PathRequest, PathWatchRequest, ReplyHeader, RequestHeader, SetDataRequest};
+use rzk_proto::records::{
+    Acl, CreateRequest, DeleteRequest, Id, MultiHeader, PathRequest, PathWatchRequest, ReplyHeader,
+    RequestHeader, SetDataRequest,
+};
 use rzk_proto::{ConnectRequest, ConnectResponse, FrameDecoder, Jute, Reader, Writer};
 use std::io;
 use std::time::Duration;
@@ -37,19 +40,34 @@ pub struct Conn {
 }
 
 pub fn open_acl() -> Vec<Acl> {
-    vec![Acl { perms: perms::ALL, id: Id { scheme: "world".into(), id: "anyone".into() } }]
+    vec![Acl {
+        perms: perms::ALL,
+        id: Id {
+            scheme: "world".into(),
+            id: "anyone".into(),
+        },
+    }]
 }
 
 fn io_err(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, msg)
+    io::Error::other(msg)
 }
 
 impl Conn {
     /// TCP connect plus session handshake. `timeout` bounds the whole exchange.
-    pub async fn connect(addr: &str, session_timeout_ms: i32, timeout: Duration) -> io::Result<Conn> {
+    pub async fn connect(
+        addr: &str,
+        session_timeout_ms: i32,
+        timeout: Duration,
+    ) -> io::Result<Conn> {
         tokio::time::timeout(timeout, Self::connect_inner(addr, session_timeout_ms))
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{addr}: handshake timed out")))?
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{addr}: handshake timed out"),
+                )
+            })?
     }
 
     async fn connect_inner(addr: &str, session_timeout_ms: i32) -> io::Result<Conn> {
@@ -61,19 +79,29 @@ impl Conn {
             wr,
             rbuf: BytesMut::with_capacity(64 * 1024),
             dec: FrameDecoder::new(MAX_FRAME),
-            w: Writer { buf: Vec::with_capacity(64 * 1024) },
+            w: Writer {
+                buf: Vec::with_capacity(64 * 1024),
+            },
             next_xid: 1,
             session_id: 0,
             timeout_ms: 0,
             addr: addr.to_string(),
         };
         let start = c.begin_frame();
-        ConnectRequest { protocol_version: 0, last_zxid_seen: 0, timeout_ms: session_timeout_ms, session_id: 0, passwd: vec![0; 16], read_only: Some(false) }
-            .encode(&mut c.w);
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout_ms: session_timeout_ms,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: Some(false),
+        }
+        .encode(&mut c.w);
         c.end_frame(start);
         c.flush().await?;
         let body = c.read_raw_frame().await?;
-        let resp = ConnectResponse::decode(&body).map_err(|e| io_err(format!("{addr}: bad ConnectResponse: {e}")))?;
+        let resp = ConnectResponse::decode(&body)
+            .map_err(|e| io_err(format!("{addr}: bad ConnectResponse: {e}")))?;
         if resp.session_id == 0 || resp.timeout_ms <= 0 {
             return Err(io_err(format!("{addr}: session refused")));
         }
@@ -124,13 +152,20 @@ impl Conn {
                 return Ok(f);
             }
             if self.rd.read_buf(&mut self.rbuf).await? == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{}: connection closed by server", self.addr)));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{}: connection closed by server", self.addr),
+                ));
             }
         }
     }
 
     fn try_raw_frame(&mut self) -> io::Result<Option<Vec<u8>>> {
-        match self.dec.next_frame(&self.rbuf).map_err(|e| io_err(e.to_string()))? {
+        match self
+            .dec
+            .next_frame(&self.rbuf)
+            .map_err(|e| io_err(e.to_string()))?
+        {
             Some((range, total)) => {
                 let body = self.rbuf[range].to_vec();
                 let _ = self.rbuf.split_to(total);
@@ -142,9 +177,15 @@ impl Conn {
 
     fn parse(body: Vec<u8>) -> io::Result<Reply> {
         let mut r = Reader::new(&body);
-        let h = ReplyHeader::decode(&mut r).map_err(|e| io_err(format!("bad reply header: {e}")))?;
+        let h =
+            ReplyHeader::decode(&mut r).map_err(|e| io_err(format!("bad reply header: {e}")))?;
         let pos = r.position();
-        Ok(Reply { xid: h.xid, zxid: h.zxid, err: h.err, body: body[pos..].to_vec() })
+        Ok(Reply {
+            xid: h.xid,
+            zxid: h.zxid,
+            err: h.err,
+            body: body[pos..].to_vec(),
+        })
     }
 
     /// Waits for the next reply (or notification).
@@ -161,7 +202,12 @@ impl Conn {
     }
 
     /// Sends one request and waits for its reply; notifications arriving meanwhile are returned in `events`.
-    pub async fn call(&mut self, opcode: i32, body: impl FnOnce(&mut Writer), events: &mut Vec<Reply>) -> io::Result<Reply> {
+    pub async fn call(
+        &mut self,
+        opcode: i32,
+        body: impl FnOnce(&mut Writer),
+        events: &mut Vec<Reply>,
+    ) -> io::Result<Reply> {
         let x = self.push(opcode, body);
         self.flush().await?;
         loop {
@@ -173,7 +219,10 @@ impl Conn {
             } else if r.xid == xid::PING {
                 continue;
             } else {
-                return Err(io_err(format!("{}: reply xid {} while waiting for {}", self.addr, r.xid, x)));
+                return Err(io_err(format!(
+                    "{}: reply xid {} while waiting for {}",
+                    self.addr, r.xid, x
+                )));
             }
         }
     }
@@ -198,34 +247,76 @@ impl Conn {
 // Request body encoders.
 
 pub fn create_body<'a>(path: &'a str, data: &'a [u8], flags: i32) -> impl FnOnce(&mut Writer) + 'a {
-    move |w| CreateRequest { path: path.to_string(), data: Some(data.to_vec()), acl: open_acl(), flags }.encode(w)
+    move |w| {
+        CreateRequest {
+            path: path.to_string(),
+            data: Some(data.to_vec()),
+            acl: open_acl(),
+            flags,
+        }
+        .encode(w)
+    }
 }
 
 pub fn set_body<'a>(path: &'a str, data: &'a [u8]) -> impl FnOnce(&mut Writer) + 'a {
-    move |w| SetDataRequest { path: path.to_string(), data: Some(data.to_vec()), version: -1 }.encode(w)
+    move |w| {
+        SetDataRequest {
+            path: path.to_string(),
+            data: Some(data.to_vec()),
+            version: -1,
+        }
+        .encode(w)
+    }
 }
 
 /// A `multi` of persistent creates, one per path.
 pub fn multi_create_body<'a>(paths: &'a [String], data: &'a [u8]) -> impl FnOnce(&mut Writer) + 'a {
     move |w| {
         for p in paths {
-            MultiHeader { op: op::CREATE, done: false, err: -1 }.encode(w);
+            MultiHeader {
+                op: op::CREATE,
+                done: false,
+                err: -1,
+            }
+            .encode(w);
             create_body(p, data, rzk_proto::consts::create_mode::PERSISTENT)(w);
         }
-        MultiHeader { op: -1, done: true, err: -1 }.encode(w);
+        MultiHeader {
+            op: -1,
+            done: true,
+            err: -1,
+        }
+        .encode(w);
     }
 }
 
 pub fn path_watch_body(path: &str, watch: bool) -> impl FnOnce(&mut Writer) + '_ {
-    move |w| PathWatchRequest { path: path.to_string(), watch }.encode(w)
+    move |w| {
+        PathWatchRequest {
+            path: path.to_string(),
+            watch,
+        }
+        .encode(w)
+    }
 }
 
 pub fn path_body(path: &str) -> impl FnOnce(&mut Writer) + '_ {
-    move |w| PathRequest { path: path.to_string() }.encode(w)
+    move |w| {
+        PathRequest {
+            path: path.to_string(),
+        }
+        .encode(w)
+    }
 }
 
 pub fn delete_body(path: &str) -> impl FnOnce(&mut Writer) + '_ {
-    move |w| DeleteRequest { path: path.to_string(), version: -1 }.encode(w)
+    move |w| {
+        DeleteRequest {
+            path: path.to_string(),
+            version: -1,
+        }
+        .encode(w)
+    }
 }
 
 /// Sends a four-letter word and returns the server's text answer.
@@ -256,13 +347,19 @@ mod tests {
     fn bodies_decode_as_the_server_reads_them() {
         match decode_request(op::CREATE, &encode(create_body("/a/b", b"xyz", 3))).unwrap() {
             Request::Create(c) => {
-                assert_eq!((c.path.as_str(), c.data.as_deref(), c.flags), ("/a/b", Some(&b"xyz"[..]), 3));
+                assert_eq!(
+                    (c.path.as_str(), c.data.as_deref(), c.flags),
+                    ("/a/b", Some(&b"xyz"[..]), 3)
+                );
                 assert_eq!(c.acl, open_acl());
             }
             other => panic!("{other:?}"),
         }
         match decode_request(op::SET_DATA, &encode(set_body("/k", b"v"))).unwrap() {
-            Request::SetData(s) => assert_eq!((s.path.as_str(), s.data.as_deref(), s.version), ("/k", Some(&b"v"[..]), -1)),
+            Request::SetData(s) => assert_eq!(
+                (s.path.as_str(), s.data.as_deref(), s.version),
+                ("/k", Some(&b"v"[..]), -1)
+            ),
             other => panic!("{other:?}"),
         }
         match decode_request(op::GET_DATA, &encode(path_watch_body("/k", true))).unwrap() {

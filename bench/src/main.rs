@@ -132,7 +132,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         (s, 1.0)
     };
     let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    if !(v >= 0.0) {
+    if v.is_nan() || v < 0.0 {
         return Err(format!("bad duration {s:?}"));
     }
     Ok(Duration::from_secs_f64(v * mult))
@@ -140,7 +140,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_args(args: Vec<String>) -> Result<Opts, String> {
     let mut it = args.into_iter().peekable();
-    let cmd = it.next().ok_or_else(|| "missing workload or command (see --help)".to_string())?;
+    let cmd = it
+        .next()
+        .ok_or_else(|| "missing workload or command (see --help)".to_string())?;
     if cmd == "--help" || cmd == "-h" || cmd == "help" {
         print!("{HELP}");
         std::process::exit(0);
@@ -161,7 +163,13 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
         reads: 90,
         multi: 1,
         root: "/rzk-bench".into(),
-        tag: format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)),
+        tag: format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+        ),
         label: String::new(),
         session_timeout_ms: 30_000,
         threads: 1,
@@ -186,12 +194,22 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
         }
         let (k, v) = match a.split_once('=') {
             Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (a.clone(), it.next().ok_or_else(|| format!("{a} needs a value"))?),
+            None => (
+                a.clone(),
+                it.next().ok_or_else(|| format!("{a} needs a value"))?,
+            ),
         };
-        let num = |v: &str| v.parse::<u64>().map_err(|_| format!("{k}: not a number: {v:?}"));
+        let num = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{k}: not a number: {v:?}"))
+        };
         match k.as_str() {
             "--servers" | "--server" => {
-                o.servers = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                o.servers = v
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if o.servers.is_empty() {
                     return Err("--servers is empty".into());
                 }
@@ -211,7 +229,12 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
             "--label" => o.label = v,
             "--session-timeout" => o.session_timeout_ms = num(&v)? as i32,
             "--threads" => o.threads = num(&v)?.max(1) as usize,
-            "--since-ns" => o.since_ns = Some(v.parse().map_err(|_| format!("--since-ns: bad number {v:?}"))?),
+            "--since-ns" => {
+                o.since_ns = Some(
+                    v.parse()
+                        .map_err(|_| format!("--since-ns: bad number {v:?}"))?,
+                )
+            }
             "--max-wait" => o.max_wait = parse_duration(&v)?,
             _ => return Err(format!("unknown option {k} (see --help)")),
         }
@@ -231,9 +254,14 @@ fn main() {
         }
     };
     let rt = if opts.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(opts.threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(opts.threads)
+            .enable_all()
+            .build()
     }
     .expect("tokio runtime");
     let result = rt.block_on(async {
@@ -242,7 +270,9 @@ fn main() {
             "leader" => workload::leader(&opts).await,
             "4lw" => {
                 let cmd = opts.arg.clone().unwrap_or_default();
-                let out = client::four_letter(&opts.servers[0], &cmd, Duration::from_secs(5)).await.map_err(|e| e.to_string())?;
+                let out = client::four_letter(&opts.servers[0], &cmd, Duration::from_secs(5))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 print!("{out}");
                 Ok(())
             }
@@ -275,7 +305,10 @@ mod tests {
 
     #[test]
     fn options() {
-        let o = parse_args(args("mixed --servers a:1,b:2 --sessions 4 --depth=2 --reads 50 --duration 3s --json")).unwrap();
+        let o = parse_args(args(
+            "mixed --servers a:1,b:2 --sessions 4 --depth=2 --reads 50 --duration 3s --json",
+        ))
+        .unwrap();
         assert_eq!(o.workload, Some(Workload::Mixed));
         assert_eq!(o.servers, vec!["a:1", "b:2"]);
         assert_eq!((o.sessions, o.depth, o.reads, o.json), (4, 2, 50, true));

@@ -28,7 +28,15 @@ pub struct Stats {
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats { all: new_hist(), read: new_hist(), write: new_hist(), reads: 0, writes: 0, errors: BTreeMap::new(), io_errors: 0 }
+        Stats {
+            all: new_hist(),
+            read: new_hist(),
+            write: new_hist(),
+            reads: 0,
+            writes: 0,
+            errors: BTreeMap::new(),
+            io_errors: 0,
+        }
     }
 }
 
@@ -92,7 +100,11 @@ pub enum Value {
 
 impl Report {
     pub fn new() -> Self {
-        Report { fields: Vec::new(), lats: Vec::new(), errors: BTreeMap::new() }
+        Report {
+            fields: Vec::new(),
+            lats: Vec::new(),
+            errors: BTreeMap::new(),
+        }
     }
     pub fn s(&mut self, k: &str, v: impl Into<String>) {
         self.fields.push((k.into(), Value::Str(v.into())));
@@ -116,10 +128,27 @@ impl Report {
                 Value::Num(n) => writeln!(o, "{k:<14} {n:.1}"),
             };
         }
-        let errs: Vec<String> = self.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(o, "{:<14} {}", "errors", if errs.is_empty() { "0".to_string() } else { errs.join(" ") });
+        let errs: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "{:<14} {}",
+            "errors",
+            if errs.is_empty() {
+                "0".to_string()
+            } else {
+                errs.join(" ")
+            }
+        );
         if !self.lats.is_empty() {
-            let _ = writeln!(o, "latency ms     {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}", "count", "mean", "p50", "p90", "p99", "p99.9", "max");
+            let _ = writeln!(
+                o,
+                "latency ms     {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "count", "mean", "p50", "p90", "p99", "p99.9", "max"
+            );
             for (k, l) in &self.lats {
                 let _ = writeln!(
                     o,
@@ -152,7 +181,11 @@ impl Report {
         }
         sep(&mut o);
         o.push_str("\"errors\":{");
-        let errs: Vec<String> = self.errors.iter().map(|(k, v)| format!("{}:{v}", json_str(k))).collect();
+        let errs: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", json_str(k)))
+            .collect();
         o.push_str(&errs.join(","));
         o.push('}');
         sep(&mut o);
@@ -239,7 +272,10 @@ mod tests {
         r.errors.insert(err_name(-101), 2);
         r.lat("all", summarize(&h));
         let j = r.json();
-        assert!(j.starts_with("{\"workload\":\"get \\\"x\\\"\\n\",\"ops\":4,\"ops_per_s\":2.500,"), "{j}");
+        assert!(
+            j.starts_with("{\"workload\":\"get \\\"x\\\"\\n\",\"ops\":4,\"ops_per_s\":2.500,"),
+            "{j}"
+        );
         assert!(j.contains("\"errors\":{\"NoNode(-101)\":2}"), "{j}");
         assert!(j.contains("\"p50\":0.200"), "{j}");
         assert!(j.ends_with("}}"), "{j}");

@@ -77,7 +77,10 @@ struct Plan {
 }
 
 fn now_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 fn io<E: std::fmt::Display>(e: E) -> String {
@@ -85,17 +88,28 @@ fn io<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Creates `paths` (pipelined, `depth` outstanding), ignoring NodeExists. Returns the number of other errors.
-async fn create_all(c: &mut Conn, paths: &[String], data: &[u8], depth: usize) -> Result<u64, String> {
+async fn create_all(
+    c: &mut Conn,
+    paths: &[String],
+    data: &[u8],
+    depth: usize,
+) -> Result<u64, String> {
     let mut next = 0;
     let mut inflight: VecDeque<i32> = VecDeque::new();
     let mut errors = 0;
     while next < paths.len() || !inflight.is_empty() {
         while next < paths.len() && inflight.len() < depth {
-            inflight.push_back(c.push(op::CREATE, client::create_body(&paths[next], data, create_mode::PERSISTENT)));
+            inflight.push_back(c.push(
+                op::CREATE,
+                client::create_body(&paths[next], data, create_mode::PERSISTENT),
+            ));
             next += 1;
         }
         c.flush().await.map_err(io)?;
-        let r = tokio::time::timeout(REPLY_TIMEOUT, c.read()).await.map_err(|_| "setup: reply timed out".to_string())?.map_err(io)?;
+        let r = tokio::time::timeout(REPLY_TIMEOUT, c.read())
+            .await
+            .map_err(|_| "setup: reply timed out".to_string())?
+            .map_err(io)?;
         if r.xid == xid::NOTIFICATION || r.xid == xid::PING {
             continue;
         }
@@ -123,7 +137,7 @@ async fn ensure_path(c: &mut Conn, path: &str) -> Result<(), String> {
     }
     // One at a time: each parent must exist before its child.
     for p in paths {
-        if create_all(c, &[p.clone()], &[], 1).await? > 0 {
+        if create_all(c, std::slice::from_ref(&p), &[], 1).await? > 0 {
             return Err(format!("cannot create {p}"));
         }
     }
@@ -136,7 +150,9 @@ pub async fn run(o: &Opts) -> Result<(), String> {
         return watch_fanout(o).await;
     }
     let data = vec![b'x'; o.payload];
-    let mut setup = Conn::connect(&o.servers[0], o.session_timeout_ms, CONNECT_TIMEOUT).await.map_err(io)?;
+    let mut setup = Conn::connect(&o.servers[0], o.session_timeout_ms, CONNECT_TIMEOUT)
+        .await
+        .map_err(io)?;
     ensure_path(&mut setup, &o.root).await?;
     let setup_start = Instant::now();
     let mut keys = Vec::new();
@@ -153,12 +169,16 @@ pub async fn run(o: &Opts) -> Result<(), String> {
         Workload::Children => {
             children_parent = format!("{}/ch{}", o.root, o.children);
             ensure_path(&mut setup, &children_parent).await?;
-            let kids: Vec<String> = (0..o.children).map(|i| format!("{children_parent}/child-{i:06}")).collect();
+            let kids: Vec<String> = (0..o.children)
+                .map(|i| format!("{children_parent}/child-{i:06}"))
+                .collect();
             create_all(&mut setup, &kids, &[], 256).await?;
         }
         Workload::Create => {
             ensure_path(&mut setup, &create_parent).await?;
-            let dirs: Vec<String> = (0..o.sessions).map(|i| format!("{create_parent}/s{i}")).collect();
+            let dirs: Vec<String> = (0..o.sessions)
+                .map(|i| format!("{create_parent}/s{i}"))
+                .collect();
             create_all(&mut setup, &dirs, &[], 256).await?;
         }
         Workload::Churn => ensure_path(&mut setup, &churn_parent).await?,
@@ -175,9 +195,13 @@ pub async fn run(o: &Opts) -> Result<(), String> {
         let to = o.session_timeout_ms;
         let root = o.root.clone();
         connecting.push(tokio::spawn(async move {
-            let mut c = Conn::connect(&addr, to, CONNECT_TIMEOUT).await.map_err(io)?;
+            let mut c = Conn::connect(&addr, to, CONNECT_TIMEOUT)
+                .await
+                .map_err(io)?;
             let mut ev = Vec::new();
-            c.call(op::SYNC, client::path_body(&root), &mut ev).await.map_err(io)?;
+            c.call(op::SYNC, client::path_body(&root), &mut ev)
+                .await
+                .map_err(io)?;
             Ok::<Conn, String>(c)
         }));
     }
@@ -186,7 +210,11 @@ pub async fn run(o: &Opts) -> Result<(), String> {
     }
 
     let start = Instant::now();
-    let window = if o.count.is_some() { None } else { Some((start + o.warmup, start + o.warmup + o.duration)) };
+    let window = if o.count.is_some() {
+        None
+    } else {
+        Some((start + o.warmup, start + o.warmup + o.duration))
+    };
     let plan = Arc::new(Plan {
         w,
         keys,
@@ -231,7 +259,10 @@ pub async fn run(o: &Opts) -> Result<(), String> {
     r.s("servers", o.servers.join(","));
     r.i("sessions", o.sessions as i64);
     r.i("depth", o.depth as i64);
-    if matches!(w, Workload::Create | Workload::Set | Workload::Get | Workload::Mixed) {
+    if matches!(
+        w,
+        Workload::Create | Workload::Set | Workload::Get | Workload::Mixed
+    ) {
         r.i("payload", o.payload as i64);
     }
     if w == Workload::Mixed {
@@ -246,11 +277,21 @@ pub async fn run(o: &Opts) -> Result<(), String> {
     r.n("setup_s", setup_s);
     r.n("seconds", secs);
     r.i("ops", ops as i64);
-    r.n("ops_per_s", if secs > 0.0 { ops as f64 / secs } else { 0.0 });
+    r.n(
+        "ops_per_s",
+        if secs > 0.0 { ops as f64 / secs } else { 0.0 },
+    );
     if w == Workload::Create {
         let znodes = ops * o.multi.max(1) as u64;
         r.i("znodes", znodes as i64);
-        r.n("znodes_per_s", if secs > 0.0 { znodes as f64 / secs } else { 0.0 });
+        r.n(
+            "znodes_per_s",
+            if secs > 0.0 {
+                znodes as f64 / secs
+            } else {
+                0.0
+            },
+        );
     }
     r.i("reads", total.reads as i64);
     r.i("writes", total.writes as i64);
@@ -274,7 +315,11 @@ pub async fn run(o: &Opts) -> Result<(), String> {
 }
 
 /// Drives one session: keeps `depth` requests outstanding until the window ends or the count is used up.
-async fn session_loop(plan: Arc<Plan>, mut c: Conn, idx: usize) -> (Stats, Option<String>, Instant) {
+async fn session_loop(
+    plan: Arc<Plan>,
+    mut c: Conn,
+    idx: usize,
+) -> (Stats, Option<String>, Instant) {
     let mut st = Stats::default();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((idx as u64 + 1) * 0x1000_0001));
     let mut inflight: VecDeque<Pending> = VecDeque::with_capacity(plan.depth);
@@ -298,7 +343,11 @@ async fn session_loop(plan: Arc<Plan>, mut c: Conn, idx: usize) -> (Stats, Optio
             } else {
                 if let Some(n) = plan.count {
                     // With --multi, --count is in znodes and each request carries `multi` of them.
-                    let per = if plan.w == Workload::Create { plan.multi as u64 } else { 1 };
+                    let per = if plan.w == Workload::Create {
+                        plan.multi as u64
+                    } else {
+                        1
+                    };
                     if plan.issued.fetch_add(per, Ordering::Relaxed) >= n {
                         sending = false;
                         break;
@@ -308,43 +357,86 @@ async fn session_loop(plan: Arc<Plan>, mut c: Conn, idx: usize) -> (Stats, Optio
                     Workload::Create if plan.multi > 1 => {
                         let first = seq;
                         seq += plan.multi as u64;
-                        let paths: Vec<String> = (first..first + plan.multi as u64).map(|n| format!("{my_dir}/n{n:010}")).collect();
-                        (Kind::Create, c.push(op::MULTI, client::multi_create_body(&paths, &plan.data)))
+                        let paths: Vec<String> = (first..first + plan.multi as u64)
+                            .map(|n| format!("{my_dir}/n{n:010}"))
+                            .collect();
+                        (
+                            Kind::Create,
+                            c.push(op::MULTI, client::multi_create_body(&paths, &plan.data)),
+                        )
                     }
                     Workload::Create => {
                         let p = format!("{my_dir}/n{seq:010}");
                         seq += 1;
-                        (Kind::Create, c.push(op::CREATE, client::create_body(&p, &plan.data, create_mode::PERSISTENT)))
+                        (
+                            Kind::Create,
+                            c.push(
+                                op::CREATE,
+                                client::create_body(&p, &plan.data, create_mode::PERSISTENT),
+                            ),
+                        )
                     }
                     Workload::Set => {
                         let k = &plan.keys[rng.below(plan.keys.len())];
-                        (Kind::Set, c.push(op::SET_DATA, client::set_body(k, &plan.data)))
+                        (
+                            Kind::Set,
+                            c.push(op::SET_DATA, client::set_body(k, &plan.data)),
+                        )
                     }
                     Workload::Get => {
                         let k = &plan.keys[rng.below(plan.keys.len())];
-                        (Kind::Get, c.push(op::GET_DATA, client::path_watch_body(k, false)))
+                        (
+                            Kind::Get,
+                            c.push(op::GET_DATA, client::path_watch_body(k, false)),
+                        )
                     }
                     Workload::Exists => {
                         let k = &plan.keys[rng.below(plan.keys.len())];
-                        (Kind::Exists, c.push(op::EXISTS, client::path_watch_body(k, false)))
+                        (
+                            Kind::Exists,
+                            c.push(op::EXISTS, client::path_watch_body(k, false)),
+                        )
                     }
-                    Workload::Children => (Kind::Children, c.push(op::GET_CHILDREN, client::path_watch_body(&plan.children_parent, false))),
+                    Workload::Children => (
+                        Kind::Children,
+                        c.push(
+                            op::GET_CHILDREN,
+                            client::path_watch_body(&plan.children_parent, false),
+                        ),
+                    ),
                     Workload::Mixed => {
                         let k = &plan.keys[rng.below(plan.keys.len())];
                         if (rng.next() % 100) < plan.reads as u64 {
-                            (Kind::Get, c.push(op::GET_DATA, client::path_watch_body(k, false)))
+                            (
+                                Kind::Get,
+                                c.push(op::GET_DATA, client::path_watch_body(k, false)),
+                            )
                         } else {
-                            (Kind::Set, c.push(op::SET_DATA, client::set_body(k, &plan.data)))
+                            (
+                                Kind::Set,
+                                c.push(op::SET_DATA, client::set_body(k, &plan.data)),
+                            )
                         }
                     }
                     Workload::Churn => (
                         Kind::ChurnCreate,
-                        c.push(op::CREATE, client::create_body(&plan.churn_prefix, &[], create_mode::EPHEMERAL_SEQUENTIAL)),
+                        c.push(
+                            op::CREATE,
+                            client::create_body(
+                                &plan.churn_prefix,
+                                &[],
+                                create_mode::EPHEMERAL_SEQUENTIAL,
+                            ),
+                        ),
                     ),
                     Workload::Watch => unreachable!(),
                 }
             };
-            inflight.push_back(Pending { xid: x, kind, sent: Instant::now() });
+            inflight.push_back(Pending {
+                xid: x,
+                kind,
+                sent: Instant::now(),
+            });
         }
         if inflight.is_empty() {
             break;
@@ -398,7 +490,14 @@ async fn session_loop(plan: Arc<Plan>, mut c: Conn, idx: usize) -> (Stats, Optio
     (st, err, last_done)
 }
 
-fn handle_reply(plan: &Plan, st: &mut Stats, followups: &mut VecDeque<String>, p: Pending, r: &Reply, done: Instant) {
+fn handle_reply(
+    plan: &Plan,
+    st: &mut Stats,
+    followups: &mut VecDeque<String>,
+    p: Pending,
+    r: &Reply,
+    done: Instant,
+) {
     if p.kind == Kind::ChurnCreate && r.err == 0 {
         if let Ok(cr) = CreateResponse::decode(&mut rzk_proto::Reader::new(&r.body)) {
             followups.push_back(cr.path);
@@ -436,7 +535,9 @@ enum WatchMsg {
 async fn watch_fanout(o: &Opts) -> Result<(), String> {
     let data = vec![b'w'; o.payload];
     let path = format!("{}/watched", o.root);
-    let mut writer = Conn::connect(&o.servers[0], o.session_timeout_ms, CONNECT_TIMEOUT).await.map_err(io)?;
+    let mut writer = Conn::connect(&o.servers[0], o.session_timeout_ms, CONNECT_TIMEOUT)
+        .await
+        .map_err(io)?;
     ensure_path(&mut writer, &path).await?;
     let n = o.sessions;
     let stop = Arc::new(AtomicBool::new(false));
@@ -444,7 +545,13 @@ async fn watch_fanout(o: &Opts) -> Result<(), String> {
     let mut handles = Vec::new();
     for i in 0..n {
         let addr = o.servers[i % o.servers.len()].clone();
-        let (to, path, tx, stop, root) = (o.session_timeout_ms, path.clone(), tx.clone(), stop.clone(), o.root.clone());
+        let (to, path, tx, stop, root) = (
+            o.session_timeout_ms,
+            path.clone(),
+            tx.clone(),
+            stop.clone(),
+            o.root.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let r = watcher(addr, to, path, root, tx.clone(), stop).await;
             if let Err(e) = r {
@@ -454,7 +561,11 @@ async fn watch_fanout(o: &Opts) -> Result<(), String> {
     }
     drop(tx);
     let start = Instant::now();
-    let warm_end = if o.count.is_some() { start } else { start + o.warmup };
+    let warm_end = if o.count.is_some() {
+        start
+    } else {
+        start + o.warmup
+    };
     let end = warm_end + o.duration;
     let mut fan = stats::new_hist();
     let mut each = stats::new_hist();
@@ -485,7 +596,10 @@ async fn watch_fanout(o: &Opts) -> Result<(), String> {
             }
         }
         let t0 = Instant::now();
-        let r = writer.call(op::SET_DATA, client::set_body(&path, &data), &mut ev).await.map_err(io)?;
+        let r = writer
+            .call(op::SET_DATA, client::set_body(&path, &data), &mut ev)
+            .await
+            .map_err(io)?;
         let set_done = Instant::now();
         if r.err != 0 {
             return Err(format!("setData {path}: {}", err_name(r.err)));
@@ -526,7 +640,9 @@ async fn watch_fanout(o: &Opts) -> Result<(), String> {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let _ = writer.call(op::SET_DATA, client::set_body(&path, &data), &mut ev).await;
+    let _ = writer
+        .call(op::SET_DATA, client::set_body(&path, &data), &mut ev)
+        .await;
     writer.close().await;
     for h in handles {
         let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
@@ -541,14 +657,29 @@ async fn watch_fanout(o: &Opts) -> Result<(), String> {
     r.i("watchers", n as i64);
     r.i("rounds", rounds as i64);
     r.n("seconds", secs);
-    r.n("rounds_per_s", if secs > 0.0 { rounds as f64 / secs } else { 0.0 });
-    r.n("notifications_per_s", if secs > 0.0 { (rounds * n as u64) as f64 / secs } else { 0.0 });
+    r.n(
+        "rounds_per_s",
+        if secs > 0.0 {
+            rounds as f64 / secs
+        } else {
+            0.0
+        },
+    );
+    r.n(
+        "notifications_per_s",
+        if secs > 0.0 {
+            (rounds * n as u64) as f64 / secs
+        } else {
+            0.0
+        },
+    );
     r.i("error_total", (missing + failures.len() as u64) as i64);
     if missing > 0 {
         r.errors.insert("missing_notifications".into(), missing);
     }
     if !failures.is_empty() {
-        r.errors.insert("watcher_failures".into(), failures.len() as u64);
+        r.errors
+            .insert("watcher_failures".into(), failures.len() as u64);
         eprintln!("rzk-bench: first watcher failure: {}", failures[0]);
     }
     r.lat("last_notify", summarize(&fan));
@@ -566,13 +697,20 @@ async fn watcher(
     tx: mpsc::UnboundedSender<WatchMsg>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), String> {
-    let mut c = Conn::connect(&addr, to, CONNECT_TIMEOUT).await.map_err(io)?;
+    let mut c = Conn::connect(&addr, to, CONNECT_TIMEOUT)
+        .await
+        .map_err(io)?;
     let mut ev = Vec::new();
-    c.call(op::SYNC, client::path_body(&root), &mut ev).await.map_err(io)?;
+    c.call(op::SYNC, client::path_body(&root), &mut ev)
+        .await
+        .map_err(io)?;
     let mut last_traffic;
     while !stop.load(Ordering::Relaxed) {
         ev.clear();
-        let r = c.call(op::GET_DATA, client::path_watch_body(&path, true), &mut ev).await.map_err(io)?;
+        let r = c
+            .call(op::GET_DATA, client::path_watch_body(&path, true), &mut ev)
+            .await
+            .map_err(io)?;
         if r.err != 0 {
             return Err(format!("getData {path}: {}", err_name(r.err)));
         }
@@ -589,7 +727,8 @@ async fn watcher(
             match tokio::time::timeout(Duration::from_millis(500), c.read()).await {
                 Ok(Ok(r)) if r.xid == xid::NOTIFICATION => {
                     let t = Instant::now();
-                    let e = WatcherEvent::decode(&mut rzk_proto::Reader::new(&r.body)).map_err(io)?;
+                    let e =
+                        WatcherEvent::decode(&mut rzk_proto::Reader::new(&r.body)).map_err(io)?;
                     if e.typ == event_type::NODE_DATA_CHANGED {
                         let _ = tx.send(WatchMsg::Notified(t));
                         break;
@@ -632,7 +771,12 @@ pub async fn probe(o: &Opts) -> Result<(), String> {
                     let path = format!("/rzk-bench-probe-{}-{i}-{n}", std::process::id());
                     let (addr, tx, inflight) = (addr.clone(), tx.clone(), inflight.clone());
                     tokio::spawn(async move {
-                        if let Ok(Ok(t)) = tokio::time::timeout(Duration::from_secs(3), probe_once(&addr, to, &path)).await {
+                        if let Ok(Ok(t)) = tokio::time::timeout(
+                            Duration::from_secs(3),
+                            probe_once(&addr, to, &path),
+                        )
+                        .await
+                        {
                             let _ = tx.send((i, t));
                         }
                         inflight.fetch_sub(1, Ordering::Relaxed);
@@ -666,9 +810,18 @@ pub async fn probe(o: &Opts) -> Result<(), String> {
 }
 
 async fn probe_once(addr: &str, to: i32, path: &str) -> Result<Instant, String> {
-    let mut c = Conn::connect(addr, to, Duration::from_secs(3)).await.map_err(io)?;
+    let mut c = Conn::connect(addr, to, Duration::from_secs(3))
+        .await
+        .map_err(io)?;
     let mut ev = Vec::new();
-    let r = c.call(op::CREATE, client::create_body(path, b"p", create_mode::EPHEMERAL), &mut ev).await.map_err(io)?;
+    let r = c
+        .call(
+            op::CREATE,
+            client::create_body(path, b"p", create_mode::EPHEMERAL),
+            &mut ev,
+        )
+        .await
+        .map_err(io)?;
     let t = Instant::now();
     if r.err != 0 && r.err != NODE_EXISTS {
         return Err(err_name(r.err));
@@ -681,7 +834,10 @@ async fn probe_once(addr: &str, to: i32, path: &str) -> Result<Instant, String> 
 pub async fn leader(o: &Opts) -> Result<(), String> {
     for (i, a) in o.servers.iter().enumerate() {
         if let Ok(out) = client::four_letter(a, "srvr", Duration::from_secs(2)).await {
-            if out.lines().any(|l| l.trim() == "Mode: leader" || l.trim() == "Mode: standalone") {
+            if out
+                .lines()
+                .any(|l| l.trim() == "Mode: leader" || l.trim() == "Mode: standalone")
+            {
                 println!("{i} {a}");
                 return Ok(());
             }
