@@ -157,6 +157,27 @@ HOSTS=$(endpoints "$NS" e2e)
 check "data survived the rolling restart" "$PY" tests/k8s/e2e_client.py read "$HOSTS" /e2e/hello "from-kubernetes"
 LEADER=$(kubectl get -n "$NS" zk e2e -o jsonpath='{.status.leader}')
 
+# ---- scale down and up again with Retain: the claim is kept, then reused under a new id -----------
+if [ "$REPLICAS" -ge 3 ]; then
+  say "scale $REPLICAS -> $((REPLICAS - 1)) -> $REPLICAS (scaleDownReclaimPolicy Retain)"
+  top=$((REPLICAS - 1))
+  top_id=$(kubectl get -n "$NS" zk e2e -o jsonpath="{.status.serverIds[?(@.ordinal==$top)].id}")
+  kubectl patch -n "$NS" zk e2e --type=merge -p "{\"spec\":{\"replicas\":$top}}" >/dev/null
+  scaled() { for _ in $(seq 1 120); do
+    [ "$(kubectl get -n "$NS" zk e2e -o jsonpath='{.status.replicas} {.status.readyReplicas} {.status.conditions[?(@.type=="Progressing")].status}')" = "$1 $1 False" ] && \
+    [ "$(kubectl get -n "$NS" zk e2e -o jsonpath='{.status.ensemble.voters}' | tr -d '[]' | tr ',' '\n' | grep -c .)" = "$1" ] && return 0; sleep 1; done; return 1; }
+  check "scaled down to $top voters" scaled "$top"
+  check "the removed pod's claim is kept (Retain)" bash -c "kubectl get -n $NS pvc data-e2e-$top -o name | grep -q ."
+  kubectl patch -n "$NS" zk e2e --type=merge -p "{\"spec\":{\"replicas\":$REPLICAS}}" >/dev/null
+  check "scaled up to $REPLICAS voters again" scaled "$REPLICAS"
+  new_id=$(kubectl get -n "$NS" zk e2e -o jsonpath="{.status.serverIds[?(@.ordinal==$top)].id}")
+  check "e2e-$top rejoined under a new id ($top_id -> $new_id), reusing its claim" [ "$new_id" -gt "$top_id" ]
+  check "its init container discarded the retired server's data" bash -c \
+    "grep -h 'holds the data of retired server $top_id' $RUN_DIR/kubelet/pods/${NS}_e2e-${top}_*/logs/init-myid.log | grep -q ."
+  HOSTS=$(endpoints "$NS" e2e)
+  check "data intact after the scale down and up" "$PY" tests/k8s/e2e_client.py read "$HOSTS" /e2e/hello "from-kubernetes"
+fi
+
 # ---- failover: delete the leader's pod ----------------------------------------------------------
 if [ "$REPLICAS" -ge 3 ]; then
   say "deleting the leader pod $LEADER"
