@@ -47,7 +47,10 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The super password of a cluster.
 pub fn super_password(key: &[u8], namespace: &str, name: &str, uid: &str) -> String {
-    hex(&hmac_sha1(key, format!("{namespace}/{name}/{uid}").as_bytes()))
+    hex(&hmac_sha1(
+        key,
+        format!("{namespace}/{name}/{uid}").as_bytes(),
+    ))
 }
 
 /// `super:<base64(sha1("super:<password>"))>`: the value of zoo.cfg
@@ -75,7 +78,10 @@ mod tests {
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
         );
         assert_eq!(
-            hex(&hmac_sha1(&[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            hex(&hmac_sha1(
+                &[0xaa; 80],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
             "aa4ae5e15272d00e95705637ce8a3b55ed402112"
         );
     }

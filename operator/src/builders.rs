@@ -332,7 +332,10 @@ pub fn config_map(zk: &ZookeeperCluster, zoo_cfg: &str) -> ConfigMap {
         .insert(CONFIG_LABEL.into(), "zoo.cfg".into());
     ConfigMap {
         metadata,
-        data: Some(BTreeMap::from([("zoo.cfg".to_string(), zoo_cfg.to_string())])),
+        data: Some(BTreeMap::from([(
+            "zoo.cfg".to_string(),
+            zoo_cfg.to_string(),
+        )])),
         immutable: Some(true),
         ..Default::default()
     }
@@ -346,7 +349,10 @@ pub fn members_config_map(
 ) -> ConfigMap {
     let mut data = BTreeMap::from([(DYNAMIC_FILE.to_string(), dynamic_cfg(zk, ctx, ids))]);
     for s in ids {
-        data.insert(format!("{}.myid", pod_name(zk, s.ordinal)), format!("{}\n", s.id));
+        data.insert(
+            format!("{}.myid", pod_name(zk, s.ordinal)),
+            format!("{}\n", s.id),
+        );
     }
     let joined: String = ids
         .iter()
@@ -691,7 +697,11 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
         spec: Some(pod_spec),
     };
     let hash = template_hash(&template);
-    if let Some(a) = template.metadata.as_mut().and_then(|m| m.annotations.as_mut()) {
+    if let Some(a) = template
+        .metadata
+        .as_mut()
+        .and_then(|m| m.annotations.as_mut())
+    {
         a.insert(TEMPLATE_HASH_ANNOTATION.into(), hash);
     }
 

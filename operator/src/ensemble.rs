@@ -69,19 +69,24 @@ pub fn pod_facts(zk: &ZookeeperCluster, pod: &Pod) -> Option<PodObs> {
     let wiped = status
         .and_then(|s| s.init_container_statuses.as_ref())
         .is_some_and(|cs| {
-            cs.iter().filter(|c| c.name == builders::INIT_MYID).any(|c| {
-                let code = |st: Option<&k8s_openapi::api::core::v1::ContainerState>| {
-                    st.and_then(|s| s.terminated.as_ref()).map(|t| t.exit_code)
-                };
-                let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref()).is_some();
-                code(c.state.as_ref()) == Some(builders::INIT_EXIT_WIPED)
-                    || (waiting && code(c.last_state.as_ref()) == Some(builders::INIT_EXIT_WIPED))
-            })
+            cs.iter()
+                .filter(|c| c.name == builders::INIT_MYID)
+                .any(|c| {
+                    let code = |st: Option<&k8s_openapi::api::core::v1::ContainerState>| {
+                        st.and_then(|s| s.terminated.as_ref()).map(|t| t.exit_code)
+                    };
+                    let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref()).is_some();
+                    code(c.state.as_ref()) == Some(builders::INIT_EXIT_WIPED)
+                        || (waiting
+                            && code(c.last_state.as_ref()) == Some(builders::INIT_EXIT_WIPED))
+                })
         });
     Some(PodObs {
         ordinal,
         name,
-        ip: status.and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty()),
+        ip: status
+            .and_then(|s| s.pod_ip.clone())
+            .filter(|ip| !ip.is_empty()),
         ready,
         terminating: pod.metadata.deletion_timestamp.is_some(),
         template_hash: pod
@@ -97,27 +102,30 @@ pub fn pod_facts(zk: &ZookeeperCluster, pod: &Pod) -> Option<PodObs> {
 /// Observe every pod of the cluster (facts + `conf` and `srvr`, concurrently).
 pub async fn observe_pods(zk: &ZookeeperCluster, pods: &[Pod], timeout: Duration) -> Vec<PodObs> {
     let port = zk.spec.ports.client;
-    let futs = pods.iter().filter_map(|p| pod_facts(zk, p)).map(|mut o| async move {
-        if let (Some(ip), false) = (o.ip.clone(), o.terminating) {
-            let a = addr(&ip, port);
-            let (conf, srvr) = tokio::join!(
-                fourlw::command(&a, "conf", timeout),
-                fourlw::srvr(&a, timeout)
-            );
-            if let Ok(text) = conf {
-                let (id, own) = parse_conf(&text);
-                o.running = id.is_some() || text.contains("clientPort=");
-                o.server_id = id;
-                o.own_spec = own;
+    let futs = pods
+        .iter()
+        .filter_map(|p| pod_facts(zk, p))
+        .map(|mut o| async move {
+            if let (Some(ip), false) = (o.ip.clone(), o.terminating) {
+                let a = addr(&ip, port);
+                let (conf, srvr) = tokio::join!(
+                    fourlw::command(&a, "conf", timeout),
+                    fourlw::srvr(&a, timeout)
+                );
+                if let Ok(text) = conf {
+                    let (id, own) = parse_conf(&text);
+                    o.running = id.is_some() || text.contains("clientPort=");
+                    o.server_id = id;
+                    o.own_spec = own;
+                }
+                if let Ok(s) = srvr {
+                    o.running = true;
+                    o.mode = Some(s.mode);
+                    o.version = s.version;
+                }
             }
-            if let Ok(s) = srvr {
-                o.running = true;
-                o.mode = Some(s.mode);
-                o.version = s.version;
-            }
-        }
-        o
-    });
+            o
+        });
     let mut out = futures::future::join_all(futs).await;
     out.sort_by_key(|o| o.ordinal);
     out
@@ -168,7 +176,12 @@ pub async fn observe_ensemble(
                 out.membership = Some(m);
             }
         }
-        Err(e) => error = Some(format!("reading /zookeeper/config from {}: {e}", leader.name)),
+        Err(e) => {
+            error = Some(format!(
+                "reading /zookeeper/config from {}: {e}",
+                leader.name
+            ))
+        }
     }
     match monitor {
         Ok((200, body)) => {

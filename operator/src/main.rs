@@ -45,7 +45,9 @@ fn main() -> anyhow::Result<()> {
     let mut metrics_addr = std::env::var("METRICS_ADDR").unwrap_or_else(|_| "0.0.0.0:8080".into());
     let mut cluster_domain =
         std::env::var("CLUSTER_DOMAIN").unwrap_or_else(|_| "cluster.local".into());
-    let mut auth_key_file = std::env::var("AUTH_KEY_FILE").ok().filter(|s| !s.is_empty());
+    let mut auth_key_file = std::env::var("AUTH_KEY_FILE")
+        .ok()
+        .filter(|s| !s.is_empty());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| {

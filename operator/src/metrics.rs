@@ -9,6 +9,9 @@ use prometheus::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// Server ids with a lag series, per (namespace, cluster).
+type LagIds = std::collections::HashMap<(String, String), Vec<String>>;
+
 /// Roles reported per cluster (`rzk_cluster_members{role=...}`).
 pub const ROLES: [&str; 5] = ["leader", "follower", "observer", "standalone", "unknown"];
 
@@ -43,9 +46,8 @@ pub struct Metrics {
     pub halted: IntGaugeVec,
     /// `rzk_cluster_operations_total{namespace,cluster,operation,result}`
     pub operations: IntCounterVec,
-    lag_ids: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<(String, String), Vec<String>>>,
-    >,
+    /// Server ids with a lag series, per (namespace, cluster).
+    lag_ids: std::sync::Arc<std::sync::Mutex<LagIds>>,
 }
 
 impl Default for Metrics {
@@ -200,7 +202,9 @@ impl Metrics {
         self.updated_replicas
             .with_label_values(&[ns, name])
             .set(i64::from(updated));
-        self.voters.with_label_values(&[ns, name]).set(voters as i64);
+        self.voters
+            .with_label_values(&[ns, name])
+            .set(voters as i64);
         self.synced_followers
             .with_label_values(&[ns, name])
             .set(synced_followers as i64);
@@ -286,10 +290,16 @@ impl Metrics {
         }
         // Counters of a deleted cluster go too.
         let fams = self.registry.gather();
-        for f in fams.iter().filter(|f| f.name() == "rzk_cluster_operations_total") {
+        for f in fams
+            .iter()
+            .filter(|f| f.name() == "rzk_cluster_operations_total")
+        {
             for m in f.get_metric() {
-                let l: std::collections::HashMap<&str, &str> =
-                    m.get_label().iter().map(|l| (l.name(), l.value())).collect();
+                let l: std::collections::HashMap<&str, &str> = m
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name(), l.value()))
+                    .collect();
                 if l.get("namespace") == Some(&ns) && l.get("cluster") == Some(&name) {
                     let _ = self.operations.remove_label_values(&[
                         ns,

@@ -183,9 +183,7 @@ impl PlanInput<'_> {
             return false;
         }
         match self.ordinal_of_id(id).and_then(|o| self.pod(o)) {
-            Some(p) => {
-                p.ready && !p.terminating && p.server_id.is_none_or(|s| s == id)
-            }
+            Some(p) => p.ready && !p.terminating && p.server_id.is_none_or(|s| s == id),
             None => false,
         }
     }
@@ -375,7 +373,10 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
     // 4. scale down
     if d < r {
         let o = r - 1;
-        let pod_name = inp.pod(o).map(|p| p.name.clone()).unwrap_or_else(|| format!("{}-{o}", inp.name));
+        let pod_name = inp
+            .pod(o)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| format!("{}-{o}", inp.name));
         match inp.id_of(o) {
             Some(id) if members.contains(id) => {
                 if inp.ens.leader_id == Some(id) {
@@ -429,17 +430,28 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
     // 5. every pod below replicas is a synced member
     for o in 0..r {
         let Some(id) = inp.id_of(o) else {
-            return plan_of(Action::None, busy_phase, format!("ordinal {o} has no server id yet"));
+            return plan_of(
+                Action::None,
+                busy_phase,
+                format!("ordinal {o} has no server id yet"),
+            );
         };
         if inp.healthy_ordinal(o) {
             continue;
         }
         let pod = inp.pod(o);
-        let name = pod.map(|p| p.name.clone()).unwrap_or_else(|| format!("{}-{o}", inp.name));
+        let name = pod
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| format!("{}-{o}", inp.name));
         // A pod that is down anyway and runs an outdated revision: restarting it costs nothing
         // and may cure it (e.g. after a bad change was reverted).
         if let Some(p) = pod {
-            if !p.ready && !p.terminating && p.mode.is_none() && !inp.updated(o) && inp.rollout_ready {
+            if !p.ready
+                && !p.terminating
+                && p.mode.is_none()
+                && !inp.updated(o)
+                && inp.rollout_ready
+            {
                 return plan_of(
                     Action::DeletePod { ordinal: o },
                     Phase::RollingUpdate,
@@ -452,10 +464,12 @@ fn plan_inner(inp: &PlanInput<'_>) -> Plan {
         if !members.voters.contains_key(&id) {
             let starting = match pod {
                 Some(p) if p.running && !p.terminating && p.server_id == Some(id) => None,
-                Some(p) if p.running && p.server_id.is_some() && p.server_id != Some(id) => Some(format!(
+                Some(p) if p.running && p.server_id.is_some() && p.server_id != Some(id) => {
+                    Some(format!(
                     "{name} runs server {} but is assigned server {id}: waiting for it to restart",
                     p.server_id.unwrap_or(0)
-                )),
+                ))
+                }
                 _ => Some(format!("waiting for {name} (server {id}) to start")),
             };
             return match starting {
@@ -572,9 +586,9 @@ pub fn update_ids(
         })
         .cloned()
         .map(|mut s| {
-            let serving = pods.iter().any(|p| {
-                p.ordinal == s.ordinal && p.server_id == Some(s.id) && p.mode.is_some()
-            });
+            let serving = pods
+                .iter()
+                .any(|p| p.ordinal == s.ordinal && p.server_id == Some(s.id) && p.mode.is_some());
             if serving && membership.is_some_and(|m| m.contains(s.id)) {
                 s.joined = true;
             }
@@ -608,9 +622,17 @@ pub fn allocate_ids(
 }
 
 /// Give `ordinal` a fresh id.
-pub fn replace_id(ids: &[ServerIdStatus], next_id: i64, ordinal: i32) -> (Vec<ServerIdStatus>, i64) {
+pub fn replace_id(
+    ids: &[ServerIdStatus],
+    next_id: i64,
+    ordinal: i32,
+) -> (Vec<ServerIdStatus>, i64) {
     let next = next_id.max(ids.iter().map(|s| s.id + 1).max().unwrap_or(1));
-    let mut out: Vec<ServerIdStatus> = ids.iter().filter(|s| s.ordinal != ordinal).cloned().collect();
+    let mut out: Vec<ServerIdStatus> = ids
+        .iter()
+        .filter(|s| s.ordinal != ordinal)
+        .cloned()
+        .collect();
     out.push(ServerIdStatus {
         ordinal,
         id: next,

@@ -102,7 +102,12 @@ const TRANSFER_RETRY: Duration = Duration::from_secs(8);
 const TRANSFER_ATTEMPTS: u32 = 3;
 
 impl Context {
-    pub fn new(client: Client, build: BuildContext, metrics: Arc<Metrics>, auth_key: Vec<u8>) -> Self {
+    pub fn new(
+        client: Client,
+        build: BuildContext,
+        metrics: Arc<Metrics>,
+        auth_key: Vec<u8>,
+    ) -> Self {
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -217,7 +222,6 @@ pub async fn reconcile(zk: Arc<ZookeeperCluster>, ctx: Arc<Context>) -> Result<A
     res
 }
 
-
 fn now_epoch() -> i64 {
     k8s_openapi::jiff::Timestamp::now().as_second()
 }
@@ -256,7 +260,11 @@ fn adopt_ids(
         let id = from_cm
             .get(&o)
             .copied()
-            .or_else(|| pods.iter().find(|p| p.ordinal == o).and_then(|p| p.server_id))
+            .or_else(|| {
+                pods.iter()
+                    .find(|p| p.ordinal == o)
+                    .and_then(|p| p.server_id)
+            })
             .unwrap_or(i64::from(o) + 1);
         out.push(ServerIdStatus {
             ordinal: o,
@@ -280,12 +288,8 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
         return Ok(Action::await_change());
     }
     let old = zk.status.clone().unwrap_or_default();
-    let password = auth::super_password(
-        &ctx.auth_key,
-        &ns,
-        &name,
-        zk.uid().as_deref().unwrap_or(""),
-    );
+    let password =
+        auth::super_password(&ctx.auth_key, &ns, &name, zk.uid().as_deref().unwrap_or(""));
     let zoo_cfg = builders::zoo_cfg(&zk, &auth::super_digest(&password));
 
     // ---- observe -----------------------------------------------------------------------------
@@ -320,8 +324,9 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
     ids = plan::update_ids(&ids, current_r, &pod_obs, ens.membership.as_ref());
     (ids, next) = plan::allocate_ids(&ids, next, current_r);
 
-    let template_hash = builders::template_hash_of(&builders::statefulset(&zk, current_r, &zoo_cfg))
-        .unwrap_or_default();
+    let template_hash =
+        builders::template_hash_of(&builders::statefulset(&zk, current_r, &zoo_cfg))
+            .unwrap_or_default();
     let rollout_ready = existing_sts.as_ref().is_some_and(|s| {
         builders::template_hash_of(s).as_deref() == Some(template_hash.as_str())
             && s.status.as_ref().and_then(|st| st.observed_generation) >= s.metadata.generation
@@ -366,7 +371,14 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
     let (sts, apply_error) = match applied {
         Ok(sts) => (Some(sts), None),
         Err(e) => {
-            warn_event(&zk, ctx, "ReconcileFailed", "Reconcile", truncate(&e.to_string(), 1000)).await;
+            warn_event(
+                &zk,
+                ctx,
+                "ReconcileFailed",
+                "Reconcile",
+                truncate(&e.to_string(), 1000),
+            )
+            .await;
             (existing_sts.clone(), Some(e))
         }
     };
@@ -411,16 +423,17 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
         zk.spec.replicas,
     );
     let voters = ens.membership.as_ref().map_or(0, |m| m.voters.len());
-    let synced = ens
-        .membership
-        .as_ref()
-        .map_or(0, |m| {
-            m.voters
-                .keys()
-                .filter(|v| Some(**v) != ens.leader_id)
-                .filter(|v| ens.lag.get(v).is_some_and(|l| l.is_some_and(|l| l <= plan::SYNCED_LAG)))
-                .count()
-        });
+    let synced = ens.membership.as_ref().map_or(0, |m| {
+        m.voters
+            .keys()
+            .filter(|v| Some(**v) != ens.leader_id)
+            .filter(|v| {
+                ens.lag
+                    .get(v)
+                    .is_some_and(|l| l.is_some_and(|l| l <= plan::SYNCED_LAG))
+            })
+            .count()
+    });
     ctx.metrics.set_ensemble(
         &ns,
         &name,
@@ -469,8 +482,12 @@ async fn write_status(
         "kind": "ZookeeperCluster",
         "status": status,
     });
-    api.patch_status(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
-        .await?;
+    api.patch_status(
+        name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -488,9 +505,10 @@ async fn execute(
 ) -> Option<String> {
     let name = zk.name_any();
     let pod = |o: i32| pods.iter().find(|p| p.ordinal == o);
-    let leader_pod = ens
-        .leader_id
-        .and_then(|l| pods.iter().find(|p| p.server_id == Some(l) && p.mode.as_deref() == Some("leader")));
+    let leader_pod = ens.leader_id.and_then(|l| {
+        pods.iter()
+            .find(|p| p.server_id == Some(l) && p.mode.as_deref() == Some("leader"))
+    });
     match &plan.action {
         Step::None => None,
         Step::SetReplicas(n) => {
@@ -498,9 +516,16 @@ async fn execute(
             event(
                 zk,
                 ctx,
-                if *n > current_r { "ScalingUp" } else { "ScalingDown" },
+                if *n > current_r {
+                    "ScalingUp"
+                } else {
+                    "ScalingDown"
+                },
                 "Scale",
-                format!("StatefulSet replicas {current_r} -> {n} (target {}): {}", zk.spec.replicas, plan.message),
+                format!(
+                    "StatefulSet replicas {current_r} -> {n} (target {}): {}",
+                    zk.spec.replicas, plan.message
+                ),
             )
             .await;
             None
@@ -521,7 +546,11 @@ async fn execute(
                         ctx,
                         "MemberAdded",
                         "Reconfig",
-                        format!("{} (server {id}) joined the ensemble: {}", builders::pod_name(zk, *ordinal), one_line(&cfg)),
+                        format!(
+                            "{} (server {id}) joined the ensemble: {}",
+                            builders::pod_name(zk, *ordinal),
+                            one_line(&cfg)
+                        ),
                     )
                     .await;
                     None
@@ -534,9 +563,14 @@ async fn execute(
             }
         }
         Step::RemoveMembers { ids } => {
-            let leaving = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+            let leaving = ids
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
             let res = reconfig(zk, ctx, leader_pod, password, "", &leaving).await;
-            ctx.metrics.operation(ns, &name, "remove_member", res.is_ok());
+            ctx.metrics
+                .operation(ns, &name, "remove_member", res.is_ok());
             match res {
                 Ok(cfg) => {
                     event(
@@ -550,8 +584,15 @@ async fn execute(
                     None
                 }
                 // Already gone (a previous attempt succeeded): fine.
-                Err(e) if e.server_code() == Some(zkclient::code::BAD_ARGUMENTS)
-                    && ens.membership.as_ref().is_some_and(|m| ids.iter().all(|i| !m.contains(*i))) => None,
+                Err(e)
+                    if e.server_code() == Some(zkclient::code::BAD_ARGUMENTS)
+                        && ens
+                            .membership
+                            .as_ref()
+                            .is_some_and(|m| ids.iter().all(|i| !m.contains(*i))) =>
+                {
+                    None
+                }
                 Err(e) => {
                     let msg = format!("removing server(s) {leaving} failed: {e}");
                     warn_event(zk, ctx, "ReconfigFailed", "Reconfig", msg.clone()).await;
@@ -563,9 +604,17 @@ async fn execute(
             let key = (ns.to_string(), name.clone());
             let attempt = {
                 let mut t = ctx.transfers.lock().unwrap();
-                let st = t.entry(key.clone()).or_insert(Transfer { from: *from, attempts: 0, last: None });
+                let st = t.entry(key.clone()).or_insert(Transfer {
+                    from: *from,
+                    attempts: 0,
+                    last: None,
+                });
                 if st.from != *from {
-                    *st = Transfer { from: *from, attempts: 0, last: None };
+                    *st = Transfer {
+                        from: *from,
+                        attempts: 0,
+                        last: None,
+                    };
                 }
                 if st.last.is_some_and(|l| l.elapsed() < TRANSFER_RETRY) {
                     return None; // asked recently: give the election time
@@ -576,11 +625,14 @@ async fn execute(
             };
             if attempt > TRANSFER_ATTEMPTS {
                 ctx.transfers.lock().unwrap().remove(&key);
-                return transfer_fallback(zk, ctx, ns, plan, pods, *from, password, attempt - 1).await;
+                return transfer_fallback(zk, ctx, ns, plan, pods, *from, password, attempt - 1)
+                    .await;
             }
             let to_ordinal = candidates[(attempt as usize - 1) % candidates.len()];
             let Some(ip) = pod(to_ordinal).and_then(|p| p.ip.clone()) else {
-                return Some(format!("no address for the new leader candidate ordinal {to_ordinal}"));
+                return Some(format!(
+                    "no address for the new leader candidate ordinal {to_ordinal}"
+                ));
             };
             let target = builders::pod_name(zk, to_ordinal);
             let admin = host_port(&ip, zk.spec.ports.admin);
@@ -599,9 +651,10 @@ async fn execute(
                 // renewing it: a second election on the same follower once the leases expired is
                 // likely to win before the old leader campaigns itself.
                 tokio::time::sleep(election_timeout_max(zk) + Duration::from_millis(150)).await;
-                let leading = fourlw::srvr(&host_port(&ip, zk.spec.ports.client), ctx.probe_timeout)
-                    .await
-                    .is_ok_and(|s| s.mode == "leader");
+                let leading =
+                    fourlw::srvr(&host_port(&ip, zk.spec.ports.client), ctx.probe_timeout)
+                        .await
+                        .is_ok_and(|s| s.mode == "leader");
                 if !leading {
                     let again = elect().await;
                     tracing::info!(cluster = %name, %target, triggered = triggered(&again), "second election after the leader lease");
@@ -620,7 +673,10 @@ async fn execute(
                 None
             } else {
                 let msg = match res {
-                    Ok((code, body)) => format!("elect on {target}: HTTP {code}: {}", truncate(body.trim(), 200)),
+                    Ok((code, body)) => format!(
+                        "elect on {target}: HTTP {code}: {}",
+                        truncate(body.trim(), 200)
+                    ),
                     Err(e) => format!("elect on {target}: {e}"),
                 };
                 warn_event(zk, ctx, "LeadershipTransferFailed", "Elect", msg.clone()).await;
@@ -637,18 +693,37 @@ async fn execute(
                 Err(e) => return Some(format!("reading pod {pname}: {e}")),
             };
             let dp = DeleteParams {
-                preconditions: Some(Preconditions { uid, resource_version: None }),
+                preconditions: Some(Preconditions {
+                    uid,
+                    resource_version: None,
+                }),
                 ..Default::default()
             };
             let res = api.delete(&pname, &dp).await;
-            let op = if replace { "replace_member" } else { "restart_pod" };
+            let op = if replace {
+                "replace_member"
+            } else {
+                "restart_pod"
+            };
             ctx.metrics.operation(ns, &name, op, res.is_ok());
             match res {
                 Ok(_) => {
                     let p = pod(*ordinal);
-                    let role = p.and_then(|p| p.mode.clone()).unwrap_or_else(|| "down".into());
+                    let role = p
+                        .and_then(|p| p.mode.clone())
+                        .unwrap_or_else(|| "down".into());
                     if replace {
-                        warn_event(zk, ctx, "MemberReplaced", "DeletePod", format!("deleted {pname} to restart it under a new server id: {}", plan.message)).await;
+                        warn_event(
+                            zk,
+                            ctx,
+                            "MemberReplaced",
+                            "DeletePod",
+                            format!(
+                                "deleted {pname} to restart it under a new server id: {}",
+                                plan.message
+                            ),
+                        )
+                        .await;
                     } else {
                         event(
                             zk,
@@ -704,21 +779,42 @@ async fn transfer_fallback(
     attempts: u32,
 ) -> Option<String> {
     let name = zk.name_any();
-    let why = format!("server {leader} is still the leader after {attempts} elections on other members");
+    let why =
+        format!("server {leader} is still the leader after {attempts} elections on other members");
     if plan.phase == Phase::RollingUpdate {
         let Some(p) = pods.iter().find(|p| p.server_id == Some(leader)) else {
             return Some(format!("{why}; its pod is not found"));
         };
-        warn_event(zk, ctx, "LeadershipTransferFailed", "DeletePod", format!("{why}: restarting its pod {} anyway (the others elect a new leader)", p.name)).await;
+        warn_event(
+            zk,
+            ctx,
+            "LeadershipTransferFailed",
+            "DeletePod",
+            format!(
+                "{why}: restarting its pod {} anyway (the others elect a new leader)",
+                p.name
+            ),
+        )
+        .await;
         let api = Api::<Pod>::namespaced(ctx.client.clone(), ns);
         let res = api.delete(&p.name, &DeleteParams::default()).await;
         ctx.metrics.operation(ns, &name, "restart_pod", res.is_ok());
         return res.err().map(|e| format!("deleting pod {}: {e}", p.name));
     }
-    warn_event(zk, ctx, "LeadershipTransferFailed", "Reconfig", format!("{why}: removing it from the ensemble while it leads")).await;
-    let leader_pod = pods.iter().find(|p| p.server_id == Some(leader) && p.mode.as_deref() == Some("leader"));
+    warn_event(
+        zk,
+        ctx,
+        "LeadershipTransferFailed",
+        "Reconfig",
+        format!("{why}: removing it from the ensemble while it leads"),
+    )
+    .await;
+    let leader_pod = pods
+        .iter()
+        .find(|p| p.server_id == Some(leader) && p.mode.as_deref() == Some("leader"));
     let res = reconfig(zk, ctx, leader_pod, password, "", &leader.to_string()).await;
-    ctx.metrics.operation(ns, &name, "remove_member", res.is_ok());
+    ctx.metrics
+        .operation(ns, &name, "remove_member", res.is_ok());
     res.err().map(|e| format!("removing leader {leader}: {e}"))
 }
 
@@ -738,9 +834,15 @@ async fn reconfig(
     let ip = leader.and_then(|p| p.ip.clone()).unwrap_or_default();
     let addr = host_port(&ip, zk.spec.ports.client);
     tracing::info!(cluster = %zk.name_any(), %addr, joining, leaving, "reconfig");
-    let mut s = zkclient::Session::connect(&addr, Duration::from_secs(30), ctx.probe_timeout.max(Duration::from_secs(5))).await?;
+    let mut s = zkclient::Session::connect(
+        &addr,
+        Duration::from_secs(30),
+        ctx.probe_timeout.max(Duration::from_secs(5)),
+    )
+    .await?;
     let res = async {
-        s.auth_digest(&format!("{}:{password}", auth::SUPER_USER)).await?;
+        s.auth_digest(&format!("{}:{password}", auth::SUPER_USER))
+            .await?;
         s.reconfig(joining, leaving, -1, ctx.reconfig_timeout).await
     }
     .await;
@@ -759,10 +861,24 @@ async fn apply_all(
 ) -> Result<StatefulSet, Error> {
     let b = &ctx.build;
     apply(zk, ctx, ns, "ConfigMap", builders::config_map(zk, zoo_cfg)).await?;
-    apply(zk, ctx, ns, "ConfigMap", builders::members_config_map(zk, b, ids)).await?;
+    apply(
+        zk,
+        ctx,
+        ns,
+        "ConfigMap",
+        builders::members_config_map(zk, b, ids),
+    )
+    .await?;
     apply(zk, ctx, ns, "Service", builders::headless_service(zk)).await?;
     apply(zk, ctx, ns, "Service", builders::client_service(zk)).await?;
-    let sts = apply(zk, ctx, ns, "StatefulSet", builders::statefulset(zk, replicas, zoo_cfg)).await?;
+    let sts = apply(
+        zk,
+        ctx,
+        ns,
+        "StatefulSet",
+        builders::statefulset(zk, replicas, zoo_cfg),
+    )
+    .await?;
     let pdb_api = Api::<PodDisruptionBudget>::namespaced(ctx.client.clone(), ns);
     if zk.spec.pdb.enabled {
         apply(zk, ctx, ns, "PodDisruptionBudget", builders::pdb(zk)).await?;
@@ -809,7 +925,9 @@ async fn gc_config_maps(
         .await?;
     for cm in cms.items {
         let n = cm.name_any();
-        let revision = n == prefix || n.strip_prefix(&format!("{prefix}-")).is_some_and(|h| h.len() == 10 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let revision = n == prefix
+            || n.strip_prefix(&format!("{prefix}-"))
+                .is_some_and(|h| h.len() == 10 && h.bytes().all(|b| b.is_ascii_hexdigit()));
         if !revision || n == current || used.contains(&n) || !is_owned_by(&cm, zk) {
             continue;
         }
@@ -909,7 +1027,13 @@ async fn event(zk: &ZookeeperCluster, ctx: &Context, reason: &str, action: &str,
     }
 }
 
-async fn warn_event(zk: &ZookeeperCluster, ctx: &Context, reason: &str, action: &str, note: String) {
+async fn warn_event(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
     let r = ctx
         .recorder
         .publish(
@@ -977,7 +1101,11 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
     let updated_replicas = in_range.iter().filter(|p| updated(p)).count() as i32;
     let synced = |id: i64| {
         inp.ens.leader_id == Some(id)
-            || inp.ens.lag.get(&id).is_some_and(|l| l.is_some_and(|l| l <= plan::SYNCED_LAG))
+            || inp
+                .ens
+                .lag
+                .get(&id)
+                .is_some_and(|l| l.is_some_and(|l| l <= plan::SYNCED_LAG))
     };
 
     let mut ordinals: Vec<i32> = inp.pods.iter().map(|p| p.ordinal).collect();
@@ -1007,7 +1135,7 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
                 role,
                 ready: p.is_some_and(|p| p.ready),
                 synced: member && synced(id),
-                updated: p.is_some_and(|p| updated(p)),
+                updated: p.is_some_and(&updated),
             }
         })
         .collect();
@@ -1034,7 +1162,11 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
     let available = condition(
         "Available",
         quorum_healthy,
-        if quorum_healthy { "QuorumHealthy" } else { "NoQuorum" },
+        if quorum_healthy {
+            "QuorumHealthy"
+        } else {
+            "NoQuorum"
+        },
         if quorum_healthy {
             format!(
                 "{serving_voters} of {voters} voting members serving, leader {}",
@@ -1055,12 +1187,22 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
     let progressing = condition(
         "Progressing",
         !settled,
-        if settled { "Reconciled" } else { inp.plan.phase.reason() },
+        if settled {
+            "Reconciled"
+        } else {
+            inp.plan.phase.reason()
+        },
         inp.plan.message.clone(),
         generation,
     );
     let degraded = if let Some(e) = &inp.apply_error {
-        condition("Degraded", true, "ReconcileFailed", truncate(e, 1000), generation)
+        condition(
+            "Degraded",
+            true,
+            "ReconcileFailed",
+            truncate(e, 1000),
+            generation,
+        )
     } else if let Some((reason, msg)) = &inp.plan.halted {
         condition("Degraded", true, reason, truncate(msg, 1000), generation)
     } else if !quorum_healthy {
@@ -1072,7 +1214,13 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
             generation,
         )
     } else if let Some(e) = &inp.step_error {
-        condition("Degraded", true, "OperationFailed", truncate(e, 1000), generation)
+        condition(
+            "Degraded",
+            true,
+            "OperationFailed",
+            truncate(e, 1000),
+            generation,
+        )
     } else if ready_replicas < r {
         condition(
             "Degraded",
@@ -1142,17 +1290,38 @@ async fn publish_status_events(
 ) {
     if new.leader != old.leader {
         if let Some(l) = &new.leader {
-            event(zk, ctx, "LeaderElected", "ObserveLeader", format!("{l} is the leader")).await;
+            event(
+                zk,
+                ctx,
+                "LeaderElected",
+                "ObserveLeader",
+                format!("{l} is the leader"),
+            )
+            .await;
         }
     }
-    let cond = |s: &ZookeeperClusterStatus, t: &str| {
-        s.conditions.iter().find(|c| c.type_ == t).cloned()
-    };
-    let available = |s: &ZookeeperClusterStatus| cond(s, "Available").is_some_and(|c| c.status == "True");
+    let cond =
+        |s: &ZookeeperClusterStatus, t: &str| s.conditions.iter().find(|c| c.type_ == t).cloned();
+    let available =
+        |s: &ZookeeperClusterStatus| cond(s, "Available").is_some_and(|c| c.status == "True");
     if available(new) && !available(old) {
-        event(zk, ctx, "Available", "ObserveQuorum", "a quorum is serving".into()).await;
+        event(
+            zk,
+            ctx,
+            "Available",
+            "ObserveQuorum",
+            "a quorum is serving".into(),
+        )
+        .await;
     } else if !available(new) && available(old) {
-        warn_event(zk, ctx, "QuorumLost", "ObserveQuorum", "no serving quorum".into()).await;
+        warn_event(
+            zk,
+            ctx,
+            "QuorumLost",
+            "ObserveQuorum",
+            "no serving quorum".into(),
+        )
+        .await;
     }
     // A halted rollout / scale operation: one Warning when it starts.
     let halted = |s: &ZookeeperClusterStatus| {
@@ -1165,7 +1334,14 @@ async fn publish_status_events(
             warn_event(zk, ctx, &c.reason, "Rollout", c.message.clone()).await;
         }
     } else if halted(old).is_some() {
-        event(zk, ctx, "Resumed", "Rollout", "the unhealthy server recovered; resuming".into()).await;
+        event(
+            zk,
+            ctx,
+            "Resumed",
+            "Rollout",
+            "the unhealthy server recovered; resuming".into(),
+        )
+        .await;
     }
     let gone: Vec<i64> = old
         .ensemble
@@ -1179,7 +1355,10 @@ async fn publish_status_events(
                 ctx,
                 "MembershipChanged",
                 "ObserveEnsemble",
-                format!("voting members {gone:?} -> {:?} (config version {})", e.voters, e.config_version),
+                format!(
+                    "voting members {gone:?} -> {:?} (config version {})",
+                    e.voters, e.config_version
+                ),
             )
             .await;
         }

@@ -212,7 +212,11 @@ impl Session {
         Ok(())
     }
 
-    async fn read_frame(&mut self, timeout: Duration, what: &'static str) -> Result<Vec<u8>, ZkError> {
+    async fn read_frame(
+        &mut self,
+        timeout: Duration,
+        what: &'static str,
+    ) -> Result<Vec<u8>, ZkError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(f) = self.take_frame()? {
@@ -422,10 +426,12 @@ pub async fn http_get(addr: &str, path: &str, timeout: Duration) -> Result<(u16,
             secs: timeout.as_secs_f64(),
         })??;
     let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| ZkError::Protocol {
-        addr: addr.into(),
-        msg: "malformed HTTP response".into(),
-    })?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| ZkError::Protocol {
+            addr: addr.into(),
+            msg: "malformed HTTP response".into(),
+        })?;
     let status = head
         .split_whitespace()
         .nth(1)
@@ -440,7 +446,9 @@ pub async fn http_get(addr: &str, path: &str, timeout: Duration) -> Result<(u16,
 /// Per-peer replication progress from the leader's `/commands/monitor` JSON:
 /// `rzk_raft_replication_lag_entries{peer="N"}` (entries behind) and
 /// `rzk_raft_replication_matched_index{peer="N"}` (-1: nothing known replicated yet).
-pub fn parse_replication(monitor: &serde_json::Value) -> std::collections::BTreeMap<i64, Option<u64>> {
+pub fn parse_replication(
+    monitor: &serde_json::Value,
+) -> std::collections::BTreeMap<i64, Option<u64>> {
     let mut lag = std::collections::BTreeMap::new();
     let mut matched = std::collections::BTreeMap::new();
     if let Some(obj) = monitor.as_object() {

@@ -74,14 +74,19 @@ fn zoo_cfg_and_dynamic_file_parse_with_the_servers_parser() {
     let zk = cluster("replicas: 3\nconfig:\n  tickTime: \"3000\"\n  maxClientCnxns: \"50\"\n");
     let ctx = BuildContext::default();
     let cfg = builders::zoo_cfg(&zk, DIGEST);
-    assert!(!cfg.contains("server."), "the server list is in the dynamic file: {cfg}");
+    assert!(
+        !cfg.contains("server."),
+        "the server list is in the dynamic file: {cfg}"
+    );
     assert!(cfg.contains("tickTime=3000\n"), "override wins");
     assert!(!cfg.contains("tickTime=2000"));
     assert!(cfg.contains("4lw.commands.whitelist=*\n"));
     assert!(cfg.contains("dataDir=/data\n"));
     assert!(cfg.contains("reconfigEnabled=true\n"));
     assert!(cfg.contains("standaloneEnabled=false\n"));
-    assert!(cfg.contains(&format!("DigestAuthenticationProvider.superDigest={DIGEST}\n")));
+    assert!(cfg.contains(&format!(
+        "DigestAuthenticationProvider.superDigest={DIGEST}\n"
+    )));
     // ids are not ordinals + 1 after replacements
     let dynamic = builders::dynamic_cfg(&zk, &ctx, &ids(&[(0, 1), (1, 7), (2, 3)]));
     assert_eq!(
@@ -92,7 +97,10 @@ fn zoo_cfg_and_dynamic_file_parse_with_the_servers_parser() {
     );
     let parsed = parse_with_dynamic(&cfg, &dynamic, "a");
     assert_eq!(parsed.servers.len(), 3);
-    assert_eq!(parsed.servers[&7].host, "zk-1.zk-headless.prod.svc.cluster.local");
+    assert_eq!(
+        parsed.servers[&7].host,
+        "zk-1.zk-headless.prod.svc.cluster.local"
+    );
     assert_eq!(parsed.servers[&7].quorum_port, 2888);
     assert_eq!(parsed.client_port, Some(2181));
     assert_eq!(parsed.tick_time, 3000);
@@ -117,7 +125,10 @@ fn zoo_cfg_and_dynamic_file_parse_with_the_servers_parser() {
 fn a_restricted_4lw_whitelist_keeps_what_the_operator_needs() {
     let zk = cluster("config: {4lw.commands.whitelist: \"stat, srvr\"}");
     let cfg = builders::zoo_cfg(&zk, DIGEST);
-    assert!(cfg.contains("4lw.commands.whitelist=stat,srvr,ruok,conf,mntr\n"), "{cfg}");
+    assert!(
+        cfg.contains("4lw.commands.whitelist=stat,srvr,ruok,conf,mntr\n"),
+        "{cfg}"
+    );
 }
 
 #[test]
@@ -166,7 +177,11 @@ fn statefulset_shape() {
     );
     assert_eq!(owner.controller, Some(true));
     let spec = sts.spec.unwrap();
-    assert_eq!(spec.replicas, Some(4), "the operator's current step, not spec.replicas");
+    assert_eq!(
+        spec.replicas,
+        Some(4),
+        "the operator's current step, not spec.replicas"
+    );
     assert_eq!(
         spec.update_strategy.as_ref().unwrap().type_.as_deref(),
         Some("OnDelete"),
@@ -226,7 +241,13 @@ fn statefulset_shape() {
         .iter()
         .map(|v| v.config_map.as_ref().unwrap().name.clone())
         .collect();
-    assert_eq!(vols, [builders::config_map_name(&zk, &cfg), "zk-members".to_string()]);
+    assert_eq!(
+        vols,
+        [
+            builders::config_map_name(&zk, &cfg),
+            "zk-members".to_string()
+        ]
+    );
     assert!(vols[0].starts_with("zk-config-") && vols[0].len() == "zk-config-".len() + 10);
     assert!(
         pod.affinity.unwrap().pod_anti_affinity.is_some(),
@@ -245,7 +266,13 @@ fn statefulset_shape() {
 }
 
 /// Run the exact init script with a fake hostname, data dir and members dir.
-fn run_init(tag: &str, myid_before: Option<&str>, data_files: bool, assigned: &str, joined: &str) -> (i32, Option<String>, bool) {
+fn run_init(
+    tag: &str,
+    myid_before: Option<&str>,
+    data_files: bool,
+    assigned: &str,
+    joined: &str,
+) -> (i32, Option<String>, bool) {
     let base = std::env::temp_dir().join(format!("rzk-op-init-{}-{tag}", std::process::id()));
     let data = base.join("data");
     let members = base.join("members");
@@ -269,7 +296,9 @@ fn run_init(tag: &str, myid_before: Option<&str>, data_files: bool, assigned: &s
         .env("ZK_MEMBERS_DIR", &members)
         .output()
         .unwrap();
-    let myid = std::fs::read_to_string(data.join("myid")).ok().map(|s| s.trim().to_string());
+    let myid = std::fs::read_to_string(data.join("myid"))
+        .ok()
+        .map(|s| s.trim().to_string());
     let kept = data.join("rzk/log/seg").exists();
     std::fs::remove_dir_all(&base).unwrap();
     (st.status.code().unwrap_or(-1), myid, kept)
@@ -278,13 +307,25 @@ fn run_init(tag: &str, myid_before: Option<&str>, data_files: bool, assigned: &s
 #[test]
 fn init_script_cases() {
     // a new pod: writes the assigned id
-    assert_eq!(run_init("new", None, false, "9\n", ""), (0, Some("9".into()), false));
+    assert_eq!(
+        run_init("new", None, false, "9\n", ""),
+        (0, Some("9".into()), false)
+    );
     // a restart: same id, data kept
-    assert_eq!(run_init("same", Some("9\n"), true, "9\n", "9\n"), (0, Some("9".into()), true));
+    assert_eq!(
+        run_init("same", Some("9\n"), true, "9\n", "9\n"),
+        (0, Some("9".into()), true)
+    );
     // a volume of a retired id (scaled away, now back under a new id): data discarded
-    assert_eq!(run_init("retired", Some("4"), true, "9\n", "1\n4\n"), (0, Some("9".into()), false));
+    assert_eq!(
+        run_init("retired", Some("4"), true, "9\n", "1\n4\n"),
+        (0, Some("9".into()), false)
+    );
     // an empty volume under an id that already joined: refuse (exit 3), write nothing
-    assert_eq!(run_init("wiped", None, false, "9\n", "1\n9\n"), (builders::INIT_EXIT_WIPED, None, false));
+    assert_eq!(
+        run_init("wiped", None, false, "9\n", "1\n9\n"),
+        (builders::INIT_EXIT_WIPED, None, false)
+    );
     // no id assigned yet
     assert_eq!(run_init("none", None, false, "", "").0, 2);
 }
@@ -305,8 +346,16 @@ fn config_change_changes_the_pod_template_hash_but_scaling_does_not() {
     let a = cluster("replicas: 3");
     let b = cluster("replicas: 5");
     let c = cluster("replicas: 3\nconfig: {maxClientCnxns: \"7\"}");
-    assert_eq!(hash(&a, 3), hash(&cluster("replicas: 3"), 3), "deterministic");
-    assert_eq!(hash(&a, 3), hash(&b, 4), "the server list is not part of a revision");
+    assert_eq!(
+        hash(&a, 3),
+        hash(&cluster("replicas: 3"), 3),
+        "deterministic"
+    );
+    assert_eq!(
+        hash(&a, 3),
+        hash(&b, 4),
+        "the server list is not part of a revision"
+    );
     assert_ne!(hash(&a, 3), hash(&c, 3));
 }
 

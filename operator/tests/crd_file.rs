@@ -44,6 +44,9 @@ fn crd_yaml_round_trips() {
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(cols, ["Replicas", "Ready", "Updated", "Leader", "Version", "Age"]);
+    assert_eq!(
+        cols,
+        ["Replicas", "Ready", "Updated", "Leader", "Version", "Age"]
+    );
     assert_eq!(crd.spec.names.short_names.as_ref().unwrap()[0], "zk");
 }

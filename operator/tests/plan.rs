@@ -37,7 +37,10 @@ fn pod(ordinal: i32, id: i64, mode: &str) -> PodObs {
 
 fn membership(voters: &[i64]) -> Membership {
     Membership {
-        voters: voters.iter().map(|v| (*v, format!("h{v}:2888:3888:participant"))).collect(),
+        voters: voters
+            .iter()
+            .map(|v| (*v, format!("h{v}:2888:3888:participant")))
+            .collect(),
         observers: BTreeMap::new(),
         version: "100000001".into(),
     }
@@ -54,7 +57,13 @@ fn healthy(n: i32, leader: i64) -> World {
         .collect();
     let pods = ids
         .iter()
-        .map(|s| pod(s.ordinal, s.id, if s.id == leader { "leader" } else { "follower" }))
+        .map(|s| {
+            pod(
+                s.ordinal,
+                s.id,
+                if s.id == leader { "leader" } else { "follower" },
+            )
+        })
         .collect();
     let voters: Vec<i64> = ids.iter().map(|s| s.id).collect();
     let lag = voters
@@ -154,7 +163,11 @@ fn scale_up_one_server_at_a_time_through_reconfig() {
     assert_eq!(w.plan().action, Action::SetReplicas(4));
     w.sts = 4;
     // the new pod has no running server yet: wait
-    w.ids.push(ServerIdStatus { ordinal: 3, id: 4, joined: false });
+    w.ids.push(ServerIdStatus {
+        ordinal: 3,
+        id: 4,
+        joined: false,
+    });
     let p = w.plan();
     assert_eq!(p.action, Action::None);
     assert_eq!(p.phase, Phase::ScalingUp);
@@ -164,7 +177,12 @@ fn scale_up_one_server_at_a_time_through_reconfig() {
     w.start_pod(3, 4);
     assert_eq!(w.plan().action, Action::AddMember { ordinal: 3, id: 4 });
     // a member, but not in sync yet: do not advance
-    w.ens.membership.as_mut().unwrap().voters.insert(4, String::new());
+    w.ens
+        .membership
+        .as_mut()
+        .unwrap()
+        .voters
+        .insert(4, String::new());
     w.ens.lag.insert(4, Some(5000));
     assert!(w.plan().message.contains("not Ready"));
     w.pod_mut(3).ready = true;
@@ -226,7 +244,10 @@ fn scale_down_hands_leadership_away_first() {
     let mut w = healthy(3, 3);
     w.desired = 2;
     match w.plan().action {
-        Action::TransferLeadership { from: 3, candidates } => assert_eq!(candidates, [0, 1]),
+        Action::TransferLeadership {
+            from: 3,
+            candidates,
+        } => assert_eq!(candidates, [0, 1]),
         a => panic!("{a:?}"),
     }
 }
@@ -283,7 +304,10 @@ fn rolling_update_followers_first_highest_ordinal_first_leader_last() {
     // only the leader is outdated: hand over to an updated synced follower
     assert_eq!(
         w.plan().action,
-        Action::TransferLeadership { from: 3, candidates: vec![0, 1] }
+        Action::TransferLeadership {
+            from: 3,
+            candidates: vec![0, 1]
+        }
     );
     // leadership moved: the old leader is a follower now and goes last
     w.ens.leader_id = Some(1);
@@ -363,7 +387,14 @@ fn wiped_volume_gets_a_new_id_and_the_old_member_goes() {
     // after the replacement: ordinal 2 is server 4, server 3 is a stale member
     let (ids, next) = plan::replace_id(&w.ids, 4, 2);
     assert_eq!(next, 5);
-    assert_eq!(ids[2], ServerIdStatus { ordinal: 2, id: 4, joined: false });
+    assert_eq!(
+        ids[2],
+        ServerIdStatus {
+            ordinal: 2,
+            id: 4,
+            joined: false
+        }
+    );
     w.ids = ids;
     w.pod_mut(2).wiped = false;
     w.pod_mut(2).server_id = Some(4);
@@ -376,9 +407,21 @@ fn wiped_volume_gets_a_new_id_and_the_old_member_goes() {
 #[test]
 fn id_bookkeeping() {
     let ids = vec![
-        ServerIdStatus { ordinal: 0, id: 1, joined: false },
-        ServerIdStatus { ordinal: 1, id: 2, joined: true },
-        ServerIdStatus { ordinal: 2, id: 3, joined: true },
+        ServerIdStatus {
+            ordinal: 0,
+            id: 1,
+            joined: false,
+        },
+        ServerIdStatus {
+            ordinal: 1,
+            id: 2,
+            joined: true,
+        },
+        ServerIdStatus {
+            ordinal: 2,
+            id: 3,
+            joined: true,
+        },
     ];
     let m = membership(&[1, 2]);
     // ordinal 2 is above the StatefulSet's replicas, its pod is gone and it is no member
@@ -386,7 +429,11 @@ fn id_bookkeeping() {
     assert_eq!(out.len(), 2);
     assert!(out[0].joined, "serving as a member under its id");
     // listed in the membership (e.g. at bootstrap) but its pod never ran: not joined
-    let fresh = vec![ServerIdStatus { ordinal: 0, id: 1, joined: false }];
+    let fresh = vec![ServerIdStatus {
+        ordinal: 0,
+        id: 1,
+        joined: false,
+    }];
     assert!(!plan::update_ids(&fresh, 1, &[], Some(&m))[0].joined);
     let mut other = pod(0, 1, "follower");
     other.server_id = Some(7);
@@ -405,7 +452,11 @@ fn id_bookkeeping() {
 #[test]
 fn joining_spec_uses_what_the_server_announces() {
     assert_eq!(
-        plan::joining_spec(4, Some("127.0.1.5:2888:3888:participant"), "x:1:2:participant"),
+        plan::joining_spec(
+            4,
+            Some("127.0.1.5:2888:3888:participant"),
+            "x:1:2:participant"
+        ),
         "server.4=127.0.1.5:2888:3888:participant"
     );
     assert_eq!(

@@ -3,7 +3,7 @@
 use kube::core::ObjectMeta;
 use rzk_operator::builders::BuildContext;
 use rzk_operator::crd::{ServerIdStatus, ZookeeperCluster, ZookeeperClusterSpec};
-use rzk_operator::plan::{EnsembleObs, Phase, Plan, PodObs, Action};
+use rzk_operator::plan::{Action, EnsembleObs, Phase, Plan, PodObs};
 use rzk_operator::reconcile::{carry_transition_times, compute_status, StatusInput};
 use rzk_operator::zkclient::Membership;
 
@@ -42,17 +42,37 @@ fn ensemble(voters: &[i64], leader: Option<i64>) -> EnsembleObs {
             version: "10000000a".into(),
         }),
         leader_id: leader,
-        lag: voters.iter().filter(|v| Some(**v) != leader).map(|v| (*v, Some(0))).collect(),
+        lag: voters
+            .iter()
+            .filter(|v| Some(**v) != leader)
+            .map(|v| (*v, Some(0)))
+            .collect(),
     }
 }
 
 fn ids(n: i64) -> Vec<ServerIdStatus> {
-    (1..=n).map(|id| ServerIdStatus { ordinal: (id - 1) as i32, id, joined: true }).collect()
+    (1..=n)
+        .map(|id| ServerIdStatus {
+            ordinal: (id - 1) as i32,
+            id,
+            joined: true,
+        })
+        .collect()
 }
 
-fn status(zk: &ZookeeperCluster, pods: &[PodObs], ens: &EnsembleObs, phase: Phase) -> rzk_operator::crd::ZookeeperClusterStatus {
+fn status(
+    zk: &ZookeeperCluster,
+    pods: &[PodObs],
+    ens: &EnsembleObs,
+    phase: Phase,
+) -> rzk_operator::crd::ZookeeperClusterStatus {
     let n = zk.spec.replicas;
-    let plan = Plan { action: Action::None, phase, message: "m".into(), halted: None };
+    let plan = Plan {
+        action: Action::None,
+        phase,
+        message: "m".into(),
+        halted: None,
+    };
     let ids = ids(i64::from(n));
     compute_status(&StatusInput {
         zk,
@@ -94,7 +114,10 @@ fn healthy_ensemble() {
     assert_eq!(cond(&s, "Degraded"), "False");
     assert_eq!(cond(&s, "Progressing"), "False");
     assert_eq!(
-        s.members.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(),
+        s.members
+            .iter()
+            .map(|m| m.role.as_str())
+            .collect::<Vec<_>>(),
         ["follower", "leader", "follower"]
     );
     assert!(s.members.iter().all(|m| m.synced && m.updated));
@@ -105,7 +128,11 @@ fn healthy_ensemble() {
 #[test]
 fn minority_without_leader_is_not_available() {
     let zk = cluster(3);
-    let ms = [member(1, true, None), member(2, false, None), member(3, false, Some("follower"))];
+    let ms = [
+        member(1, true, None),
+        member(2, false, None),
+        member(3, false, Some("follower")),
+    ];
     let s = status(&zk, &ms, &ensemble(&[1, 2, 3], None), Phase::NoQuorum);
     assert!(!s.quorum_healthy);
     assert_eq!(s.leader, None);
@@ -118,8 +145,17 @@ fn minority_without_leader_is_not_available() {
 #[test]
 fn one_follower_down_keeps_quorum_but_is_degraded() {
     let zk = cluster(3);
-    let ms = [member(1, true, Some("leader")), member(2, true, Some("follower")), member(3, false, None)];
-    let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(1)), Phase::WaitingForMember);
+    let ms = [
+        member(1, true, Some("leader")),
+        member(2, true, Some("follower")),
+        member(3, false, None),
+    ];
+    let s = status(
+        &zk,
+        &ms,
+        &ensemble(&[1, 2, 3], Some(1)),
+        Phase::WaitingForMember,
+    );
     assert!(s.quorum_healthy);
     assert_eq!(cond(&s, "Available"), "True");
     assert_eq!(cond(&s, "Degraded"), "True");
@@ -139,10 +175,18 @@ fn a_running_server_outside_the_membership_is_joining() {
 #[test]
 fn single_server_leads_a_one_member_ensemble() {
     let zk = cluster(1);
-    let s = status(&zk, &[member(1, true, Some("leader"))], &ensemble(&[1], Some(1)), Phase::Settled);
+    let s = status(
+        &zk,
+        &[member(1, true, Some("leader"))],
+        &ensemble(&[1], Some(1)),
+        Phase::Settled,
+    );
     assert_eq!(s.leader.as_deref(), Some("zk-0"));
     assert!(s.quorum_healthy);
-    assert_eq!(s.connect_string.as_deref(), Some("zk.ns.svc.cluster.local:2181"));
+    assert_eq!(
+        s.connect_string.as_deref(),
+        Some("zk.ns.svc.cluster.local:2181")
+    );
 }
 
 #[test]
@@ -151,7 +195,13 @@ fn transition_times_are_kept_when_nothing_changes() {
     let ms = [member(1, true, Some("leader"))];
     let ens = ensemble(&[1], Some(1));
     let first = carry_transition_times(&Default::default(), status(&zk, &ms, &ens, Phase::Settled));
-    assert!(first.conditions.iter().all(|c| c.last_transition_time.is_some()));
+    assert!(first
+        .conditions
+        .iter()
+        .all(|c| c.last_transition_time.is_some()));
     let second = carry_transition_times(&first, status(&zk, &ms, &ens, Phase::Settled));
-    assert_eq!(first, second, "an unchanged cluster yields an identical status (no write)");
+    assert_eq!(
+        first, second,
+        "an unchanged cluster yields an identical status (no write)"
+    );
 }
