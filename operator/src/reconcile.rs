@@ -646,18 +646,34 @@ async fn execute(
             let res = elect().await;
             let ok = triggered(&res);
             if ok {
-                // The other followers refuse to vote while their leader lease (the election
-                // timeout) runs, but the old leader steps down on seeing the higher term and stops
-                // renewing it: a second election on the same follower once the leases expired is
-                // likely to win before the old leader campaigns itself.
-                tokio::time::sleep(election_timeout_max(zk) + Duration::from_millis(150)).await;
-                let leading =
-                    fourlw::srvr(&host_port(&ip, zk.spec.ports.client), ctx.probe_timeout)
-                        .await
-                        .is_ok_and(|s| s.mode == "leader");
-                if !leading {
+                // In openraft 0.9 the other followers refuse to vote while their leader lease (the
+                // election timeout) runs, but the old leader steps down on seeing the higher term
+                // and stops renewing it. Once the leases expired, the follower campaigns again
+                // (each time with a higher term, which also pre-empts the old leader's own
+                // campaign) until someone leads.
+                let addrs: Vec<String> = pods
+                    .iter()
+                    .filter_map(|p| p.ip.as_deref())
+                    .map(|ip| host_port(ip, zk.spec.ports.client))
+                    .collect();
+                let someone_leads = || async {
+                    let modes = futures::future::join_all(
+                        addrs.iter().map(|a| fourlw::srvr(a, ctx.probe_timeout)),
+                    )
+                    .await;
+                    modes.into_iter().any(|m| m.is_ok_and(|s| s.mode == "leader"))
+                };
+                let lease = election_timeout_max(zk);
+                tokio::time::sleep(lease + Duration::from_millis(50)).await;
+                for _ in 0..8 {
+                    // Someone leads (the follower, or the old leader again: then the next
+                    // attempt tries another follower).
+                    if someone_leads().await {
+                        break;
+                    }
                     let again = elect().await;
-                    tracing::info!(cluster = %name, %target, triggered = triggered(&again), "second election after the leader lease");
+                    tracing::info!(cluster = %name, %target, triggered = triggered(&again), "election again after the leader lease");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
             ctx.metrics.operation(ns, &name, "transfer_leadership", ok);
