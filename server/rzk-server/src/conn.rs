@@ -501,6 +501,35 @@ fn encode_multi(w: &mut Writer, ops: &[i32], results: &[OpResult]) {
     MultiHeader { op: -1, done: true, err: -1 }.encode(w);
 }
 
+/// Proposes a client write and returns the future of its reply. The write is queued before this
+/// returns (FIFO per session); later reads of the session wait for `done_tx` to reach its number.
+/// A write that cannot commit (leader lost) closes the connection, as a ZooKeeper server does.
+async fn submit_write(
+    ctx: &Arc<Ctx>,
+    cmd: Command,
+    xid: i32,
+    started: Instant,
+    done_tx: &Arc<watch::Sender<u64>>,
+    writes_submitted: &mut u64,
+    encode: impl FnOnce(i32, i64, CmdResult) -> Vec<u8> + Send + 'static,
+) -> ReplyFuture {
+    let fut = ctx.s.raft().submit(Entry { time_ms: now_ms(), cmd }).await;
+    *writes_submitted += 1;
+    let seq = *writes_submitted;
+    let done_tx = done_tx.clone();
+    Box::pin(async move {
+        let res = fut.await;
+        done_tx.send_modify(|v| *v = (*v).max(seq));
+        match res {
+            Ok((zxid, r)) => Reply { frame: Some(encode(xid, zxid, r)), close: false, started },
+            Err(e) => {
+                tracing::info!(error = %e, "write not committed; closing the connection");
+                Reply { frame: None, close: true, started }
+            }
+        }
+    })
+}
+
 /// Handles one decoded request. Returns the future producing its reply (in order), if any.
 async fn dispatch(
     ctx: &Arc<Ctx>,
@@ -637,24 +666,13 @@ async fn dispatch(
                 }
             }
             let auth = ctx.auth.read().clone();
-            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::Multi { session_id: ctx.session, auth, ops: wops } }).await;
-            *writes_submitted += 1;
-            let seq = *writes_submitted;
-            let done_tx = done_tx.clone();
-            Some(Box::pin(async move {
-                let res = fut.await;
-                done_tx.send_modify(|v| *v = (*v).max(seq));
-                let frame = match res {
-                    Ok((zxid, CmdResult::Multi(results))) => frame(xid, zxid, 0, |w| encode_multi(w, &codes, &results)),
-                    Ok((zxid, CmdResult::Op(OpResult::Error(e)))) => header_only(xid, zxid, e),
-                    Ok((zxid, _)) => header_only(xid, zxid, ErrorCode::SystemError),
-                    Err(e) => {
-                        tracing::info!(error = %e, "write not committed; closing the connection");
-                        return Reply { frame: None, close: true, started };
-                    }
-                };
-                Reply { frame: Some(frame), close: false, started }
-            }))
+            let cmd = Command::Multi { session_id: ctx.session, auth, ops: wops };
+            Some(submit_write(ctx, cmd, xid, started, done_tx, writes_submitted, move |xid, zxid, r| match r {
+                CmdResult::Multi(results) => frame(xid, zxid, 0, |w| encode_multi(w, &codes, &results)),
+                CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
+                _ => header_only(xid, zxid, ErrorCode::SystemError),
+            })
+            .await)
         }
         req if req.is_write() => {
             let opc = match &req {
@@ -668,24 +686,13 @@ async fn dispatch(
                 return ready(header_only(xid, zxid_now(), ErrorCode::Unimplemented), started);
             };
             let auth = ctx.auth.read().clone();
-            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::Write { session_id: ctx.session, auth, op: wop } }).await;
-            *writes_submitted += 1;
-            let seq = *writes_submitted;
-            let done_tx = done_tx.clone();
-            Some(Box::pin(async move {
-                let res = fut.await;
-                done_tx.send_modify(|v| *v = (*v).max(seq));
-                let frame = match res {
-                    Ok((zxid, CmdResult::Op(OpResult::Error(e)))) => header_only(xid, zxid, e),
-                    Ok((zxid, CmdResult::Op(r))) => frame(xid, zxid, 0, |w| encode_op_result(w, opc, &r)),
-                    Ok((zxid, _)) => header_only(xid, zxid, ErrorCode::SystemError),
-                    Err(e) => {
-                        tracing::info!(error = %e, "write not committed; closing the connection");
-                        return Reply { frame: None, close: true, started };
-                    }
-                };
-                Reply { frame: Some(frame), close: false, started }
-            }))
+            let cmd = Command::Write { session_id: ctx.session, auth, op: wop };
+            Some(submit_write(ctx, cmd, xid, started, done_tx, writes_submitted, move |xid, zxid, r| match r {
+                CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
+                CmdResult::Op(r) => frame(xid, zxid, 0, |w| encode_op_result(w, opc, &r)),
+                _ => header_only(xid, zxid, ErrorCode::SystemError),
+            })
+            .await)
         }
         req => {
             // Reads wait for this session's earlier writes, then run against the local tree.
@@ -722,6 +729,24 @@ async fn dispatch(
     }
 }
 
+/// getChildren / getChildren2 (with the parent's stat); the child watch is set only on success.
+fn children_reply(ctx: &Ctx, tree: &rzk_tree::DataTree, auth: &[Id], xid: i32, r: &PathWatchRequest, with_stat: bool) -> Vec<u8> {
+    let zxid = tree.last_zxid();
+    match tree.get_children(&r.path, auth) {
+        Ok((children, st)) => {
+            if r.watch {
+                ctx.s.watches.lock().add(ctx.conn, &r.path, watches::CHILD);
+            }
+            if with_stat {
+                frame(xid, zxid, 0, |w| GetChildren2Response { children, stat: st.into() }.encode(w))
+            } else {
+                frame(xid, zxid, 0, |w| GetChildrenResponse { children }.encode(w))
+            }
+        }
+        Err(e) => header_only(xid, zxid, e),
+    }
+}
+
 /// Executes a read against the local tree and registers its watch atomically with the read.
 fn read(ctx: &Ctx, xid: i32, req: Request) -> Vec<u8> {
     let s = &ctx.s;
@@ -752,24 +777,8 @@ fn read(ctx: &Ctx, xid: i32, req: Request) -> Vec<u8> {
             }
             Err(e) => header_only(xid, zxid, e),
         },
-        Request::GetChildren(r) => match tree.get_children(&r.path, &auth) {
-            Ok((children, _)) => {
-                if r.watch {
-                    s.watches.lock().add(ctx.conn, &r.path, watches::CHILD);
-                }
-                frame(xid, zxid, 0, |w| GetChildrenResponse { children }.encode(w))
-            }
-            Err(e) => header_only(xid, zxid, e),
-        },
-        Request::GetChildren2(r) => match tree.get_children(&r.path, &auth) {
-            Ok((children, st)) => {
-                if r.watch {
-                    s.watches.lock().add(ctx.conn, &r.path, watches::CHILD);
-                }
-                frame(xid, zxid, 0, |w| GetChildren2Response { children, stat: st.into() }.encode(w))
-            }
-            Err(e) => header_only(xid, zxid, e),
-        },
+        Request::GetChildren(r) => children_reply(ctx, &tree, &auth, xid, &r, false),
+        Request::GetChildren2(r) => children_reply(ctx, &tree, &auth, xid, &r, true),
         Request::GetAcl(r) => match tree.get_acl(&r.path, &auth) {
             Ok((acl, st)) => frame(xid, zxid, 0, |w| {
                 GetAclResponse { acl: acl.iter().map(Into::into).collect(), stat: st.into() }.encode(w)
