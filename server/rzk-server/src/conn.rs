@@ -627,12 +627,19 @@ async fn dispatch(
                 let frame = match res {
                     Ok(view) => {
                         let text = crate::server::render_config(&view);
-                        let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data: text.clone().into_bytes() } }).await;
-                        // The change is committed; if the leader just removed itself the config node
-                        // is updated by the next leader, and the reply still carries the new config.
-                        let zxid = match tokio::time::timeout(Duration::from_secs(10), fut).await {
-                            Ok(Ok((zxid, _))) => zxid,
-                            _ => s.tree.read().last_zxid(),
+                        let me = s.raft().id();
+                        let still_member = view.voters.contains_key(&me) || view.learners.contains_key(&me);
+                        // The change is committed. The leader keeps /zookeeper/config in step; updating it
+                        // here too lets the reply's stat reflect it. A member that removed itself answers
+                        // at once: it will not see further entries.
+                        let zxid = if still_member {
+                            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data: text.clone().into_bytes() } }).await;
+                            match tokio::time::timeout(Duration::from_secs(10), fut).await {
+                                Ok(Ok((zxid, _))) => zxid,
+                                _ => s.tree.read().last_zxid(),
+                            }
+                        } else {
+                            s.tree.read().last_zxid()
                         };
                         let tree = s.tree.read();
                         let st = tree.exists("/zookeeper/config").unwrap_or_default();

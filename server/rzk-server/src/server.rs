@@ -191,6 +191,10 @@ impl Shared {
             // Not (or no longer) a member: e.g. removed by reconfig, or not yet added.
             return false;
         }
+        if self.tree.read().node("/zookeeper/config").is_none_or(|n| n.data.as_ref().is_none_or(|d| d.is_empty())) {
+            // A new ensemble serves once its membership is visible at /zookeeper/config.
+            return false;
+        }
         match st.role {
             Role::Leader => {
                 let limit = (self.cfg.sync_limit as u64 * self.cfg.tick_time as u64).max(1000);
@@ -265,6 +269,9 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
             }
         }) as Arc<dyn Fn(&[i64]) + Send + Sync>
     };
+    let hb = (tick / 3).clamp(100, 700);
+    let el_min = (tick * 2 / 5).clamp(250, 1200).max(hb + 50);
+    let el_max = (tick * 3 / 5).clamp(400, 1800).max(el_min + 100);
     let raft_cfg = RaftNodeConfig {
         node_id: server_id,
         dir,
@@ -275,8 +282,10 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         snapshots_keep: cfg.snap_retain_count.max(3) as usize,
         // openraft 0.9 uses the heartbeat interval as the AppendEntries deadline, so it must cover a
         // peer round trip plus a follower fsync under load; elections follow after lease + timeout.
-        heartbeat_ms: (tick / 5).clamp(100, 400),
-        election_timeout_ms: ((tick * 2 / 5).clamp(250, 1000), (tick * 3 / 5).clamp(400, 1500)),
+        // tickTime/3 tolerates peer round trips up to ~tickTime/4 (ZooKeeper's rule of thumb);
+        // followers wait lease (= election max) + election timeout before campaigning.
+        heartbeat_ms: hb,
+        election_timeout_ms: (el_min, el_max),
         touch_sink: sink,
     };
     let raft = RaftNode::start(raft_cfg, shared.tree.clone(), Arc::new(Hook(shared.clone()))).await?;
@@ -404,7 +413,7 @@ pub fn render_config(v: &rzk_raft::MembersView) -> String {
 /// Leader duty: keep /zookeeper/config equal to the Raft membership.
 async fn config_node_loop(s: Arc<Shared>) {
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         if !s.is_leader() {
             continue;
         }
