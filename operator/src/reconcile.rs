@@ -45,7 +45,7 @@ use crate::crd::{
 };
 use crate::metrics::Metrics;
 use crate::plan::{self, Action as Step, EnsembleObs, Phase, Plan, PodObs};
-use crate::{auth, ensemble, fourlw, zkclient};
+use crate::{auth, ensemble, zkclient};
 
 /// Errors of one reconciliation.
 #[derive(Debug, thiserror::Error)]
@@ -645,37 +645,6 @@ async fn execute(
             };
             let res = elect().await;
             let ok = triggered(&res);
-            if ok {
-                // In openraft 0.9 the other followers refuse to vote while their leader lease (the
-                // election timeout) runs, but the old leader steps down on seeing the higher term
-                // and stops renewing it. Once the leases expired, the follower campaigns again
-                // (each time with a higher term, which also pre-empts the old leader's own
-                // campaign) until someone leads.
-                let addrs: Vec<String> = pods
-                    .iter()
-                    .filter_map(|p| p.ip.as_deref())
-                    .map(|ip| host_port(ip, zk.spec.ports.client))
-                    .collect();
-                let someone_leads = || async {
-                    let modes = futures::future::join_all(
-                        addrs.iter().map(|a| fourlw::srvr(a, ctx.probe_timeout)),
-                    )
-                    .await;
-                    modes.into_iter().any(|m| m.is_ok_and(|s| s.mode == "leader"))
-                };
-                let lease = election_timeout_max(zk);
-                tokio::time::sleep(lease + Duration::from_millis(50)).await;
-                for _ in 0..8 {
-                    // Someone leads (the follower, or the old leader again: then the next
-                    // attempt tries another follower).
-                    if someone_leads().await {
-                        break;
-                    }
-                    let again = elect().await;
-                    tracing::info!(cluster = %name, %target, triggered = triggered(&again), "election again after the leader lease");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
             ctx.metrics.operation(ns, &name, "transfer_leadership", ok);
             if ok {
                 event(
@@ -759,18 +728,6 @@ async fn execute(
     }
 }
 
-/// The servers' maximum election timeout (= openraft's leader lease): rzk-server derives it from
-/// tickTime as tickTime/2, clamped to 300..=1500 ms.
-fn election_timeout_max(zk: &ZookeeperCluster) -> Duration {
-    let tick: u64 = zk
-        .spec
-        .config
-        .get("tickTime")
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(2000);
-    Duration::from_millis((tick / 2).clamp(300, 1500))
-}
-
 fn host_port(ip: &str, port: i32) -> String {
     if ip.contains(':') {
         format!("[{ip}]:{port}")
@@ -797,6 +754,7 @@ async fn transfer_fallback(
     let name = zk.name_any();
     let why =
         format!("server {leader} is still the leader after {attempts} elections on other members");
+    tracing::warn!(cluster = %name, leader, attempts, "leadership hand-over failed: {why}; going on without it");
     if plan.phase == Phase::RollingUpdate {
         let Some(p) = pods.iter().find(|p| p.server_id == Some(leader)) else {
             return Some(format!("{why}; its pod is not found"));
