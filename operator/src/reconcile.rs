@@ -230,7 +230,7 @@ fn now_epoch() -> i64 {
 /// an existing one (status lost, or created by an operator version without id allocation)
 /// adopts them from the members ConfigMap, else from what the running servers report, else
 /// `ordinal + 1` (the earlier scheme).
-fn adopt_ids(
+pub fn adopt_ids(
     zk: &ZookeeperCluster,
     sts_replicas: Option<i32>,
     members_cm: Option<&ConfigMap>,

@@ -205,3 +205,40 @@ fn transition_times_are_kept_when_nothing_changes() {
         "an unchanged cluster yields an identical status (no write)"
     );
 }
+
+#[test]
+fn ids_are_adopted_from_the_members_config_map_then_the_servers_then_ordinals() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use rzk_operator::reconcile::adopt_ids;
+    let zk = cluster(3);
+    // a new cluster: nothing to adopt (allocation starts at 1)
+    assert!(adopt_ids(&zk, None, None, &[]).is_empty());
+    // the members ConfigMap survived a lost status
+    let cm = ConfigMap {
+        data: Some(
+            [
+                ("zk-0.myid", "1\n"),
+                ("zk-1.myid", "7\n"),
+                ("zk-2.myid", "3\n"),
+                ("joined", "1\n7\n"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ),
+        ..Default::default()
+    };
+    let got: Vec<(i32, i64, bool)> = adopt_ids(&zk, Some(3), Some(&cm), &[])
+        .into_iter()
+        .map(|s| (s.ordinal, s.id, s.joined))
+        .collect();
+    assert_eq!(got, [(0, 1, true), (1, 7, true), (2, 3, false)]);
+    // no ConfigMap: what the running servers report, else ordinal + 1 (the earlier scheme)
+    let mut p = member(2, true, Some("follower"));
+    p.server_id = Some(9);
+    let got: Vec<(i32, i64)> = adopt_ids(&zk, Some(3), None, &[p])
+        .into_iter()
+        .map(|s| (s.ordinal, s.id))
+        .collect();
+    assert_eq!(got, [(0, 1), (1, 9), (2, 3)]);
+}
