@@ -606,10 +606,7 @@ async fn dispatch(
             if !s.cfg.reconfig_enabled {
                 return ready(header_only(xid, zxid_now(), ErrorCode::ReconfigDisabled), started);
             }
-            let is_super = ctx.auth.read().iter().any(|i| i.scheme == "super");
-            if !is_super && !s.cfg.skip_acl {
-                return ready(header_only(xid, zxid_now(), ErrorCode::NoAuth), started);
-            }
+            // As ZooKeeper: the request (fromConfig, member specs) is checked before the permission.
             let change = match reconfig_change(s, &r) {
                 Ok(c) => c,
                 Err(e) => {
@@ -617,6 +614,10 @@ async fn dispatch(
                     return ready(header_only(xid, zxid_now(), e_code(&e)), started);
                 }
             };
+            let is_super = ctx.auth.read().iter().any(|i| i.scheme == "super");
+            if !is_super && !s.cfg.skip_acl {
+                return ready(header_only(xid, zxid_now(), ErrorCode::NoAuth), started);
+            }
             *writes_submitted += 1;
             let seq = *writes_submitted;
             let done_tx = done_tx.clone();

@@ -309,7 +309,9 @@ async fn expiry_loop(s: Arc<Shared>) {
     let mut was_leader = false;
     loop {
         tokio::time::sleep(period).await;
-        if !s.is_leader() {
+        // Only a leader that has its quorum decides expiry; after a period without one (when no
+        // client could reach the ensemble) every session gets a full timeout again.
+        if !s.is_leader() || !s.serving() {
             was_leader = false;
             continue;
         }
