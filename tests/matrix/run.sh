@@ -16,6 +16,12 @@ ROOT=$PWD
 M=tests/matrix
 C=.cache/matrix
 mkdir -p "$C" .cache/m2
+# one run at a time (runs share .cache/matrix/); the lock is held until run.py exits
+exec 9>"$C/.lock"
+if ! flock -n 9; then
+  echo "[matrix] another matrix run holds $C/.lock; waiting for it" >&2
+  flock -w 3600 9
+fi
 t0=$(date +%s)
 say() { echo "[matrix] [$(( $(date +%s) - t0 ))s] $*"; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
