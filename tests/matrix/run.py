@@ -568,6 +568,8 @@ def main():
     ap.add_argument("--suites", default="go",
                     help="the clients' own test suites to run: go,kazoo (default go; kazoo takes ~10 min per impl)")
     ap.add_argument("--no-peer", dest="suites", action="store_const", const="")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: regenerate RESULTS.md from the last results in .cache/matrix/results")
     args = ap.parse_args()
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
     jobs = all_jobs()
@@ -585,9 +587,12 @@ def main():
             ap.error("unknown suite %r" % x)
     import peer
 
+    if args.report_only:
+        impls, suites = [], []
+    rev = git_rev()  # the commit the rzk binary was built from (run.sh builds first)
     for impl in impls:
         run = run_impl(impl, jobs, out_root, job_names)
-        run["rev"] = git_rev()
+        run["rev"] = rev
         run["peer"] = peer.run_all(impl, os.path.join(out_root, impl), suites)
         # keep earlier results of suites not run this time (each says when it ran)
         old_path = os.path.join(CACHE, "results", impl + ".json")
