@@ -27,6 +27,8 @@ if [ -x tests/matrix/run.sh ]; then
 fi
 step "k8s e2e (operator, chart, real control plane)" \
   env RZK_K8S_CACHE="${RZK_K8S_CACHE:-$HOME/.cache/rzk-k8s}" REPLICAS=3 SKIP_CARGO_BUILD=1 ./tests/k8s/e2e.sh
+step "k8s day-2 e2e (reconfig scaling, rolling upgrades leader last, operator restarts)" \
+  env RZK_K8S_CACHE="${RZK_K8S_CACHE:-$HOME/.cache/rzk-k8s}" SKIP_CARGO_BUILD=1 ./tests/k8s/e2e_day2.sh
 
 echo
 echo "=== [$(( $(date +%s) - start ))s] done ==="
