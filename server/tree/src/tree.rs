@@ -482,6 +482,21 @@ impl DataTree {
         a
     }
 
+    /// The checks setData and check share, in ZooKeeper's order: path, existence, permission, version.
+    fn checked_node(&self, p: &str, perm: i32, auth: &[Id], version: i32) -> Result<&Node, ErrorCode> {
+        if path::validate(p).is_err() {
+            return Err(ErrorCode::BadArguments);
+        }
+        let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+        if !acl::check(&n.acl, perm, auth) {
+            return Err(ErrorCode::NoAuth);
+        }
+        if version != -1 && n.stat.version != version {
+            return Err(ErrorCode::BadVersion);
+        }
+        Ok(n)
+    }
+
     fn save_node(&self, undo: &mut Undo, p: &str) {
         undo.push(UndoOp::Node(p.to_string(), self.nodes.get(p).cloned()));
     }
@@ -681,16 +696,7 @@ impl DataTree {
                 Ok(OpResult::Deleted)
             }
             WriteOp::SetData { path: p, data, version } => {
-                if path::validate(p).is_err() {
-                    return Err(ErrorCode::BadArguments);
-                }
-                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
-                if !acl::check(&n.acl, perms::WRITE, auth) {
-                    return Err(ErrorCode::NoAuth);
-                }
-                if *version != -1 && n.stat.version != *version {
-                    return Err(ErrorCode::BadVersion);
-                }
+                self.checked_node(p, perms::WRITE, auth, *version)?;
                 self.save_attrs(undo, p);
                 let old_len = self.nodes[p].data.as_ref().map_or(0, |d| d.len() as i64);
                 let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
@@ -724,16 +730,7 @@ impl DataTree {
                 Ok(OpResult::SetAcl { stat: n.stat() })
             }
             WriteOp::Check { path: p, version } => {
-                if path::validate(p).is_err() {
-                    return Err(ErrorCode::BadArguments);
-                }
-                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
-                if !acl::check(&n.acl, perms::READ, auth) {
-                    return Err(ErrorCode::NoAuth);
-                }
-                if *version != -1 && n.stat.version != *version {
-                    return Err(ErrorCode::BadVersion);
-                }
+                self.checked_node(p, perms::READ, auth, *version)?;
                 Ok(OpResult::Checked)
             }
         }
