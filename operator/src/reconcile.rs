@@ -1154,19 +1154,28 @@ pub fn compute_status(inp: &StatusInput<'_>) -> ZookeeperClusterStatus {
         },
         generation,
     );
+    // Pods of removed ordinals still terminating: the scale-down is not over yet.
+    let leaving = inp.pods.iter().filter(|p| p.ordinal >= r).count();
     let settled = inp.plan.phase == Phase::Settled
         && ready_replicas >= desired
         && updated_replicas >= desired
-        && r == desired;
+        && r == desired
+        && leaving == 0;
     let progressing = condition(
         "Progressing",
         !settled,
         if settled {
             "Reconciled"
+        } else if inp.plan.phase == Phase::Settled && leaving > 0 {
+            Phase::ScalingDown.reason()
         } else {
             inp.plan.phase.reason()
         },
-        inp.plan.message.clone(),
+        if inp.plan.phase == Phase::Settled && leaving > 0 {
+            format!("waiting for {leaving} pod(s) of removed servers to terminate")
+        } else {
+            inp.plan.message.clone()
+        },
         generation,
     );
     let degraded = if let Some(e) = &inp.apply_error {

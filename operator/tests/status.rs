@@ -242,3 +242,22 @@ fn ids_are_adopted_from_the_members_config_map_then_the_servers_then_ordinals() 
         .collect();
     assert_eq!(got, [(0, 1), (1, 9), (2, 3)]);
 }
+
+#[test]
+fn scale_down_is_progressing_until_removed_pods_are_gone() {
+    let zk = cluster(3);
+    let mut ms = vec![
+        member(1, true, Some("follower")),
+        member(2, true, Some("leader")),
+        member(3, true, Some("follower")),
+    ];
+    // server 4 left the ensemble; its pod (ordinal 3) is still terminating
+    ms.push(member(4, false, None));
+    let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(2)), Phase::Settled);
+    assert_eq!(cond(&s, "Progressing"), "True");
+    let p = s.conditions.iter().find(|c| c.type_ == "Progressing").unwrap();
+    assert_eq!(p.reason, "ScalingDown");
+    ms.pop();
+    let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(2)), Phase::Settled);
+    assert_eq!(cond(&s, "Progressing"), "False");
+}
