@@ -14,7 +14,21 @@ ROOT=$PWD
 ./tests/install-deps.sh || exit 1
 start=$(date +%s)
 failed=()
-step() { echo; echo "=== [$(( $(date +%s) - start ))s] $1 ==="; shift; "$@" || failed+=("$*"); }
+LOGS=$(mktemp -d /tmp/rzk-run-all.XXXXXX)
+n=0
+# Each step's output goes to the console and to a log; a failed step's failure lines are repeated
+# at the end (CI shows the tail of the output).
+step() {
+  local title=$1 log; shift
+  n=$((n + 1)); log="$LOGS/step$n.log"
+  echo; echo "=== [$(( $(date +%s) - start ))s] $title ==="
+  if ! "$@" 2>&1 | tee "$log"; then
+    failed+=("$*")
+    { echo "--- $title: failure lines (full log $log) ---"
+      grep -aE 'FAIL|UNEXPECTED|panicked|error(\[|:)|not ok|Error:' "$log" | grep -av 'expected failure' | tail -40
+    } >> "$LOGS/summary"
+  fi
+}
 
 step "cargo build" cargo build --workspace --all-targets --locked || exit 1
 [ ${#failed[@]} = 0 ] || { echo "build failed"; exit 1; }
@@ -33,6 +47,7 @@ step "k8s day-2 e2e (reconfig scaling, rolling upgrades leader last, operator re
 echo
 echo "=== [$(( $(date +%s) - start ))s] done ==="
 if [ ${#failed[@]} -gt 0 ]; then
+  cat "$LOGS/summary"
   printf 'FAILED: %s\n' "${failed[@]}"
   exit 1
 fi
