@@ -487,6 +487,7 @@ class Member:
         self.peer_port = free_port(ip)  # advertised: the proxy listens here
         self.election_port = free_port(ip)  # unused by rzk, required by the syntax
         self.metrics_port = free_port(ip)
+        self.admin_port = free_port(ip) if ens.admin else None
         self.dir = os.path.join(ens.dir, "m%d" % mid)
         self.data_dir = os.path.join(self.dir, "data")
         self.cfg_path = os.path.join(self.dir, "zoo.cfg")
@@ -523,6 +524,14 @@ class Member:
     def four(self, cmd, timeout=3.0):
         return four_letter(self.ip, self.client_port, cmd, timeout=timeout)
 
+    def admin(self, cmd, timeout=3.0):
+        """GET /commands/<cmd> on this member's AdminServer (Ensemble(admin=True)); the JSON answer."""
+        import json
+        import urllib.request
+        url = "http://%s:%d/commands/%s" % (self.ip, self.admin_port, cmd)
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return json.loads(r.read().decode())
+
     def srvr(self, timeout=3.0):
         """parsed srvr, None if not serving; raises OSError when unreachable."""
         return parse_srvr(self.four("srvr", timeout))
@@ -555,11 +564,13 @@ class Member:
 
 class Ensemble:
     def __init__(self, n=3, observers=0, tick_ms=1000, extra_cfg=None, keep=None, name="ens", log_filter=None,
-                 session_timeouts=None, observer_join="cfg"):
-        """observer_join: "cfg" = observers are in the bootstrapping member's zoo.cfg (the ZooKeeper
+                 session_timeouts=None, observer_join="cfg", admin=False):
+        """admin: run each member's AdminServer on its own address (Member.admin).
+        observer_join: "cfg" = observers are in the bootstrapping member's zoo.cfg (the ZooKeeper
         way); "reconfig" = the ensemble starts with the participants only and each observer is
         then added with a reconfig (joining=server.N=...:observer;...)."""
         self.n = n
+        self.admin = admin
         self.observer_join = observer_join
         self.n_observers = observers
         self.tick_ms = tick_ms
@@ -599,13 +610,16 @@ class Ensemble:
             "dataDir=%s" % m.data_dir,
             "4lw.commands.whitelist=*",
             "reconfigEnabled=true",
-            "admin.enableServer=false",
+            "admin.enableServer=%s" % ("true" if self.admin else "false"),
             "metricsProvider.httpHost=%s" % m.ip,
             "metricsProvider.httpPort=%d" % m.metrics_port,
             "DigestAuthenticationProvider.superDigest=%s" % SUPER_DIGEST,
             "maxClientCnxns=0",
             "autopurge.purgeInterval=0",
         ]
+        if self.admin:
+            lines.append("admin.serverAddress=%s" % m.ip)
+            lines.append("admin.serverPort=%d" % m.admin_port)
         if self.session_timeouts:
             lines.append("minSessionTimeout=%d" % self.session_timeouts[0])
             lines.append("maxSessionTimeout=%d" % self.session_timeouts[1])

@@ -38,6 +38,9 @@ pub(crate) enum PeerRequest {
     /// Whether this member has ever joined a cluster (for bootstrap).
     Status,
     Reconfig(crate::node::MembershipChange),
+    /// Leadership transfer: the leader asks this caught-up voter to start an election. Last
+    /// variant: members of an earlier version fail to decode it (and close the connection).
+    Elect,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -50,6 +53,7 @@ pub(crate) enum PeerResponse {
     Touched,
     Status { initialized: bool },
     Reconfig(Result<crate::node::MembersView, crate::node::ReconfigError>),
+    Elect(Result<(), String>),
 }
 
 #[derive(Debug, thiserror::Error, Clone)]

@@ -77,6 +77,20 @@ pub enum ReconfigError {
     Failed(String),
 }
 
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TransferError {
+    #[error("this member is not the leader")]
+    NotLeader,
+    #[error("server {0} is not another voting member")]
+    NotAVoter(u64),
+    #[error("server {0} did not catch up with the leader's log within {1:?}")]
+    Behind(u64, Duration),
+    #[error("server {0} could not start an election: {1}")]
+    ElectFailed(u64, String),
+    #[error("no other member took over within {0:?}")]
+    NotHandedOver(Duration),
+}
+
 /// A requested membership change (ZooKeeper incremental reconfig).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MembershipChange {
@@ -141,6 +155,11 @@ struct Inner {
     forward: Mutex<HashMap<u64, Arc<RpcConn>>>,
     touch_sink: Arc<dyn Fn(&[i64]) + Send + Sync>,
     reconfig: tokio::sync::Mutex<()>,
+    /// Counts leadership transfers; only the latest one re-enables this member's elections.
+    step_aside: std::sync::atomic::AtomicU64,
+    /// The batcher's in-flight slots; a leadership transfer holds them all so nothing new is
+    /// proposed while the target catches up.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// A running Raft member holding the replicated [`DataTree`].
@@ -179,7 +198,8 @@ impl RaftNode {
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
         let (batch_tx, batch_rx) = mpsc::unbounded_channel();
-        tokio::spawn(batcher(raft.clone(), batch_rx));
+        let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT as usize));
+        tokio::spawn(batcher(raft.clone(), batch_rx, slots.clone()));
         let node = RaftNode {
             inner: Arc::new(Inner {
                 batch_tx,
@@ -188,6 +208,8 @@ impl RaftNode {
                 forward: Mutex::new(HashMap::new()),
                 touch_sink: cfg.touch_sink.clone(),
                 reconfig: tokio::sync::Mutex::new(()),
+                step_aside: Default::default(),
+                slots,
             }),
         };
         if let Some(addr) = &cfg.listen {
@@ -542,8 +564,85 @@ impl RaftNode {
         self.inner.raft.trigger().elect().await.map_err(|e| e.to_string())
     }
 
-    /// Asks the leader to hand over leadership by triggering an election elsewhere is not available in
-    /// openraft 0.9; the leader steps down by a fresh election when it is stopped.
+    /// Hands leadership to voter `to` (openraft 0.9 has no leader transfer, so this builds one):
+    /// this leader stops proposing (queued writes wait) and stops standing for election, waits until
+    /// `to` has its whole log, asks `to` to start an election (which it wins with an up-to-date log;
+    /// this leader steps down when it sees the higher term), and waits until another member leads.
+    /// Another member than `to` may win when a follower's leader lease refuses `to` its vote (five
+    /// and more voters); this member never wins it back within `window`. Returns the new leader.
+    pub async fn transfer_leadership(&self, to: u64, window: Duration) -> Result<u64, TransferError> {
+        use std::sync::atomic::Ordering;
+        const CATCH_UP: Duration = Duration::from_secs(3);
+        const STEP_DOWN: Duration = Duration::from_secs(3);
+        let me = self.inner.id;
+        let m = self.inner.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            return Err(TransferError::NotLeader);
+        }
+        let membership = m.membership_config.membership();
+        if to == me || !membership.voter_ids().any(|v| v == to) {
+            return Err(TransferError::NotAVoter(to));
+        }
+        let addr = membership.get_node(&to).map(|n| n.quorum_addr.clone()).ok_or(TransferError::NotAVoter(to))?;
+        let gen = self.inner.step_aside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.raft.runtime_config().elect(false);
+        tracing::info!(to, "transferring leadership: proposals paused until server {to} has the whole log");
+        let result = async {
+            // Holding every slot: the batches in flight have committed, no new one starts.
+            let _paused = tokio::time::timeout(CATCH_UP, self.inner.slots.acquire_many(IN_FLIGHT))
+                .await
+                .map_err(|_| TransferError::Behind(to, CATCH_UP))?
+                .map_err(|_| TransferError::NotLeader)?;
+            let caught_up = self
+                .inner
+                .raft
+                .wait(Some(CATCH_UP))
+                .metrics(
+                    |m| {
+                        let last = m.last_log_index.unwrap_or(0);
+                        m.replication.as_ref().and_then(|r| r.get(&to)).is_some_and(|l| l.map_or(0, |l| l.index) >= last)
+                    },
+                    "transfer target caught up",
+                )
+                .await
+                .is_ok();
+            if !caught_up {
+                return Err(TransferError::Behind(to, CATCH_UP));
+            }
+            match RpcConn::new(addr).call(&PeerRequest::Elect, Duration::from_secs(2)).await {
+                Ok(PeerResponse::Elect(Ok(()))) => {}
+                Ok(PeerResponse::Elect(Err(e))) => return Err(TransferError::ElectFailed(to, e)),
+                Ok(_) => return Err(TransferError::ElectFailed(to, "unexpected answer".into())),
+                Err(e) => return Err(TransferError::ElectFailed(to, e.to_string())),
+            }
+            // Writes stay paused only until this member has stepped down.
+            let stepped_down =
+                self.inner.raft.wait(Some(STEP_DOWN)).metrics(|m| m.state != ServerState::Leader, "stepped down").await.is_ok();
+            drop(_paused);
+            if !stepped_down {
+                return Err(TransferError::NotHandedOver(STEP_DOWN));
+            }
+            self.inner
+                .raft
+                .wait(Some(window))
+                .metrics(|m| m.current_leader.is_some_and(|l| l != me), "another leader")
+                .await
+                .map(|m| m.current_leader.unwrap_or(to))
+                .map_err(|_| TransferError::NotHandedOver(window))
+        }
+        .await;
+        // (slots released) queued writes go on: the new leader refuses them (the writer's client
+        // reconnects and retries), or this leader proposes them if nothing changed.
+        if self.inner.step_aside.load(Ordering::SeqCst) == gen {
+            self.inner.raft.runtime_config().elect(true);
+        }
+        match &result {
+            Ok(l) => tracing::info!(to, new_leader = l, "leadership transferred"),
+            Err(e) => tracing::warn!(to, error = %e, "leadership transfer failed"),
+        }
+        result
+    }
+
     pub async fn shutdown(&self) {
         let _ = self.inner.raft.shutdown().await;
     }
@@ -621,6 +720,14 @@ async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::
                 let initialized = raft.is_initialized().await.unwrap_or(false);
                 send(&tx, PeerResponse::Status { initialized })
             }
+            PeerRequest::Elect => {
+                let node = node.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let r = node.trigger_election().await;
+                    let _ = tx.send(encode_frame(id, &PeerResponse::Elect(r)));
+                });
+            }
             PeerRequest::Touch(s) => {
                 (node.inner.touch_sink)(&s);
                 send(&tx, PeerResponse::Touched)
@@ -672,9 +779,9 @@ async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::
 /// new writes queue up; each time a slot frees, everything queued (up to `MAX_BATCH`) becomes ONE
 /// Raft entry. openraft 0.9 flushes one append at a time, so this is what lets many concurrent
 /// writes share an fsync.
-async fn batcher(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Entry, Reply)>) {
-    const IN_FLIGHT: usize = 2;
-    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+const IN_FLIGHT: u32 = 2;
+
+async fn batcher(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Entry, Reply)>, slots: Arc<tokio::sync::Semaphore>) {
     while let Some(first) = rx.recv().await {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let mut entries = vec![first.0];

@@ -37,6 +37,7 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("server_stats", &["srvr"]),
     ("stat_reset", &["srst"]),
     ("stats", &["stat"]),
+    ("transfer_leadership", &["rzk_transfer"]),
     ("voting_view", &[]),
     ("watch_summary", &["wchs"]),
     ("watches", &["wchc"]),
@@ -51,6 +52,9 @@ pub fn primary(name: &str) -> Option<&'static str> {
         .find(|(p, aliases)| *p == name || aliases.contains(&name))
         .map(|(p, _)| *p)
 }
+
+/// How long a leadership transfer waits for another member to lead.
+const TRANSFER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
 
@@ -316,8 +320,59 @@ fn environment(out: &mut Map<String, Value>) {
     );
 }
 
+fn transfer_leadership(
+    s: &Shared,
+    st: Option<&rzk_raft::RaftStatus>,
+    query: Option<&str>,
+    out: &mut Map<String, Value>,
+) {
+    let fail = |out: &mut Map<String, Value>, e: String| {
+        out.insert("transferred".into(), json!(false));
+        out.insert("error".into(), json!(e));
+    };
+    let (Some(raft), Some(st)) = (s.raft.get(), st) else {
+        return fail(out, "only the leader of an ensemble can transfer leadership".into());
+    };
+    if !s.cfg.is_distributed() || st.role != rzk_raft::Role::Leader {
+        return fail(out, "only the leader of an ensemble can transfer leadership".into());
+    }
+    let to = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("to="))
+        .map(|v| v.parse::<u64>().map_err(|_| format!("bad server id in to={v}")));
+    let to = match to {
+        Some(Ok(id)) => id,
+        Some(Err(e)) => return fail(out, e),
+        None => match st
+            .replication
+            .iter()
+            .filter(|(id, _)| **id != st.id && st.voters.contains(id))
+            .max_by_key(|(id, m)| (m.unwrap_or(0), std::cmp::Reverse(**id)))
+        {
+            Some((id, _)) => *id,
+            None => return fail(out, "no other voting member".into()),
+        },
+    };
+    out.insert("to".into(), json!(to));
+    let r = raft.clone();
+    // The admin server runs commands on blocking threads: wait for the transfer here.
+    match tokio::runtime::Handle::current().block_on(r.transfer_leadership(to, TRANSFER_WINDOW)) {
+        Ok(leader) => {
+            out.insert("transferred".into(), json!(true));
+            out.insert("leader".into(), json!(leader));
+        }
+        Err(e) => fail(out, e.to_string()),
+    }
+}
+
 /// Runs command `name`; the JSON object ZooKeeper's AdminServer would answer.
 pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
+    run_with(s, obs, name, None)
+}
+
+/// [`run`] with the request's query string (commands that take arguments).
+pub fn run_with(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value {
     let mut out = Map::new();
     let Some(cmd) = primary(name) else {
         out.insert("command".into(), json!(name));
@@ -332,7 +387,14 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
     let serving = st.as_ref().is_some_and(|st| st.leader.is_some());
     let needs_serving = !matches!(
         cmd,
-        "ruok" | "environment" | "configuration" | "dirs" | "initial_configuration" | "zabstate"
+        "ruok"
+            | "environment"
+            | "configuration"
+            | "dirs"
+            | "initial_configuration"
+            | "zabstate"
+            | "elect"
+            | "transfer_leadership"
     );
     if needs_serving && !serving {
         out.insert("error".into(), json!(NOT_SERVING));
@@ -357,6 +419,11 @@ pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
                     out.insert("error".into(), json!("only a follower of an ensemble can start an election"));
                 }
             }
+        }
+        "transfer_leadership" => {
+            // rzk extension: hand leadership to `?to=<server id>` (default: the most caught-up
+            // voter) before this leader restarts. Answers when another member leads, or the error.
+            transfer_leadership(s, st.as_ref(), query, &mut out);
         }
         "server_stats" => srvr_fields(s, obs, &mut out),
         "stats" => {
@@ -583,7 +650,7 @@ pub fn handle(s: &Shared, obs: &Observer, req: &Request) -> Response {
     if name.is_empty() || name.contains('/') {
         return Response::not_found();
     }
-    let v = run(s, obs, name);
+    let v = run_with(s, obs, name, req.query.as_deref());
     Response::json(serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into()) + "\n")
 }
 

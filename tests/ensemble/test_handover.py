@@ -1,0 +1,93 @@
+"""Leadership hand-over, as the operator does it before restarting the leader: the AdminServer
+command `transfer_leadership?to=N` on the leader (rzk extension). Under write load, with 3 and 5
+members, leadership must leave the old leader every time, the old leader must not win it back, and
+no acknowledged write may be lost."""
+
+import threading
+import time
+
+import pytest
+from kazoo.exceptions import NodeExistsError
+
+from ens_util import RETRYABLE, assert_same_everywhere, bounded, fast_client, wait_until
+
+
+class Writer(threading.Thread):
+    def __init__(self, client, prefix):
+        super().__init__(daemon=True)
+        self.c = client
+        self.prefix = prefix
+        self.acked = {}
+        self.stop = threading.Event()
+        self.n = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            p = "%s%06d" % (self.prefix, self.n)
+            self.n += 1
+            try:
+                bounded(self.c.create_async(p, b"x"), 5)
+                self.acked[p] = b"x"
+            except NodeExistsError:
+                self.acked[p] = b"x"
+            except RETRYABLE:
+                time.sleep(0.05)
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_handover_under_load(make_ensemble, n):
+    ens = make_ensemble(n, admin=True)
+    c = ens.client()
+    c.ensure_path("/ho")
+    writers = []
+    for k, mid in enumerate(ens.ids()[:3]):
+        w = Writer(fast_client(ens, [mid]), "/ho/w%d-" % k)
+        w.start()
+        writers.append(w)
+    rounds = []
+    try:
+        for r in range(4):
+            old = ens.wait_leader()
+            followers = [i for i in ens.ids() if i != old]
+            target = followers[r % len(followers)]
+            before = sum(len(w.acked) for w in writers)
+            t0 = time.monotonic()
+            ans = ens.members[old].admin("transfer_leadership?to=%d" % target, timeout=20)
+            assert ans.get("transferred") is True, ans
+            new = wait_until(lambda: (lambda l: l if l not in (None, old) else None)(ens.leader()), 20,
+                             "leadership to leave server %d" % old)
+            assert ans.get("leader") == new, (ans, new)
+            took = time.monotonic() - t0
+            # the old leader serves as a follower afterwards (it did not win the leadership back)
+            wait_until(lambda: ens.members[old].mode() == "follower", 10, "server %d to follow" % old)
+            assert ens.leader() != old
+            wait_until(lambda: sum(len(w.acked) for w in writers) > before + 10, 20,
+                       "writes after the hand-over %d -> %d" % (old, new))
+            rounds.append((old, target, new, took))
+            print("hand-over %d: leader %d -> %d (asked %d) in %.2fs" % (r, old, new, target, took))
+        # without ?to= the most caught-up voter is chosen; errors are answered, not raised
+        leader = ens.wait_leader()
+        follower = next(i for i in ens.ids() if i != leader)
+        ans = ens.members[leader].admin("transfer_leadership", timeout=20)
+        assert ans.get("transferred") is True and ans.get("to") != leader, ans
+        leader = wait_until(lambda: ens.leader(), 20, "a leader")
+        follower = next(i for i in ens.ids() if i != leader)
+        ans = ens.members[follower].admin("transfer_leadership")
+        assert ans.get("transferred") is False and "only the leader" in ans.get("error"), ans
+        ans = ens.members[leader].admin("transfer_leadership?to=%d" % leader)
+        assert ans.get("transferred") is False and "not another voting member" in ans.get("error"), ans
+        ans = ens.members[leader].admin("transfer_leadership?to=x")
+        assert ans.get("transferred") is False and "bad server id" in ans.get("error"), ans
+        assert ens.members[leader].admin("elect").get("triggered") is False
+    finally:
+        for w in writers:
+            w.stop.set()
+        for w in writers:
+            w.join(10)
+    acked = {}
+    for w in writers:
+        acked.update(w.acked)
+    assert len(acked) > 50, "too few writes acknowledged: %d" % len(acked)
+    assert_same_everywhere(ens, "/ho", expect_subset=acked)
+    # how often the asked follower itself won (openraft 0.9 has no targeted transfer): reported only
+    print("asked follower won %d of %d hand-overs" % (sum(1 for o, t, nw, _ in rounds if t == nw), len(rounds)))
