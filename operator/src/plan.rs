@@ -82,9 +82,10 @@ pub enum Action {
     RemoveMembers { ids: Vec<i64> },
     /// Set the StatefulSet's replicas (one step of a scale operation).
     SetReplicas(i32),
-    /// Start an election on a follower so that the leader `from` hands over: `candidates` are
-    /// the ordinals of healthy (updated) voters, best first. An attempt may fail (the old leader
-    /// may win the election again); the operator then tries the next candidate.
+    /// Hand leadership from `from` to a follower: `candidates` are the ordinals of healthy
+    /// (updated) voters, best first. The operator asks the leader (`transfer_leadership?to=`), or
+    /// a follower to start an election when the leader runs an earlier rzk; a failed attempt is
+    /// retried with the next candidate.
     TransferLeadership { from: i64, candidates: Vec<i32> },
     /// Delete a pod (the StatefulSet recreates it from the current template).
     DeletePod { ordinal: i32 },

@@ -98,6 +98,8 @@ struct Transfer {
 
 /// Time an election gets before the next attempt (each costs an election's worth of unavailability).
 const TRANSFER_RETRY: Duration = Duration::from_secs(8);
+/// How long the leader's `transfer_leadership` may take (catch-up + election + step-down).
+const TRANSFER_CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Elections tried (on different followers in turn) before the operator goes on without a hand-over.
 const TRANSFER_ATTEMPTS: u32 = 3;
 
@@ -635,6 +637,75 @@ async fn execute(
                 ));
             };
             let target = builders::pod_name(zk, to_ordinal);
+            // The leader transfers (catch-up, targeted election, no win-back); a leader of an earlier
+            // version does not know the command: then the follower just starts an election.
+            let to_id = pod(to_ordinal).and_then(|p| p.server_id);
+            if let (Some(lp), Some(to_id)) =
+                (leader_pod.filter(|p| p.server_id == Some(*from)), to_id)
+            {
+                if let Some(lip) = lp.ip.as_deref() {
+                    let admin = host_port(lip, zk.spec.ports.admin);
+                    let path = format!("/commands/transfer_leadership?to={to_id}");
+                    let res = zkclient::http_get(&admin, &path, TRANSFER_CALL_TIMEOUT).await;
+                    let answer = match &res {
+                        Ok((200, body)) => serde_json::from_str::<serde_json::Value>(body).ok(),
+                        _ => None,
+                    };
+                    let transferred = answer
+                        .as_ref()
+                        .and_then(|v| v.get("transferred"))
+                        .and_then(|t| t.as_bool());
+                    match transferred {
+                        Some(true) => {
+                            ctx.metrics
+                                .operation(ns, &name, "transfer_leadership", true);
+                            let new_leader = answer
+                                .as_ref()
+                                .and_then(|v| v.get("leader"))
+                                .and_then(|l| l.as_i64());
+                            event(
+                                zk,
+                                ctx,
+                                "LeadershipTransfer",
+                                "Transfer",
+                                format!(
+                                    "server {from} ({}) handed leadership to server {} (asked: {target}, server {to_id}; attempt {attempt} of {TRANSFER_ATTEMPTS}): {}",
+                                    lp.name,
+                                    new_leader.map_or("?".into(), |l| l.to_string()),
+                                    plan.message
+                                ),
+                            )
+                            .await;
+                            return None;
+                        }
+                        Some(false) => {
+                            ctx.metrics
+                                .operation(ns, &name, "transfer_leadership", false);
+                            let why = answer
+                                .as_ref()
+                                .and_then(|v| v.get("error"))
+                                .and_then(|e| e.as_str())
+                                .unwrap_or("no reason given");
+                            let msg = format!("transfer of leadership from {} to {target} (server {to_id}): {why}", lp.name);
+                            warn_event(
+                                zk,
+                                ctx,
+                                "LeadershipTransferFailed",
+                                "Transfer",
+                                msg.clone(),
+                            )
+                            .await;
+                            return Some(msg);
+                        }
+                        None => tracing::info!(
+                            cluster = %name,
+                            leader = %lp.name,
+                            answer = ?res.as_ref().map(|(c, b)| (c, truncate(b.trim(), 200))),
+                            "the leader cannot transfer leadership (older rzk?): asking {target} to start an election"
+                        ),
+                    }
+                }
+            }
             let admin = host_port(&ip, zk.spec.ports.admin);
             let elect = || zkclient::http_get(&admin, "/commands/elect", ctx.probe_timeout);
             let triggered = |res: &Result<(u16, String), zkclient::ZkError>| {

@@ -255,7 +255,11 @@ fn scale_down_is_progressing_until_removed_pods_are_gone() {
     ms.push(member(4, false, None));
     let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(2)), Phase::Settled);
     assert_eq!(cond(&s, "Progressing"), "True");
-    let p = s.conditions.iter().find(|c| c.type_ == "Progressing").unwrap();
+    let p = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Progressing")
+        .unwrap();
     assert_eq!(p.reason, "ScalingDown");
     ms.pop();
     let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(2)), Phase::Settled);
