@@ -478,6 +478,21 @@ impl RaftNode {
         }
         // The new voter set must have a majority that is up to date (leader + synced followers that
         // answer right now: replication progress alone does not show that a follower died).
+        // Replication metrics trail the catch-up above a little: give them a moment first.
+        let me = self.inner.id;
+        let _ = raft
+            .wait(Some(Duration::from_secs(2)))
+            .metrics(
+                |m| {
+                    let last = m.last_log_index.unwrap_or(0);
+                    let synced = |v: &u64| {
+                        m.replication.as_ref().and_then(|r| r.get(v)).is_some_and(|l| l.map_or(0, |l| l.index) + 100 >= last)
+                    };
+                    voters.iter().filter(|v| **v != me).filter(|v| synced(v)).count() + usize::from(voters.contains(&me)) > voters.len() / 2
+                },
+                "new voters synced",
+            )
+            .await;
         let st = self.status();
         let synced: BTreeSet<u64> = st.synced(100).into_iter().collect();
         let mut ok = usize::from(voters.contains(&self.inner.id));
