@@ -297,7 +297,7 @@ impl RaftNode {
                 }
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -562,6 +562,20 @@ impl RaftNode {
     /// Resolves when this member has become leader (or after `timeout`).
     pub async fn wait_leader(&self, timeout: Duration) -> bool {
         self.inner.raft.wait(Some(timeout)).metrics(|m| m.state == ServerState::Leader, "leader").await.is_ok()
+    }
+
+    /// Resolves when this member's role or the membership changes (or after `timeout`).
+    pub async fn wait_role_or_membership_change(&self, timeout: Duration) {
+        let before = {
+            let m = self.inner.raft.metrics().borrow().clone();
+            (m.state, m.membership_config.log_id().map(|l| l.index))
+        };
+        let _ = self
+            .inner
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| (m.state, m.membership_config.log_id().map(|l| l.index)) != before, "role or membership change")
+            .await;
     }
 
     /// Resolves when some leader is known (or after `timeout`).

@@ -412,10 +412,11 @@ pub fn render_config(v: &rzk_raft::MembersView) -> String {
     out
 }
 
-/// Leader duty: keep /zookeeper/config equal to the Raft membership.
+/// Leader duty: keep /zookeeper/config equal to the Raft membership (checked at once when the role
+/// or the membership changes: followers serve only once it is there).
 async fn config_node_loop(s: Arc<Shared>) {
     loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.raft().wait_role_or_membership_change(Duration::from_millis(100)).await;
         if !s.is_leader() {
             continue;
         }
