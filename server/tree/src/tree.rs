@@ -94,7 +94,7 @@ pub struct SessionInfo {
 /// The replicated state. Serializable as a whole for snapshots.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    nodes: NodeMap,
     sessions: BTreeMap<i64, SessionInfo>,
     #[serde(skip)]
     ephemerals: HashMap<i64, BTreeSet<String>>,
@@ -111,6 +111,10 @@ pub struct DataTree {
     last_zxid: i64,
 }
 
+/// Path -> node. Boxed nodes keep the table small (it is sized in powers of two, so up to half of it
+/// is empty slots); foldhash (randomly seeded) is several times faster than SipHash on paths.
+type NodeMap = HashMap<Box<str>, Box<Node>, foldhash::fast::RandomState>;
+
 const CONFIG_NODE: &str = "/zookeeper/config";
 
 impl Default for DataTree {
@@ -123,7 +127,7 @@ impl Default for DataTree {
 /// many children): only the child name and the parent's previous stat are kept.
 enum UndoOp {
     /// Put back the node at a path (`None`: remove what is there). Only for childless nodes.
-    Node(String, Option<Node>),
+    Node(String, Option<Box<Node>>),
     /// Revert a child insert (`added`) or removal in `parent` and restore its stat.
     Child { parent: String, name: String, added: bool, stat: Stat },
     /// Restore data, ACL and stat of a node, leaving its children alone.
@@ -135,7 +139,7 @@ type Undo = Vec<UndoOp>;
 impl DataTree {
     pub fn new() -> Self {
         let mut t = DataTree {
-            nodes: HashMap::new(),
+            nodes: NodeMap::default(),
             sessions: BTreeMap::new(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -150,10 +154,10 @@ impl DataTree {
             stat: Stat::default(),
             children: children.iter().map(|c| c.to_string()).collect(),
         };
-        t.nodes.insert("/".into(), empty(&["zookeeper"], Acl::world_all()));
-        t.nodes.insert("/zookeeper".into(), empty(&["quota", "config"], Acl::world_all()));
-        t.nodes.insert("/zookeeper/quota".into(), empty(&[], Acl::world_all()));
-        t.nodes.insert(CONFIG_NODE.into(), empty(&[], Acl::world_read()));
+        t.nodes.insert("/".into(), Box::new(empty(&["zookeeper"], Acl::world_all())));
+        t.nodes.insert("/zookeeper".into(), Box::new(empty(&["quota", "config"], Acl::world_all())));
+        t.nodes.insert("/zookeeper/quota".into(), Box::new(empty(&[], Acl::world_all())));
+        t.nodes.insert(CONFIG_NODE.into(), Box::new(empty(&[], Acl::world_read())));
         t
     }
 
@@ -163,12 +167,12 @@ impl DataTree {
         self.containers.clear();
         self.ttls.clear();
         self.quotas.clear();
-        let paths: Vec<String> = self.nodes.keys().cloned().collect();
+        let paths: Vec<String> = self.nodes.keys().map(|k| k.to_string()).collect();
         for p in paths {
             self.index_node(&p);
-            let acl = self.nodes[&p].acl.as_ref().clone();
+            let acl = self.nodes[p.as_str()].acl.as_ref().clone();
             let shared = self.intern(acl);
-            if let Some(n) = self.nodes.get_mut(&p) {
+            if let Some(n) = self.nodes.get_mut(p.as_str()) {
                 n.acl = shared;
             }
         }
@@ -229,7 +233,7 @@ impl DataTree {
         if let Some(u) = undo {
             self.save_node(u, &stats_path);
         }
-        if let Some(n) = self.nodes.get_mut(&stats_path) {
+        if let Some(n) = self.nodes.get_mut(stats_path.as_str()) {
             let (c, b) = parse_stats(n.data.as_deref().unwrap_or_default());
             n.data = Some(format!("count={},bytes={}", c + count, b + bytes).into_bytes());
         }
@@ -241,13 +245,13 @@ impl DataTree {
         if self.nodes.contains_key(q) {
             let prefix = if q == "/" { "/".to_string() } else { format!("{q}/") };
             for (k, n) in &self.nodes {
-                if k == q || k.starts_with(&prefix) && !k.starts_with("/zookeeper") {
+                if **k == *q || k.starts_with(&prefix) && !k.starts_with("/zookeeper") {
                     count += 1;
                     bytes += n.data.as_ref().map_or(0, |d| d.len() as i64);
                 }
             }
         }
-        if let Some(n) = self.nodes.get_mut(&quota_node(q, STATS)) {
+        if let Some(n) = self.nodes.get_mut(quota_node(q, STATS).as_str()) {
             n.data = Some(format!("count={count},bytes={bytes}").into_bytes());
         }
     }
@@ -276,7 +280,7 @@ impl DataTree {
         self.nodes.iter().map(|(p, n)| (p.encode_utf16().count() + n.data.as_ref().map_or(0, |d| d.len())) as u64).sum()
     }
     pub fn node(&self, p: &str) -> Option<&Node> {
-        self.nodes.get(p)
+        self.nodes.get(p).map(|n| &**n)
     }
 
     // ---- reads -------------------------------------------------------------------------------
@@ -345,14 +349,14 @@ impl DataTree {
     pub fn reap_candidates(&self, now_ms: i64) -> Vec<(String, i64)> {
         let mut out = Vec::new();
         for p in &self.containers {
-            if let Some(n) = self.nodes.get(p) {
+            if let Some(n) = self.nodes.get(p.as_str()) {
                 if n.children.is_empty() && n.stat.cversion > 0 {
                     out.push((p.clone(), n.stat.czxid));
                 }
             }
         }
         for p in &self.ttls {
-            if let Some(n) = self.nodes.get(p) {
+            if let Some(n) = self.nodes.get(p.as_str()) {
                 if n.children.is_empty() && n.ttl().is_some_and(|ttl| now_ms - n.stat.mtime > ttl) {
                     out.push((p.clone(), n.stat.czxid));
                 }
@@ -409,7 +413,7 @@ impl DataTree {
                 }
             }
             Command::Reap { path: p, czxid } => {
-                let ok = self.nodes.get(p).is_some_and(|n| {
+                let ok = self.nodes.get(p.as_str()).is_some_and(|n| {
                     n.stat.czxid == *czxid
                         && n.children.is_empty()
                         && (n.is_container() && n.stat.cversion > 0 || n.ttl().is_some_and(|ttl| t - n.stat.mtime > ttl))
@@ -521,16 +525,16 @@ impl DataTree {
                     self.unindex_node(&p);
                     match old {
                         Some(n) => {
-                            self.nodes.insert(p.clone(), n);
+                            self.nodes.insert(p.as_str().into(), n);
                             self.index_node(&p);
                         }
                         None => {
-                            self.nodes.remove(&p);
+                            self.nodes.remove(p.as_str());
                         }
                     }
                 }
                 UndoOp::Child { parent, name, added, stat } => {
-                    if let Some(n) = self.nodes.get_mut(&parent) {
+                    if let Some(n) = self.nodes.get_mut(parent.as_str()) {
                         if added {
                             n.children.remove(&name);
                         } else {
@@ -540,7 +544,7 @@ impl DataTree {
                     }
                 }
                 UndoOp::Attrs { path, data, acl, stat } => {
-                    if let Some(n) = self.nodes.get_mut(&path) {
+                    if let Some(n) = self.nodes.get_mut(path.as_str()) {
                         n.data = data;
                         n.acl = acl;
                         n.stat = stat;
@@ -610,7 +614,7 @@ impl DataTree {
                 };
                 let parent_path = if slash == 0 { "/".to_string() } else { p[..slash].to_string() };
                 let fixed = acl::fixup(req_acl, auth).ok_or(ErrorCode::InvalidAcl)?;
-                let parent = self.nodes.get(&parent_path).ok_or(ErrorCode::NoNode)?;
+                let parent = self.nodes.get(parent_path.as_str()).ok_or(ErrorCode::NoNode)?;
                 if !acl::check(&parent.acl, perms::CREATE, auth) {
                     return Err(ErrorCode::NoAuth);
                 }
@@ -618,7 +622,7 @@ impl DataTree {
                 if path::validate(&final_path).is_err() {
                     return Err(ErrorCode::BadArguments);
                 }
-                if self.nodes.contains_key(&final_path) {
+                if self.nodes.contains_key(final_path.as_str()) {
                     return Err(ErrorCode::NodeExists);
                 }
                 if parent.ephemeral_session().is_some() {
@@ -635,7 +639,7 @@ impl DataTree {
                 };
                 self.save_child(undo, &parent_path, path::name(&final_path), true);
                 self.save_node(undo, &final_path);
-                let parent = self.nodes.get_mut(&parent_path).expect("parent checked above");
+                let parent = self.nodes.get_mut(parent_path.as_str()).expect("parent checked above");
                 parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
                 parent.stat.pzxid = zxid;
                 parent.children.insert(path::name(&final_path).to_string());
@@ -659,7 +663,7 @@ impl DataTree {
                     children: BTreeSet::new(),
                 };
                 let len = data.as_ref().map_or(0, |d| d.len() as i64);
-                self.nodes.insert(final_path.clone(), node);
+                self.nodes.insert(final_path.as_str().into(), Box::new(node));
                 self.index_node(&final_path);
                 self.update_quota(&final_path, 1, len, Some(undo));
                 if let Some(q) = quota_target(&final_path, LIMITS).or_else(|| quota_target(&final_path, STATS)) {
@@ -667,7 +671,7 @@ impl DataTree {
                     self.save_node(undo, &quota_node(&q, STATS));
                     self.recompute_quota(&q);
                 }
-                let stat = self.nodes[&final_path].stat();
+                let stat = self.nodes[final_path.as_str()].stat();
                 events.push(WatchEvent { path: final_path.clone(), typ: event_type::NODE_CREATED });
                 events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
                 Ok(OpResult::Created { path: final_path, stat })
@@ -680,7 +684,7 @@ impl DataTree {
                 if !acl::check(&parent.acl, perms::DELETE, auth) {
                     return Err(ErrorCode::NoAuth);
                 }
-                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+                let n = self.nodes.get(p.as_str()).ok_or(ErrorCode::NoNode)?;
                 if *version != -1 && n.stat.version != *version {
                     return Err(ErrorCode::BadVersion);
                 }
@@ -698,10 +702,10 @@ impl DataTree {
             WriteOp::SetData { path: p, data, version } => {
                 self.checked_node(p, perms::WRITE, auth, *version)?;
                 self.save_attrs(undo, p);
-                let old_len = self.nodes[p].data.as_ref().map_or(0, |d| d.len() as i64);
+                let old_len = self.nodes[p.as_str()].data.as_ref().map_or(0, |d| d.len() as i64);
                 let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
                 self.update_quota(p, 0, new_len - old_len, Some(undo));
-                let n = self.nodes.get_mut(p).expect("checked");
+                let n = self.nodes.get_mut(p.as_str()).expect("checked");
                 n.data = data.clone();
                 n.stat.version = n.stat.version.wrapping_add(1);
                 n.stat.mzxid = zxid;
@@ -715,7 +719,7 @@ impl DataTree {
                     return Err(ErrorCode::BadArguments);
                 }
                 let fixed = acl::fixup(req_acl, auth).ok_or(ErrorCode::InvalidAcl)?;
-                let n = self.nodes.get(p).ok_or(ErrorCode::NoNode)?;
+                let n = self.nodes.get(p.as_str()).ok_or(ErrorCode::NoNode)?;
                 if !acl::check(&n.acl, perms::ADMIN, auth) {
                     return Err(ErrorCode::NoAuth);
                 }
@@ -724,7 +728,7 @@ impl DataTree {
                 }
                 self.save_attrs(undo, p);
                 let acl = self.intern(fixed);
-                let n = self.nodes.get_mut(p).expect("checked");
+                let n = self.nodes.get_mut(p.as_str()).expect("checked");
                 n.acl = acl;
                 n.stat.aversion = n.stat.aversion.wrapping_add(1);
                 Ok(OpResult::SetAcl { stat: n.stat() })
@@ -746,7 +750,7 @@ impl DataTree {
             return;
         }
         let parent_path = path::parent(p).to_string();
-        if let Some(parent) = self.nodes.get_mut(&parent_path) {
+        if let Some(parent) = self.nodes.get_mut(parent_path.as_str()) {
             // As ZooKeeper: a delete moves pzxid but not cversion (the sequence counter).
             parent.children.remove(path::name(p));
             if zxid > parent.stat.pzxid {
