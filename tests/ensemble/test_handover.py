@@ -91,3 +91,23 @@ def test_handover_under_load(make_ensemble, n):
     assert_same_everywhere(ens, "/ho", expect_subset=acked)
     # how often the asked follower itself won (openraft 0.9 has no targeted transfer): reported only
     print("asked follower won %d of %d hand-overs" % (sum(1 for o, t, nw, _ in rounds if t == nw), len(rounds)))
+
+
+def test_sigterm_on_the_leader_hands_over(make_ensemble):
+    """A leader that gets SIGTERM (Kubernetes stopping its pod) transfers leadership before it exits:
+    the survivors have a leader the moment it is gone, and writes through a follower go on."""
+    ens = make_ensemble(3)
+    c = ens.client()
+    c.ensure_path("/term")
+    old = ens.wait_leader()
+    follower = next(i for i in ens.ids() if i != old)
+    w = fast_client(ens, [follower])
+    w.create("/term/before", b"1")
+    ens.stop_member(old)
+    log = ens.members[old].log_tail()
+    assert "handed leadership over before stopping" in log, log[-2000:]
+    survivors = [i for i in ens.ids() if i != old]
+    new = ens.wait_leader(timeout=10, ids=survivors)
+    assert new != old
+    w.create("/term/after", b"2")
+    assert_same_everywhere(ens, "/term", ids=survivors, expect_subset={"/term/before": b"1", "/term/after": b"2"})

@@ -593,6 +593,16 @@ impl RaftNode {
         self.inner.raft.trigger().elect().await.map_err(|e| e.to_string())
     }
 
+    /// The voter (other than this leader) with the most of the log: the best transfer target.
+    pub fn best_transfer_target(&self) -> Option<u64> {
+        let st = self.status();
+        st.replication
+            .iter()
+            .filter(|(id, _)| **id != st.id && st.voters.contains(id))
+            .max_by_key(|(id, m)| (m.unwrap_or(0), std::cmp::Reverse(**id)))
+            .map(|(id, _)| *id)
+    }
+
     /// Hands leadership to voter `to` (openraft 0.9 has no leader transfer, so this builds one):
     /// this leader stops proposing (queued writes wait) and stops standing for election, waits until
     /// `to` has its whole log, asks `to` to start an election (which it wins with an up-to-date log;

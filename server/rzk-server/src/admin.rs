@@ -344,13 +344,8 @@ fn transfer_leadership(
     let to = match to {
         Some(Ok(id)) => id,
         Some(Err(e)) => return fail(out, e),
-        None => match st
-            .replication
-            .iter()
-            .filter(|(id, _)| **id != st.id && st.voters.contains(id))
-            .max_by_key(|(id, m)| (m.unwrap_or(0), std::cmp::Reverse(**id)))
-        {
-            Some((id, _)) => *id,
+        None => match raft.best_transfer_target() {
+            Some(id) => id,
             None => return fail(out, "no other voting member".into()),
         },
     };
