@@ -651,18 +651,13 @@ async fn execute(
                         Ok((200, body)) => serde_json::from_str::<serde_json::Value>(body).ok(),
                         _ => None,
                     };
-                    let transferred = answer
-                        .as_ref()
-                        .and_then(|v| v.get("transferred"))
-                        .and_then(|t| t.as_bool());
+                    let field = |k: &str| answer.as_ref().and_then(|v| v.get(k));
+                    let transferred = field("transferred").and_then(|t| t.as_bool());
                     match transferred {
                         Some(true) => {
                             ctx.metrics
                                 .operation(ns, &name, "transfer_leadership", true);
-                            let new_leader = answer
-                                .as_ref()
-                                .and_then(|v| v.get("leader"))
-                                .and_then(|l| l.as_i64());
+                            let new_leader = field("leader").and_then(|l| l.as_i64());
                             event(
                                 zk,
                                 ctx,
@@ -681,9 +676,7 @@ async fn execute(
                         Some(false) => {
                             ctx.metrics
                                 .operation(ns, &name, "transfer_leadership", false);
-                            let why = answer
-                                .as_ref()
-                                .and_then(|v| v.get("error"))
+                            let why = field("error")
                                 .and_then(|e| e.as_str())
                                 .unwrap_or("no reason given");
                             let msg = format!("transfer of leadership from {} to {target} (server {to_id}): {why}", lp.name);

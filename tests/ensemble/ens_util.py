@@ -4,13 +4,40 @@ import threading
 import time
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import KazooRetry
 
 FAILOVERS = []  # rows for the failover-time report (conftest prints them)
 
 RETRYABLE = (KazooException, KazooTimeoutError, OSError)
+
+
+class CreateWriter(threading.Thread):
+    """Creates <prefix>00000, <prefix>00001, ... (data = the path) until `stop` is set. `acked`: the
+    acknowledged creates (a retried create that finds its node counts); `unknown`: outcome unknown."""
+
+    def __init__(self, client, prefix):
+        super().__init__(daemon=True)
+        self.c = client
+        self.prefix = prefix
+        self.acked = {}
+        self.unknown = set()
+        self.stop = threading.Event()
+        self.n = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            p = "%s%05d" % (self.prefix, self.n)
+            self.n += 1
+            try:
+                bounded(self.c.create_async(p, p.encode()), 5)
+                self.acked[p] = p.encode()
+            except NodeExistsError:
+                self.acked[p] = p.encode()
+            except RETRYABLE:
+                self.unknown.add(p)
+                time.sleep(0.05)
 
 
 def wait_until(pred, timeout, what="condition", interval=0.05):

@@ -3,35 +3,11 @@ command `transfer_leadership?to=N` on the leader (rzk extension). Under write lo
 members, leadership must leave the old leader every time, the old leader must not win it back, and
 no acknowledged write may be lost."""
 
-import threading
 import time
 
 import pytest
-from kazoo.exceptions import NodeExistsError
 
-from ens_util import RETRYABLE, assert_same_everywhere, bounded, fast_client, wait_until
-
-
-class Writer(threading.Thread):
-    def __init__(self, client, prefix):
-        super().__init__(daemon=True)
-        self.c = client
-        self.prefix = prefix
-        self.acked = {}
-        self.stop = threading.Event()
-        self.n = 0
-
-    def run(self):
-        while not self.stop.is_set():
-            p = "%s%06d" % (self.prefix, self.n)
-            self.n += 1
-            try:
-                bounded(self.c.create_async(p, b"x"), 5)
-                self.acked[p] = b"x"
-            except NodeExistsError:
-                self.acked[p] = b"x"
-            except RETRYABLE:
-                time.sleep(0.05)
+from ens_util import CreateWriter, assert_same_everywhere, fast_client, wait_until
 
 
 @pytest.mark.parametrize("n", [3, 5])
@@ -41,7 +17,7 @@ def test_handover_under_load(make_ensemble, n):
     c.ensure_path("/ho")
     writers = []
     for k, mid in enumerate(ens.ids()[:3]):
-        w = Writer(fast_client(ens, [mid]), "/ho/w%d-" % k)
+        w = CreateWriter(fast_client(ens, [mid]), "/ho/w%d-" % k)
         w.start()
         writers.append(w)
     rounds = []

@@ -1,45 +1,23 @@
 """Rolling restart of every member under write load: no acknowledged write lost, sessions kept,
 writes make progress while each member is down."""
 
-import threading
-import time
-
 import pytest
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import NodeExistsError
 from kazoo.retry import KazooRetry
 
-from ens_util import RETRYABLE, assert_same_everywhere, bounded, wait_until
+from ens_util import CreateWriter, assert_same_everywhere, wait_until
 
 
-class Writer(threading.Thread):
+class Writer(CreateWriter):
     def __init__(self, ens, name, order):
-        super().__init__(daemon=True)
-        self.name_ = name
-        self.c = KazooClient(hosts=ens.connect_string(order), timeout=10.0, randomize_hosts=False,
-                             connection_retry=KazooRetry(max_tries=-1, delay=0.05, backoff=1.5, max_delay=0.3))
-        ens.clients.append(self.c)
-        self.c.start(timeout=15)
-        self.sid = self.c.client_id[0]
+        c = KazooClient(hosts=ens.connect_string(order), timeout=10.0, randomize_hosts=False,
+                        connection_retry=KazooRetry(max_tries=-1, delay=0.05, backoff=1.5, max_delay=0.3))
+        ens.clients.append(c)
+        c.start(timeout=15)
+        super().__init__(c, "/roll/%s-" % name)
+        self.sid = c.client_id[0]
         self.states = []
-        self.c.add_listener(lambda s: self.states.append(s))
-        self.acked = {}
-        self.unknown = set()
-        self.stop = threading.Event()
-        self.n = 0
-
-    def run(self):
-        while not self.stop.is_set():
-            p = "/roll/%s-%05d" % (self.name_, self.n)
-            self.n += 1
-            try:
-                bounded(self.c.create_async(p, p.encode()), 5)
-                self.acked[p] = p.encode()
-            except NodeExistsError:
-                self.acked[p] = p.encode()
-            except RETRYABLE:
-                self.unknown.add(p)
-                time.sleep(0.05)
+        c.add_listener(lambda s: self.states.append(s))
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["sigterm", "kill9"])
