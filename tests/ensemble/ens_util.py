@@ -40,6 +40,17 @@ class CreateWriter(threading.Thread):
                 time.sleep(0.05)
 
 
+def stop_writers(writers, timeout=15):
+    """Stops the CreateWriters; the union of their acknowledged writes."""
+    for w in writers:
+        w.stop.set()
+    acked = {}
+    for w in writers:
+        w.join(timeout)
+        acked.update(w.acked)
+    return acked
+
+
 def wait_until(pred, timeout, what="condition", interval=0.05):
     deadline = time.time() + timeout
     last = None

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ens_util import CreateWriter, assert_same_everywhere, fast_client, wait_until
+from ens_util import CreateWriter, assert_same_everywhere, fast_client, stop_writers, wait_until
 
 
 @pytest.mark.parametrize("n", [3, 5])
@@ -56,13 +56,7 @@ def test_handover_under_load(make_ensemble, n):
         assert ans.get("transferred") is False and "bad server id" in ans.get("error"), ans
         assert ens.members[leader].admin("elect").get("triggered") is False
     finally:
-        for w in writers:
-            w.stop.set()
-        for w in writers:
-            w.join(10)
-    acked = {}
-    for w in writers:
-        acked.update(w.acked)
+        acked = stop_writers(writers)
     assert len(acked) > 50, "too few writes acknowledged: %d" % len(acked)
     assert_same_everywhere(ens, "/ho", expect_subset=acked)
     # how often the asked follower itself won (openraft 0.9 has no targeted transfer): reported only

@@ -5,7 +5,7 @@ import pytest
 from kazoo.client import KazooClient, KazooState
 from kazoo.retry import KazooRetry
 
-from ens_util import CreateWriter, assert_same_everywhere, wait_until
+from ens_util import CreateWriter, assert_same_everywhere, stop_writers, wait_until
 
 
 class Writer(CreateWriter):
@@ -15,6 +15,7 @@ class Writer(CreateWriter):
         ens.clients.append(c)
         c.start(timeout=15)
         super().__init__(c, "/roll/%s-" % name)
+        self.name_ = name
         self.sid = c.client_id[0]
         self.states = []
         c.add_listener(lambda s: self.states.append(s))
@@ -55,13 +56,8 @@ def test_rolling_restart_under_load(ens3, graceful):
             z = max(v for v in target.values() if v)
             wait_until(lambda: (ens.zxids([m])[m] or 0) >= z, 20, "member %d catching up to zxid %d" % (m, z))
     finally:
-        for w in writers:
-            w.stop.set()
-        for w in writers:
-            w.join(15)
-    acked = {}
+        acked = stop_writers(writers)
     for w in writers:
-        acked.update(w.acked)
         assert w.c.client_id[0] == w.sid, "session of %s changed" % w.name_
         assert KazooState.LOST not in w.states, (w.name_, w.states)
     ens.wait_converged()
