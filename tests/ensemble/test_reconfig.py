@@ -171,6 +171,17 @@ def test_reconfig_remove_the_leader(ens3):
         problems.append("the removed member %d still reports Mode: %s in srvr" % (leader, md))
     assert not problems, problems
 
+    # and back, with a non-incremental reconfig (go-zookeeper's TestIntegration_Reconfig does this;
+    # openraft 0.9 panicked here when the old leader had removed itself)
+    data, _ = c.reconfig(joining=None, leaving=None, new_members=",".join(ens.members[i].spec() for i in ens.ids()))
+    roles, _ = parse_config(data)
+    assert roles == {i: "participant" for i in ens.ids()}, data
+    wait_config(ens, roles)
+    wait_until(lambda: ens.members[leader].mode() in ("leader", "follower"), 20, "re-added member serves")
+    acked.update(write_batch(c, "/rl/c", 5))
+    ens.wait_converged()
+    assert_same_everywhere(ens, "/rl", expect_subset=acked)
+
 
 def test_roles_in_srvr_and_mntr(make_ensemble):
     """srvr Mode everywhere; the leader's mntr counts its (synced) followers like ZooKeeper's:

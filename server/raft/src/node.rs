@@ -130,6 +130,9 @@ pub struct RaftStatus {
     pub millis_since_quorum_ack: Option<u64>,
     /// On the leader: per member, the highest log index known replicated there.
     pub replication: BTreeMap<u64, Option<u64>>,
+    /// A reconfig made through this member removed it, and the configuration that did so has not
+    /// reached it (the leader stops replicating to removed members): it is no longer a member.
+    pub removed: bool,
 }
 
 impl RaftStatus {
@@ -157,6 +160,9 @@ struct Inner {
     reconfig: tokio::sync::Mutex<()>,
     /// Counts leadership transfers; only the latest one re-enables this member's elections.
     step_aside: std::sync::atomic::AtomicU64,
+    /// Membership log index of a configuration without this member, learned from a forwarded
+    /// reconfig's answer (0: none).
+    removed_in: std::sync::atomic::AtomicU64,
     /// The batcher's in-flight slots; a leadership transfer holds them all so nothing new is
     /// proposed while the target catches up.
     slots: Arc<tokio::sync::Semaphore>,
@@ -209,6 +215,7 @@ impl RaftNode {
                 touch_sink: cfg.touch_sink.clone(),
                 reconfig: tokio::sync::Mutex::new(()),
                 step_aside: Default::default(),
+                removed_in: Default::default(),
                 slots,
             }),
         };
@@ -426,26 +433,38 @@ impl RaftNode {
     }
 
     /// Applies an incremental membership change (ZooKeeper reconfig), forwarding to the leader if needed.
+    /// Sends a reconfig to the leader; answers once this member has applied the new configuration
+    /// (unless it is no longer in it).
+    async fn forward_reconfig(&self, change: MembershipChange) -> Result<MembersView, ReconfigError> {
+        let (_, conn) = self.leader_conn()?;
+        match conn
+            .call(&PeerRequest::Reconfig(change), Duration::from_secs(120))
+            .await
+            .map_err(|e| ProposeError::Forward(e.to_string()))?
+        {
+            PeerResponse::Reconfig(r) => {
+                if let Ok(v) = &r {
+                    // A member that was just removed may never see the final config entry.
+                    if v.voters.contains_key(&self.inner.id) || v.learners.contains_key(&self.inner.id) {
+                        let _ = self.wait_applied(v.version).await;
+                    } else {
+                        self.inner.removed_in.fetch_max(v.version, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                r
+            }
+            _ => Err(ReconfigError::Failed("unexpected answer to Reconfig".into())),
+        }
+    }
+
     pub async fn reconfigure(&self, change: MembershipChange) -> Result<MembersView, ReconfigError> {
         if !self.is_leader() {
-            let (_, conn) = self.leader_conn()?;
-            return match conn
-                .call(&PeerRequest::Reconfig(change), Duration::from_secs(120))
-                .await
-                .map_err(|e| ProposeError::Forward(e.to_string()))?
-            {
-                PeerResponse::Reconfig(r) => {
-                    if let Ok(v) = &r {
-                        // A member that was just removed may never see the final config entry.
-                        if v.voters.contains_key(&self.inner.id) || v.learners.contains_key(&self.inner.id) {
-                            let _ = self.wait_applied(v.version).await;
-                        }
-                    }
-                    r
-                }
-                _ => Err(ReconfigError::Failed("unexpected answer to Reconfig".into())),
-            };
+            return self.forward_reconfig(change).await;
         }
+        self.reconfigure_as_leader(change, true).await
+    }
+
+    async fn reconfigure_as_leader(&self, change: MembershipChange, hand_over: bool) -> Result<MembersView, ReconfigError> {
         let _one_at_a_time = self.inner.reconfig.try_lock().map_err(|_| ReconfigError::InProgress)?;
         let raft = &self.inner.raft;
         let cur = self.members();
@@ -469,6 +488,32 @@ impl RaftNode {
         if voters.is_empty() {
             return Err(ReconfigError::BadArguments("the new configuration has no participants".into()));
         }
+        // A leader that leaves the voters hands leadership to a synced member of the new voter set
+        // first, and that member makes the change: openraft 0.9 panics when a leader that removed
+        // itself is later added back ("Only leader is allowed to call update_effective_membership").
+        let me = self.inner.id;
+        if hand_over && !voters.contains(&me) {
+            let st = self.status();
+            let target = voters
+                .iter()
+                .filter(|v| cur.voters.contains_key(v))
+                .filter_map(|v| st.replication.get(v).map(|m| (m.unwrap_or(0), *v)))
+                .max()
+                .map(|(_, v)| v);
+            if let Some(to) = target {
+                drop(_one_at_a_time);
+                match self.transfer_leadership(to, Duration::from_secs(10)).await {
+                    Ok(_) => return self.forward_reconfig(change).await,
+                    Err(e) => {
+                        tracing::warn!(to, error = %e, "no hand-over before leaving the voters; making the change as leader");
+                        if !self.is_leader() {
+                            return Err(ReconfigError::Propose(ProposeError::NotLeader { leader: None }));
+                        }
+                    }
+                }
+                return Box::pin(self.reconfigure_as_leader(change, false)).await;
+            }
+        }
         // New members first catch up as learners.
         for (id, m, _) in &change.upsert {
             let known = cur.voters.get(id).or(cur.learners.get(id));
@@ -486,7 +531,7 @@ impl RaftNode {
                 |m| {
                     let last = m.last_log_index.unwrap_or(0);
                     let synced = |v: &u64| {
-                        m.replication.as_ref().and_then(|r| r.get(v)).is_some_and(|l| l.map_or(0, |l| l.index) + 100 >= last)
+                        m.replication.as_ref().and_then(|r| r.get(v)).is_some_and(|l| l.is_some_and(|l| l.index + 100 >= last))
                     };
                     voters.iter().filter(|v| **v != me).filter(|v| synced(v)).count() + usize::from(voters.contains(&me)) > voters.len() / 2
                 },
@@ -556,6 +601,8 @@ impl RaftNode {
                 .as_ref()
                 .map(|r| r.iter().map(|(id, l)| (*id, l.map(|l| l.index))).collect())
                 .unwrap_or_default(),
+            removed: self.inner.removed_in.load(std::sync::atomic::Ordering::SeqCst)
+                > m.membership_config.log_id().map_or(0, |l| l.index),
         }
     }
 

@@ -93,6 +93,8 @@ pub struct Shared {
     pub touched: Mutex<std::collections::HashSet<i64>>,
     /// Sessions for which a close has been proposed, so expiry proposes it only once.
     pub closing: Mutex<HashMap<i64, Instant>>,
+    /// (term, first seen) of this member's current leadership, while no quorum ack is known yet.
+    leading_since: Mutex<Option<(u64, Instant)>>,
     pub stats: Stats,
     pub next_conn: AtomicU64,
     pub started: Instant,
@@ -187,7 +189,7 @@ impl Shared {
         }
         let Some(r) = self.raft.get() else { return false };
         let st = r.status();
-        if !st.voters.contains(&st.id) && !st.learners.contains(&st.id) {
+        if st.removed || !st.voters.contains(&st.id) && !st.learners.contains(&st.id) {
             // Not (or no longer) a member: e.g. removed by reconfig, or not yet added.
             return false;
         }
@@ -198,7 +200,21 @@ impl Shared {
         match st.role {
             Role::Leader => {
                 let limit = (self.cfg.sync_limit as u64 * self.cfg.tick_time as u64).max(1000);
-                st.millis_since_quorum_ack.is_some_and(|ms| ms <= limit) || st.voters.len() == 1
+                match st.millis_since_quorum_ack {
+                    Some(ms) => ms <= limit || st.voters.len() == 1,
+                    // Just elected, no heartbeat round answered yet: serving for up to the same limit
+                    // (dropping every client at each election would turn a hand-over into an outage).
+                    None => {
+                        let mut since = self.leading_since.lock();
+                        let (term, t0) = *since.get_or_insert((st.term, Instant::now()));
+                        if term != st.term {
+                            *since = Some((st.term, Instant::now()));
+                            true
+                        } else {
+                            st.voters.len() == 1 || t0.elapsed().as_millis() as u64 <= limit
+                        }
+                    }
+                }
             }
             Role::Follower | Role::Learner => st.leader.is_some(),
             _ => false,
@@ -222,6 +238,7 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         touches: Mutex::new(HashMap::new()),
         touched: Mutex::new(std::collections::HashSet::new()),
         closing: Mutex::new(HashMap::new()),
+        leading_since: Mutex::new(None),
         stats: Stats::new(),
         next_conn: AtomicU64::new(1),
         started: Instant::now(),
@@ -432,10 +449,22 @@ async fn config_node_loop(s: Arc<Shared>) {
 /// Drops all client connections while this member is outside a working quorum, like a ZooKeeper
 /// server that goes back to LOOKING; clients reconnect to a member that can serve them.
 async fn quorum_watchdog(s: Arc<Shared>) {
+    // A member passes through candidate/no-leader states for milliseconds during an election or a
+    // leadership transfer; only a state that lasts a tick (as ZooKeeper's follower read timeout)
+    // drops the clients. New connections are refused meanwhile (conn.rs checks `serving()`).
+    let grace = Duration::from_millis((s.cfg.tick_time as u64).clamp(200, 2000));
     let mut was_serving = true;
+    let mut down_since: Option<Instant> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let serving = s.serving();
+        let since = *down_since.get_or_insert_with(Instant::now);
+        if serving {
+            down_since = None;
+        }
+        if !serving && since.elapsed() < grace {
+            continue;
+        }
         if !serving {
             let conns: Vec<_> = s.conns.lock().values().map(|c| c.tx.clone()).collect();
             if was_serving || !conns.is_empty() {
