@@ -1047,22 +1047,7 @@ where
 }
 
 async fn event(zk: &ZookeeperCluster, ctx: &Context, reason: &str, action: &str, note: String) {
-    let r = ctx
-        .recorder
-        .publish(
-            &Event {
-                type_: EventType::Normal,
-                reason: reason.into(),
-                note: Some(note),
-                action: action.into(),
-                secondary: None,
-            },
-            &zk.object_ref(&()),
-        )
-        .await;
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "publishing event failed");
-    }
+    publish(zk, ctx, EventType::Normal, reason, action, note).await
 }
 
 async fn warn_event(
@@ -1072,13 +1057,32 @@ async fn warn_event(
     action: &str,
     note: String,
 ) {
+    publish(
+        zk,
+        ctx,
+        EventType::Warning,
+        reason,
+        action,
+        truncate(&note, 1000),
+    )
+    .await
+}
+
+async fn publish(
+    zk: &ZookeeperCluster,
+    ctx: &Context,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
     let r = ctx
         .recorder
         .publish(
             &Event {
-                type_: EventType::Warning,
+                type_,
                 reason: reason.into(),
-                note: Some(truncate(&note, 1000)),
+                note: Some(note),
                 action: action.into(),
                 secondary: None,
             },
