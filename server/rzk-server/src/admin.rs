@@ -361,13 +361,9 @@ fn transfer_leadership(
     }
 }
 
-/// Runs command `name`; the JSON object ZooKeeper's AdminServer would answer.
-pub fn run(s: &Shared, obs: &Observer, name: &str) -> Value {
-    run_with(s, obs, name, None)
-}
-
-/// [`run`] with the request's query string (commands that take arguments).
-pub fn run_with(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value {
+/// Runs command `name` (with the request's query string, for commands that take arguments); the
+/// JSON object ZooKeeper's AdminServer would answer.
+pub fn run(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value {
     let mut out = Map::new();
     let Some(cmd) = primary(name) else {
         out.insert("command".into(), json!(name));
@@ -645,7 +641,7 @@ pub fn handle(s: &Shared, obs: &Observer, req: &Request) -> Response {
     if name.is_empty() || name.contains('/') {
         return Response::not_found();
     }
-    let v = run_with(s, obs, name, req.query.as_deref());
+    let v = run(s, obs, name, req.query.as_deref());
     Response::json(serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into()) + "\n")
 }
 
