@@ -493,14 +493,7 @@ impl RaftNode {
         // itself is later added back ("Only leader is allowed to call update_effective_membership").
         let me = self.inner.id;
         if hand_over && !voters.contains(&me) {
-            let st = self.status();
-            let target = voters
-                .iter()
-                .filter(|v| cur.voters.contains_key(v))
-                .filter_map(|v| st.replication.get(v).map(|m| (m.unwrap_or(0), *v)))
-                .max()
-                .map(|(_, v)| v);
-            if let Some(to) = target {
+            if let Some(to) = self.best_transfer_target(|v| voters.contains(&v)) {
                 drop(_one_at_a_time);
                 match self.transfer_leadership(to, Duration::from_secs(10)).await {
                     Ok(_) => return self.forward_reconfig(change).await,
@@ -529,11 +522,8 @@ impl RaftNode {
             .wait(Some(Duration::from_secs(2)))
             .metrics(
                 |m| {
-                    let last = m.last_log_index.unwrap_or(0);
-                    let synced = |v: &u64| {
-                        m.replication.as_ref().and_then(|r| r.get(v)).is_some_and(|l| l.is_some_and(|l| l.index + 100 >= last))
-                    };
-                    voters.iter().filter(|v| **v != me).filter(|v| synced(v)).count() + usize::from(voters.contains(&me)) > voters.len() / 2
+                    let synced = self.status_of(m).synced(100);
+                    voters.iter().filter(|v| synced.contains(v)).count() + usize::from(voters.contains(&me)) > voters.len() / 2
                 },
                 "new voters synced",
             )
@@ -577,7 +567,11 @@ impl RaftNode {
     }
 
     pub fn status(&self) -> RaftStatus {
-        let m = self.inner.raft.metrics().borrow().clone();
+        self.status_of(&self.inner.raft.metrics().borrow())
+    }
+
+    /// [`RaftStatus`] from one metrics snapshot (also inside `raft.wait().metrics(..)` conditions).
+    fn status_of(&self, m: &openraft::RaftMetrics<u64, Member>) -> RaftStatus {
         let role = match m.state {
             ServerState::Leader => Role::Leader,
             ServerState::Follower => Role::Follower,
@@ -640,12 +634,13 @@ impl RaftNode {
         self.inner.raft.trigger().elect().await.map_err(|e| e.to_string())
     }
 
-    /// The voter (other than this leader) with the most of the log: the best transfer target.
-    pub fn best_transfer_target(&self) -> Option<u64> {
+    /// The voter (other than this leader, and `eligible`) with the most of the log: the best
+    /// transfer target.
+    pub fn best_transfer_target(&self, eligible: impl Fn(u64) -> bool) -> Option<u64> {
         let st = self.status();
         st.replication
             .iter()
-            .filter(|(id, _)| **id != st.id && st.voters.contains(id))
+            .filter(|(id, _)| **id != st.id && st.voters.contains(id) && eligible(**id))
             .max_by_key(|(id, m)| (m.unwrap_or(0), std::cmp::Reverse(**id)))
             .map(|(id, _)| *id)
     }
@@ -684,10 +679,7 @@ impl RaftNode {
                 .raft
                 .wait(Some(CATCH_UP))
                 .metrics(
-                    |m| {
-                        let last = m.last_log_index.unwrap_or(0);
-                        m.replication.as_ref().and_then(|r| r.get(&to)).is_some_and(|l| l.map_or(0, |l| l.index) >= last)
-                    },
+                    |m| self.status_of(m).synced(0).contains(&to),
                     "transfer target caught up",
                 )
                 .await

@@ -55,7 +55,7 @@ async fn hand_over_leadership(shared: &server::Shared) {
     if !shared.cfg.is_distributed() || raft.status().role != rzk_raft::Role::Leader {
         return;
     }
-    let Some(to) = raft.best_transfer_target() else { return };
+    let Some(to) = raft.best_transfer_target(|_| true) else { return };
     match tokio::time::timeout(Duration::from_secs(8), raft.transfer_leadership(to, Duration::from_secs(4))).await {
         Ok(Ok(leader)) => tracing::info!(new_leader = leader, "handed leadership over before stopping"),
         Ok(Err(e)) => tracing::warn!(error = %e, "no leadership hand-over before stopping"),
