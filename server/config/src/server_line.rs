@@ -424,7 +424,12 @@ mod tests {
 /// Parses one `server.N=host:quorumPort:electionPort[:role][;[clientAddr:]clientPort]` assignment, as
 /// found in zoo.cfg and in the `joiningServers` of a reconfig request.
 pub fn parse_server_assignment(s: &str) -> Result<ServerSpec, String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected server.N=..., got {s:?}"))?;
-    let id = k.trim().strip_prefix("server.").ok_or_else(|| format!("expected server.N, got {k:?}"))?;
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected server.N=..., got {s:?}"))?;
+    let id = k
+        .trim()
+        .strip_prefix("server.")
+        .ok_or_else(|| format!("expected server.N, got {k:?}"))?;
     parse_server_value(parse_id(id)?, v.trim())
 }

@@ -560,7 +560,10 @@ fn booleans() {
         .starts_with("zoo.cfg:3: reconfigEnabled: expected true or false"));
     let (c, w) = ok(&with_base("reconfigEnabled=true"));
     assert!(c.reconfig_enabled);
-    assert!(warn_keys(&w).is_empty(), "reconfig is supported: no warning");
+    assert!(
+        warn_keys(&w).is_empty(),
+        "reconfig is supported: no warning"
+    );
 }
 
 #[test]

@@ -23,7 +23,10 @@ impl FrameDecoder {
 
     /// Returns the byte range of the next complete frame body in `buf` and the total bytes it spans,
     /// `Ok(None)` when more bytes are needed, or an error that must close the connection.
-    pub fn next_frame(&self, buf: &[u8]) -> Result<Option<(std::ops::Range<usize>, usize)>, FrameError> {
+    pub fn next_frame(
+        &self,
+        buf: &[u8],
+    ) -> Result<Option<(std::ops::Range<usize>, usize)>, FrameError> {
         if buf.len() < 4 {
             return Ok(None);
         }

@@ -69,7 +69,10 @@ impl<'a> Reader<'a> {
         }
         let len = len as usize;
         if len.saturating_mul(min_elem_size.max(1)) > self.remaining() {
-            return Err(DecodeError::UnexpectedEof { what: "vector", at: self.pos });
+            return Err(DecodeError::UnexpectedEof {
+                what: "vector",
+                at: self.pos,
+            });
         }
         Ok(len)
     }
@@ -83,7 +86,9 @@ pub struct Writer {
 
 impl Writer {
     pub fn new() -> Self {
-        Writer { buf: Vec::with_capacity(64) }
+        Writer {
+            buf: Vec::with_capacity(64),
+        }
     }
     /// A writer that reserves 4 bytes for the frame length, filled by [`Writer::finish_frame`].
     pub fn framed() -> Self {

@@ -33,21 +33,48 @@ record!(
 );
 
 record!(RequestHeader { xid: i32, op: i32 });
-record!(ReplyHeader { xid: i32, zxid: i64, err: i32 });
-record!(WatcherEvent { typ: i32, state: i32, path: String });
+record!(ReplyHeader {
+    xid: i32,
+    zxid: i64,
+    err: i32
+});
+record!(WatcherEvent {
+    typ: i32,
+    state: i32,
+    path: String
+});
 record!(AuthPacket { typ: i32, scheme: String, auth: Vec<u8> });
-record!(MultiHeader { op: i32, done: bool, err: i32 });
+record!(MultiHeader {
+    op: i32,
+    done: bool,
+    err: i32
+});
 
 record!(CreateRequest { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, flags: i32 });
 record!(CreateTtlRequest { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, flags: i32, ttl: i64 });
-record!(DeleteRequest { path: String, version: i32 });
-record!(PathWatchRequest { path: String, watch: bool });
+record!(DeleteRequest {
+    path: String,
+    version: i32
+});
+record!(PathWatchRequest {
+    path: String,
+    watch: bool
+});
 record!(SetDataRequest { path: String, data: Option<Vec<u8>>, version: i32 });
 record!(PathRequest { path: String });
 record!(SetAclRequest { path: String, acl: Vec<Acl>, version: i32 });
-record!(CheckVersionRequest { path: String, version: i32 });
-record!(AddWatchRequest { path: String, mode: i32 });
-record!(WatchTypeRequest { path: String, typ: i32 });
+record!(CheckVersionRequest {
+    path: String,
+    version: i32
+});
+record!(AddWatchRequest {
+    path: String,
+    mode: i32
+});
+record!(WatchTypeRequest {
+    path: String,
+    typ: i32
+});
 record!(SetWatches {
     relative_zxid: i64,
     data_watches: Vec<String>,
@@ -62,10 +89,18 @@ record!(SetWatches2 {
     persistent_watches: Vec<String>,
     persistent_recursive_watches: Vec<String>,
 });
-record!(ReconfigRequest { joining_servers: String, leaving_servers: String, new_members: String, cur_config_id: i64 });
+record!(ReconfigRequest {
+    joining_servers: String,
+    leaving_servers: String,
+    new_members: String,
+    cur_config_id: i64
+});
 
 record!(CreateResponse { path: String });
-record!(Create2Response { path: String, stat: Stat });
+record!(Create2Response {
+    path: String,
+    stat: Stat
+});
 record!(StatResponse { stat: Stat });
 record!(GetDataResponse { data: Option<Vec<u8>>, stat: Stat });
 record!(GetAclResponse { acl: Vec<Acl>, stat: Stat });
@@ -74,6 +109,9 @@ record!(GetChildren2Response { children: Vec<String>, stat: Stat });
 record!(GetAllChildrenNumberResponse { total: i32 });
 record!(GetEphemeralsResponse { ephemerals: Vec<String> });
 record!(ErrorResponse { err: i32 });
-record!(ClientInfo { auth_scheme: String, user: String });
+record!(ClientInfo {
+    auth_scheme: String,
+    user: String
+});
 impl Element for ClientInfo {}
 record!(WhoAmIResponse { client_info: Vec<ClientInfo> });

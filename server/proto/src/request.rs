@@ -99,10 +99,24 @@ impl Request {
 fn create(r: &mut Reader<'_>, opc: i32) -> Result<Create, DecodeError> {
     if opc == op::CREATE_TTL {
         let c = CreateTtlRequest::decode(r)?;
-        Ok(Create { op: opc, path: c.path, data: c.data, acl: c.acl, flags: c.flags, ttl: c.ttl })
+        Ok(Create {
+            op: opc,
+            path: c.path,
+            data: c.data,
+            acl: c.acl,
+            flags: c.flags,
+            ttl: c.ttl,
+        })
     } else {
         let c = CreateRequest::decode(r)?;
-        Ok(Create { op: opc, path: c.path, data: c.data, acl: c.acl, flags: c.flags, ttl: -1 })
+        Ok(Create {
+            op: opc,
+            path: c.path,
+            data: c.data,
+            acl: c.acl,
+            flags: c.flags,
+            ttl: -1,
+        })
     }
 }
 
@@ -114,13 +128,19 @@ fn multi_ops(r: &mut Reader<'_>, read: bool) -> Result<Vec<MultiOp>, DecodeError
             return Ok(ops);
         }
         let o = match (h.op, read) {
-            (op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL, false) => MultiOp::Create(create(r, h.op)?),
+            (op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL, false) => {
+                MultiOp::Create(create(r, h.op)?)
+            }
             (op::DELETE, false) => MultiOp::Delete(DeleteRequest::decode(r)?),
             (op::SET_DATA, false) => MultiOp::SetData(SetDataRequest::decode(r)?),
             (op::CHECK, false) => MultiOp::Check(CheckVersionRequest::decode(r)?),
             // GetChildrenRequest / GetDataRequest carry a watch flag, which multiRead ignores.
-            (op::GET_CHILDREN, true) => MultiOp::GetChildren(PathRequest { path: PathWatchRequest::decode(r)?.path }),
-            (op::GET_DATA, true) => MultiOp::GetData(PathRequest { path: PathWatchRequest::decode(r)?.path }),
+            (op::GET_CHILDREN, true) => MultiOp::GetChildren(PathRequest {
+                path: PathWatchRequest::decode(r)?.path,
+            }),
+            (op::GET_DATA, true) => MultiOp::GetData(PathRequest {
+                path: PathWatchRequest::decode(r)?.path,
+            }),
             (other, _) => return Err(DecodeError::BadMultiOp(other)),
         };
         ops.push(o);
@@ -148,7 +168,9 @@ pub fn decode_request(opc: i32, body: &[u8]) -> Result<Request, DecodeError> {
             })
         }
         op::SET_WATCHES2 => Request::SetWatches(SetWatches2::decode(r)?),
-        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => Request::Create(create(r, opc)?),
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => {
+            Request::Create(create(r, opc)?)
+        }
         op::DELETE => Request::Delete(DeleteRequest::decode(r)?),
         op::EXISTS => Request::Exists(PathWatchRequest::decode(r)?),
         op::GET_DATA => Request::GetData(PathWatchRequest::decode(r)?),

@@ -15,7 +15,9 @@ use std::cell::Cell;
 use common::{all_vectors, encode_request_body, ALL_OPCODES};
 use rzk_proto::jute::{Jute, Reader, Writer};
 use rzk_proto::records::*;
-use rzk_proto::{decode_request, ConnectRequest, ConnectResponse, FrameDecoder, FrameError, DEFAULT_MAX_BUFFER};
+use rzk_proto::{
+    decode_request, ConnectRequest, ConnectResponse, FrameDecoder, FrameError, DEFAULT_MAX_BUFFER,
+};
 
 // ---------------------------------------------------------------------------------------------
 // allocation accounting (per thread, so parallel tests don't disturb each other)
@@ -113,7 +115,27 @@ impl XorShift {
 }
 
 /// Values that exercise length/count handling when written over an int field.
-const INTERESTING_I32: &[i32] = &[0, 1, -1, -2, 2, 3, 4, 8, 16, 255, 256, 0x7fff, 0xffff, 0x7fff_ffff, i32::MIN, -0x7fff_ffff, 0x0fff_ffff, 0x000f_ffff, 0x0010_0000];
+const INTERESTING_I32: &[i32] = &[
+    0,
+    1,
+    -1,
+    -2,
+    2,
+    3,
+    4,
+    8,
+    16,
+    255,
+    256,
+    0x7fff,
+    0xffff,
+    0x7fff_ffff,
+    i32::MIN,
+    -0x7fff_ffff,
+    0x0fff_ffff,
+    0x000f_ffff,
+    0x0010_0000,
+];
 
 // ---------------------------------------------------------------------------------------------
 // the checks applied to every input
@@ -124,8 +146,15 @@ fn exercise(input: &[u8]) {
         if let Ok(req) = bounded("decode_request", input, || decode_request(opc, input)) {
             let mut w = Writer::new();
             encode_request_body(opc, &req, &mut w);
-            let again = decode_request(opc, &w.buf).unwrap_or_else(|e| panic!("op {opc}: re-encoded body does not decode: {e}; {req:?}"));
-            assert_eq!(again, req, "op {opc}: decode(encode(decode(x))) != decode(x) for {}", hex(input));
+            let again = decode_request(opc, &w.buf).unwrap_or_else(|e| {
+                panic!("op {opc}: re-encoded body does not decode: {e}; {req:?}")
+            });
+            assert_eq!(
+                again,
+                req,
+                "op {opc}: decode(encode(decode(x))) != decode(x) for {}",
+                hex(input)
+            );
             let mut w2 = Writer::new();
             encode_request_body(opc, &again, &mut w2);
             assert_eq!(w2.buf, w.buf, "op {opc}: encoding is not stable");
@@ -136,18 +165,30 @@ fn exercise(input: &[u8]) {
     let mut r = Reader::new(input);
     if let Ok(h) = RequestHeader::decode(&mut r) {
         let body = &input[r.position()..];
-        let _ = bounded("header + decode_request", body, || decode_request(h.op, body));
+        let _ = bounded("header + decode_request", body, || {
+            decode_request(h.op, body)
+        });
     }
 
-    if let Ok(c) = bounded("ConnectRequest::decode", input, || ConnectRequest::decode(input)) {
+    if let Ok(c) = bounded("ConnectRequest::decode", input, || {
+        ConnectRequest::decode(input)
+    }) {
         let mut w = Writer::new();
         c.encode(&mut w);
-        assert_eq!(ConnectRequest::decode(&w.buf).expect("re-encoded ConnectRequest"), c);
+        assert_eq!(
+            ConnectRequest::decode(&w.buf).expect("re-encoded ConnectRequest"),
+            c
+        );
     }
-    if let Ok(c) = bounded("ConnectResponse::decode", input, || ConnectResponse::decode(input)) {
+    if let Ok(c) = bounded("ConnectResponse::decode", input, || {
+        ConnectResponse::decode(input)
+    }) {
         let mut w = Writer::new();
         c.encode(&mut w);
-        assert_eq!(ConnectResponse::decode(&w.buf).expect("re-encoded ConnectResponse"), c);
+        assert_eq!(
+            ConnectResponse::decode(&w.buf).expect("re-encoded ConnectResponse"),
+            c
+        );
     }
 
     // Reply-side records (used by tests and tools; the server only encodes them).
@@ -170,7 +211,10 @@ fn reply_record<T: Jute + PartialEq + std::fmt::Debug>(input: &[u8]) {
     if let Ok(v) = decoded {
         let mut w = Writer::new();
         v.encode(&mut w);
-        assert_eq!(T::decode(&mut Reader::new(&w.buf)).expect("re-encoded record"), v);
+        assert_eq!(
+            T::decode(&mut Reader::new(&w.buf)).expect("re-encoded record"),
+            v
+        );
     }
 }
 
@@ -185,7 +229,11 @@ fn frames(buf: &[u8]) {
         match (res, prefix) {
             (Ok(None), None) => {}
             (Ok(None), Some(len)) => {
-                assert!(len >= 0 && len as u32 <= max && buf.len() < 4 + len as usize, "needs-more with len {len}, max {max}, have {}", buf.len())
+                assert!(
+                    len >= 0 && len as u32 <= max && buf.len() < 4 + len as usize,
+                    "needs-more with len {len}, max {max}, have {}",
+                    buf.len()
+                )
             }
             (Ok(Some((range, total))), Some(len)) => {
                 assert!(len >= 0 && len as u32 <= max);
@@ -194,8 +242,13 @@ fn frames(buf: &[u8]) {
                 assert!(total <= buf.len());
             }
             (Err(FrameError::Negative(n)), Some(len)) => assert!(n == len && len < 0),
-            (Err(FrameError::TooLarge { len: l, max: m }), Some(len)) => assert!(len >= 0 && l == len as u32 && m == max && l > max),
-            (other, prefix) => panic!("next_frame({}) with max {max}: {other:?} (prefix {prefix:?})", hex(buf)),
+            (Err(FrameError::TooLarge { len: l, max: m }), Some(len)) => {
+                assert!(len >= 0 && l == len as u32 && m == max && l > max)
+            }
+            (other, prefix) => panic!(
+                "next_frame({}) with max {max}: {other:?} (prefix {prefix:?})",
+                hex(buf)
+            ),
         }
     }
 }
@@ -224,7 +277,17 @@ fn single_byte_mutations_of_every_vector() {
     for (_, v) in all_vectors() {
         for i in 0..v.len() {
             let orig = v[i];
-            let mut values = vec![0x00, 0xff, 0x7f, 0x80, 0x01, orig ^ 0x01, orig.wrapping_add(1), orig.wrapping_sub(1), rng.byte()];
+            let mut values = vec![
+                0x00,
+                0xff,
+                0x7f,
+                0x80,
+                0x01,
+                orig ^ 0x01,
+                orig.wrapping_add(1),
+                orig.wrapping_sub(1),
+                rng.byte(),
+            ];
             values.retain(|&x| x != orig);
             values.dedup();
             let mut m = v.clone();
@@ -302,7 +365,23 @@ fn random_inputs(seed: u64, iterations: usize) {
 /// Huge, negative and boundary frame lengths, with and without (partial) bodies.
 #[test]
 fn frame_lengths() {
-    let lens: &[i32] = &[0, 1, 3, 4, 15, 16, 17, 0xfffff, 0x100000, 0x7fff_fffe, i32::MAX, -1, -2, i32::MIN, -0x100000];
+    let lens: &[i32] = &[
+        0,
+        1,
+        3,
+        4,
+        15,
+        16,
+        17,
+        0xfffff,
+        0x100000,
+        0x7fff_fffe,
+        i32::MAX,
+        -1,
+        -2,
+        i32::MIN,
+        -0x100000,
+    ];
     for &len in lens {
         for extra in [0usize, 1, 15, 16, 17, 64] {
             let mut buf = len.to_be_bytes().to_vec();
@@ -314,10 +393,28 @@ fn frame_lengths() {
         }
     }
     let d = FrameDecoder::new(DEFAULT_MAX_BUFFER);
-    assert_eq!(d.next_frame(&[0xff, 0xff, 0xff, 0xff]), Err(FrameError::Negative(-1)));
-    assert_eq!(d.next_frame(&[0x80, 0, 0, 0]), Err(FrameError::Negative(i32::MIN)));
-    assert_eq!(d.next_frame(&[0x7f, 0xff, 0xff, 0xff]), Err(FrameError::TooLarge { len: i32::MAX as u32, max: DEFAULT_MAX_BUFFER }));
-    assert_eq!(d.next_frame(&[0x00, 0x10, 0x00, 0x00]), Err(FrameError::TooLarge { len: 0x100000, max: DEFAULT_MAX_BUFFER }));
+    assert_eq!(
+        d.next_frame(&[0xff, 0xff, 0xff, 0xff]),
+        Err(FrameError::Negative(-1))
+    );
+    assert_eq!(
+        d.next_frame(&[0x80, 0, 0, 0]),
+        Err(FrameError::Negative(i32::MIN))
+    );
+    assert_eq!(
+        d.next_frame(&[0x7f, 0xff, 0xff, 0xff]),
+        Err(FrameError::TooLarge {
+            len: i32::MAX as u32,
+            max: DEFAULT_MAX_BUFFER
+        })
+    );
+    assert_eq!(
+        d.next_frame(&[0x00, 0x10, 0x00, 0x00]),
+        Err(FrameError::TooLarge {
+            len: 0x100000,
+            max: DEFAULT_MAX_BUFFER
+        })
+    );
     assert_eq!(d.next_frame(&[0x00, 0x0f, 0xff, 0xff, 1, 2]), Ok(None));
     assert_eq!(d.next_frame(&[0, 0, 0, 0]), Ok(Some((4..4, 4))));
     assert_eq!(d.next_frame(&[0, 0, 0]), Ok(None));

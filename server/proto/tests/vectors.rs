@@ -6,10 +6,14 @@
 mod common;
 
 use common::{all_vector_names, encode_request, load, parse_hex};
-use rzk_proto::consts::{add_watch_mode, create_mode, event_type, keeper_state, op, perms, watcher_type, xid};
+use rzk_proto::consts::{
+    add_watch_mode, create_mode, event_type, keeper_state, op, perms, watcher_type, xid,
+};
 use rzk_proto::jute::{Jute, Reader, Writer};
 use rzk_proto::records::*;
-use rzk_proto::{decode_request, ConnectRequest, ConnectResponse, Create, ErrorCode, MultiOp, Request};
+use rzk_proto::{
+    decode_request, ConnectRequest, ConnectResponse, Create, ErrorCode, MultiOp, Request,
+};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -18,8 +22,13 @@ use rzk_proto::{decode_request, ConnectRequest, ConnectResponse, Create, ErrorCo
 fn request(b: &[u8]) -> (RequestHeader, Request) {
     let mut r = Reader::new(b);
     let h = RequestHeader::decode(&mut r).expect("RequestHeader");
-    let req = decode_request(h.op, &b[r.position()..]).unwrap_or_else(|e| panic!("decode_request({}): {e}", h.op));
-    assert_eq!(hex(&encode_request(&h, &req)), hex(b), "re-encoded request differs from the vector");
+    let req = decode_request(h.op, &b[r.position()..])
+        .unwrap_or_else(|e| panic!("decode_request({}): {e}", h.op));
+    assert_eq!(
+        hex(&encode_request(&h, &req)),
+        hex(b),
+        "re-encoded request differs from the vector"
+    );
     (h, req)
 }
 
@@ -32,7 +41,11 @@ fn reply<T: Jute>(b: &[u8]) -> (ReplyHeader, T) {
     let mut w = Writer::new();
     h.encode(&mut w);
     body.encode(&mut w);
-    assert_eq!(hex(&w.buf), hex(b), "re-encoded reply differs from the vector");
+    assert_eq!(
+        hex(&w.buf),
+        hex(b),
+        "re-encoded reply differs from the vector"
+    );
     (h, body)
 }
 
@@ -89,18 +102,34 @@ fn multi_reply(b: &[u8]) -> (ReplyHeader, Vec<(MultiHeader, MultiResult)>) {
         }
         let res = match mh.op {
             op::CREATE => MultiResult::Create(CreateResponse::decode(&mut r).unwrap()),
-            op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => MultiResult::Create2(Create2Response::decode(&mut r).unwrap()),
+            op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => {
+                MultiResult::Create2(Create2Response::decode(&mut r).unwrap())
+            }
             op::SET_DATA => MultiResult::SetData(StatResponse::decode(&mut r).unwrap()),
             op::GET_DATA => MultiResult::GetData(GetDataResponse::decode(&mut r).unwrap()),
-            op::GET_CHILDREN => MultiResult::GetChildren(GetChildrenResponse::decode(&mut r).unwrap()),
+            op::GET_CHILDREN => {
+                MultiResult::GetChildren(GetChildrenResponse::decode(&mut r).unwrap())
+            }
             op::CHECK | op::DELETE => MultiResult::Empty,
             op::ERROR => MultiResult::Error(ErrorResponse::decode(&mut r).unwrap()),
             other => panic!("unexpected multi result type {other}"),
         };
         results.push((mh, res));
     };
-    assert_eq!(end, MultiHeader { op: -1, done: true, err: -1 }, "multi end marker");
-    assert_eq!(r.remaining(), 0, "trailing bytes after the multi end marker");
+    assert_eq!(
+        end,
+        MultiHeader {
+            op: -1,
+            done: true,
+            err: -1
+        },
+        "multi end marker"
+    );
+    assert_eq!(
+        r.remaining(),
+        0,
+        "trailing bytes after the multi end marker"
+    );
 
     let mut w = Writer::new();
     h.encode(&mut w);
@@ -147,23 +176,64 @@ fn stat(
     num_children: i32,
     pzxid: i64,
 ) -> Stat {
-    Stat { czxid, mzxid, ctime, mtime, version, cversion, aversion, ephemeral_owner, data_length, num_children, pzxid }
+    Stat {
+        czxid,
+        mzxid,
+        ctime,
+        mtime,
+        version,
+        cversion,
+        aversion,
+        ephemeral_owner,
+        data_length,
+        num_children,
+        pzxid,
+    }
 }
 
 fn world_anyone() -> Vec<Acl> {
-    vec![Acl { perms: perms::ALL, id: Id { scheme: "world".into(), id: "anyone".into() } }]
+    vec![Acl {
+        perms: perms::ALL,
+        id: Id {
+            scheme: "world".into(),
+            id: "anyone".into(),
+        },
+    }]
 }
 
 fn digest_user1() -> Vec<Acl> {
-    vec![Acl { perms: perms::ALL, id: Id { scheme: "digest".into(), id: "user1:+7K83PhyQ3ijGj0ADmljf0quVwQ=".into() } }]
+    vec![Acl {
+        perms: perms::ALL,
+        id: Id {
+            scheme: "digest".into(),
+            id: "user1:+7K83PhyQ3ijGj0ADmljf0quVwQ=".into(),
+        },
+    }]
 }
 
-fn create(opc: i32, path: &str, data: Option<&[u8]>, acl: Vec<Acl>, flags: i32, ttl: i64) -> Request {
-    Request::Create(Create { op: opc, path: path.into(), data: data.map(<[u8]>::to_vec), acl, flags, ttl })
+fn create(
+    opc: i32,
+    path: &str,
+    data: Option<&[u8]>,
+    acl: Vec<Acl>,
+    flags: i32,
+    ttl: i64,
+) -> Request {
+    Request::Create(Create {
+        op: opc,
+        path: path.into(),
+        data: data.map(<[u8]>::to_vec),
+        acl,
+        flags,
+        ttl,
+    })
 }
 
 fn pw(path: &str, watch: bool) -> PathWatchRequest {
-    PathWatchRequest { path: path.into(), watch }
+    PathWatchRequest {
+        path: path.into(),
+        watch,
+    }
 }
 
 fn p(path: &str) -> PathRequest {
@@ -178,18 +248,49 @@ fn zeros16() -> Vec<u8> {
     vec![0; 16]
 }
 
-fn conn_req(last_zxid_seen: i64, timeout_ms: i32, session_id: i64, passwd: Vec<u8>, read_only: Option<bool>) -> ConnectRequest {
-    ConnectRequest { protocol_version: 0, last_zxid_seen, timeout_ms, session_id, passwd, read_only }
+fn conn_req(
+    last_zxid_seen: i64,
+    timeout_ms: i32,
+    session_id: i64,
+    passwd: Vec<u8>,
+    read_only: Option<bool>,
+) -> ConnectRequest {
+    ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen,
+        timeout_ms,
+        session_id,
+        passwd,
+        read_only,
+    }
 }
 
-fn conn_resp(timeout_ms: i32, session_id: i64, passwd: &str, read_only: Option<bool>) -> ConnectResponse {
-    ConnectResponse { protocol_version: 0, timeout_ms, session_id, passwd: parse_hex(passwd), read_only }
+fn conn_resp(
+    timeout_ms: i32,
+    session_id: i64,
+    passwd: &str,
+    read_only: Option<bool>,
+) -> ConnectResponse {
+    ConnectResponse {
+        protocol_version: 0,
+        timeout_ms,
+        session_id,
+        passwd: parse_hex(passwd),
+        read_only,
+    }
 }
 
 fn notification(b: &[u8], typ: i32, path: &str) {
     let (h, ev) = reply::<WatcherEvent>(b);
     assert_eq!(h, rh(xid::NOTIFICATION, -1, 0));
-    assert_eq!(ev, WatcherEvent { typ, state: keeper_state::SYNC_CONNECTED, path: path.into() });
+    assert_eq!(
+        ev,
+        WatcherEvent {
+            typ,
+            state: keeper_state::SYNC_CONNECTED,
+            path: path.into()
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -622,15 +723,28 @@ vectors! {
 #[test]
 fn every_vector_is_covered() {
     let files = all_vector_names();
-    let missing: Vec<&String> = files.iter().filter(|f| !COVERED.contains(&f.as_str())).collect();
-    assert!(missing.is_empty(), "vectors without a test case in tests/vectors.rs: {missing:?}");
-    let stale: Vec<&&str> = COVERED.iter().filter(|c| !files.iter().any(|f| f == *c)).collect();
+    let missing: Vec<&String> = files
+        .iter()
+        .filter(|f| !COVERED.contains(&f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "vectors without a test case in tests/vectors.rs: {missing:?}"
+    );
+    let stale: Vec<&&str> = COVERED
+        .iter()
+        .filter(|c| !files.iter().any(|f| f == *c))
+        .collect();
     assert!(stale.is_empty(), "cases without a vector file: {stale:?}");
     let mut dup = COVERED.to_vec();
     dup.sort();
     dup.dedup();
     assert_eq!(dup.len(), COVERED.len(), "duplicate case names");
-    assert!(files.len() >= 81, "expected at least the 81 captured vectors, found {}", files.len());
+    assert!(
+        files.len() >= 81,
+        "expected at least the 81 captured vectors, found {}",
+        files.len()
+    );
 }
 
 /// Every `.hex` file must also be documented in INDEX.md's table.
@@ -638,7 +752,10 @@ fn every_vector_is_covered() {
 fn every_vector_is_documented() {
     let index = std::fs::read_to_string(common::vectors_dir().join("INDEX.md")).expect("INDEX.md");
     for f in all_vector_names() {
-        assert!(index.contains(&format!("| `{f}.hex` |")), "{f}.hex is not in INDEX.md's file table");
+        assert!(
+            index.contains(&format!("| `{f}.hex` |")),
+            "{f}.hex is not in INDEX.md's file table"
+        );
     }
 }
 
@@ -649,14 +766,35 @@ fn every_vector_is_documented() {
 fn multi_read_ops_carry_watch_flag() {
     let mut w = Writer::new();
     rq(40, op::MULTI_READ).encode(&mut w);
-    MultiHeader { op: op::GET_CHILDREN, done: false, err: -1 }.encode(&mut w);
+    MultiHeader {
+        op: op::GET_CHILDREN,
+        done: false,
+        err: -1,
+    }
+    .encode(&mut w);
     pw("/a", false).encode(&mut w);
-    MultiHeader { op: op::GET_DATA, done: false, err: -1 }.encode(&mut w);
+    MultiHeader {
+        op: op::GET_DATA,
+        done: false,
+        err: -1,
+    }
+    .encode(&mut w);
     pw("/a/b", false).encode(&mut w);
-    MultiHeader { op: -1, done: true, err: -1 }.encode(&mut w);
+    MultiHeader {
+        op: -1,
+        done: true,
+        err: -1,
+    }
+    .encode(&mut w);
     let (h, req) = request(&w.buf);
     assert_eq!(h, rq(40, op::MULTI_READ));
-    assert_eq!(req, Request::MultiRead(vec![MultiOp::GetChildren(p("/a")), MultiOp::GetData(p("/a/b"))]));
+    assert_eq!(
+        req,
+        Request::MultiRead(vec![
+            MultiOp::GetChildren(p("/a")),
+            MultiOp::GetData(p("/a/b"))
+        ])
+    );
 }
 
 /// A create with a null path string, a null ACL vector: decoded leniently (empty), never a panic.
@@ -669,7 +807,10 @@ fn null_string_and_vector_decode_as_empty() {
     w.i32(0); // flags
     match decode_request(op::CREATE, &w.buf).unwrap() {
         Request::Create(c) => {
-            assert_eq!((c.path.as_str(), c.data, c.acl.len(), c.flags), ("", None, 0, 0));
+            assert_eq!(
+                (c.path.as_str(), c.data, c.acl.len(), c.flags),
+                ("", None, 0, 0)
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -10,6 +10,9 @@ mod node;
 mod state_machine;
 mod types;
 
-pub use node::{MembersView, MembershipChange, Pending, ProposeError, RaftNode, RaftNodeConfig, RaftStatus, ReconfigError, Role, StartError, TransferError};
+pub use node::{
+    MembersView, MembershipChange, Pending, ProposeError, RaftNode, RaftNodeConfig, RaftStatus,
+    ReconfigError, Role, StartError, TransferError,
+};
 pub use state_machine::ApplyHook;
 pub use types::Member;

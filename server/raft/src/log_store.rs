@@ -11,13 +11,24 @@ use std::sync::Arc;
 const VOTE: &str = "vote";
 const PURGED: &str = "purged";
 
-fn sto_err(subject: ErrorSubject<u64>, verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError {
+fn sto_err(
+    subject: ErrorSubject<u64>,
+    verb: ErrorVerb,
+    e: impl std::error::Error + 'static,
+) -> StorageError {
     openraft::StorageIOError::new(subject, verb, openraft::AnyError::new(&e)).into()
 }
 
 fn decode_entry(index: u64, bytes: &[u8]) -> Result<RaftEntry, StorageError> {
     postcard::from_bytes(bytes).map_err(|e| {
-        sto_err(ErrorSubject::Log(openraft::LogId::new(openraft::CommittedLeaderId::new(0, 0), index)), ErrorVerb::Read, e)
+        sto_err(
+            ErrorSubject::Log(openraft::LogId::new(
+                openraft::CommittedLeaderId::new(0, 0),
+                index,
+            )),
+            ErrorVerb::Read,
+            e,
+        )
     })
 }
 
@@ -29,27 +40,46 @@ pub struct LogStore {
 
 impl LogStore {
     pub fn new(writer: LogWriter, meta: MetaStore) -> Self {
-        LogStore { writer: Arc::new(writer), meta: Arc::new(meta) }
+        LogStore {
+            writer: Arc::new(writer),
+            meta: Arc::new(meta),
+        }
     }
 
     fn load<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StorageError> {
-        match self.meta.load(name).map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Read, e))? {
+        match self
+            .meta
+            .load(name)
+            .map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Read, e))?
+        {
             None => Ok(None),
-            Some(b) => postcard::from_bytes(&b).map(Some).map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Read, e)),
+            Some(b) => postcard::from_bytes(&b)
+                .map(Some)
+                .map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Read, e)),
         }
     }
 
     fn store<T: serde::Serialize>(&self, name: &str, v: &T) -> Result<(), StorageError> {
-        let b = postcard::to_allocvec(v).map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Write, e))?;
-        self.meta.save(name, &b).map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Write, e))
+        let b = postcard::to_allocvec(v)
+            .map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Write, e))?;
+        self.meta
+            .save(name, &b)
+            .map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Write, e))
     }
 
-    async fn wait(&self, f: impl FnOnce(rzk_storage::Done)) -> Result<(), rzk_storage::StorageError> {
+    async fn wait(
+        &self,
+        f: impl FnOnce(rzk_storage::Done),
+    ) -> Result<(), rzk_storage::StorageError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         f(Box::new(move |r| {
             let _ = tx.send(r);
         }));
-        rx.await.unwrap_or_else(|_| Err(rzk_storage::StorageError::Failed("log writer stopped".into())))
+        rx.await.unwrap_or_else(|_| {
+            Err(rzk_storage::StorageError::Failed(
+                "log writer stopped".into(),
+            ))
+        })
     }
 }
 
@@ -64,7 +94,11 @@ impl RaftLogReader<TypeConfig> for Reader {
         &mut self,
         range: RB,
     ) -> Result<Vec<RaftEntry>, StorageError> {
-        self.log.range(range).into_iter().map(|(i, b)| decode_entry(i, &b)).collect()
+        self.log
+            .range(range)
+            .into_iter()
+            .map(|(i, b)| decode_entry(i, &b))
+            .collect()
     }
 }
 
@@ -73,7 +107,11 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<RaftEntry>, StorageError> {
-        Reader { log: self.writer.reader() }.try_get_log_entries(range).await
+        Reader {
+            log: self.writer.reader(),
+        }
+        .try_get_log_entries(range)
+        .await
     }
 }
 
@@ -90,11 +128,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             },
             None => purged,
         };
-        Ok(LogState { last_purged_log_id: purged, last_log_id: last })
+        Ok(LogState {
+            last_purged_log_id: purged,
+            last_log_id: last,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
-        Reader { log: self.writer.reader() }
+        Reader {
+            log: self.writer.reader(),
+        }
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
@@ -109,19 +152,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     // After a restart the member re-learns it from the leader (or, alone, by committing a new entry)
     // and then applies the durable log.
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = RaftEntry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let mut batch = Vec::new();
         for e in entries {
-            let b = postcard::to_allocvec(&e).map_err(|err| sto_err(ErrorSubject::Log(e.log_id), ErrorVerb::Write, err))?;
+            let b = postcard::to_allocvec(&e)
+                .map_err(|err| sto_err(ErrorSubject::Log(e.log_id), ErrorVerb::Write, err))?;
             batch.push((e.log_id.index, b));
         }
         self.writer.append_async(
             batch,
-            Box::new(move |r| callback.log_io_completed(r.map_err(|e| std::io::Error::other(e.to_string())))),
+            Box::new(move |r| {
+                callback.log_io_completed(r.map_err(|e| std::io::Error::other(e.to_string())))
+            }),
         );
         Ok(())
     }

@@ -4,11 +4,13 @@
 //! carries requests from one client object; the server answers in any order, matched by id.
 
 use crate::types::*;
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use parking_lot::Mutex;
 use rzk_tree::{CmdResult, Entry};
@@ -66,7 +68,9 @@ pub enum PeerError {
     Protocol { addr: String, reason: String },
 }
 
-pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+) -> std::io::Result<Option<(u64, Vec<u8>)>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -75,7 +79,9 @@ pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::R
     }
     let len = u32::from_be_bytes(len) as usize;
     if !(8..=MAX_FRAME).contains(&len) {
-        return Err(std::io::Error::other(format!("peer frame length {len} out of range")));
+        return Err(std::io::Error::other(format!(
+            "peer frame length {len} out of range"
+        )));
     }
     let mut id = [0u8; 8];
     r.read_exact(&mut id).await?;
@@ -110,14 +116,24 @@ pub(crate) struct RpcConn {
 
 impl RpcConn {
     pub(crate) fn new(addr: String) -> Self {
-        RpcConn { addr, live: tokio::sync::Mutex::new(None), next_id: AtomicU64::new(1) }
+        RpcConn {
+            addr,
+            live: tokio::sync::Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        }
     }
 
     async fn connect(&self) -> Result<Live, PeerError> {
         let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&self.addr))
             .await
-            .map_err(|_| PeerError::Unreachable { addr: self.addr.clone(), reason: "connect timed out".into() })?
-            .map_err(|e| PeerError::Unreachable { addr: self.addr.clone(), reason: e.to_string() })?;
+            .map_err(|_| PeerError::Unreachable {
+                addr: self.addr.clone(),
+                reason: "connect timed out".into(),
+            })?
+            .map_err(|e| PeerError::Unreachable {
+                addr: self.addr.clone(),
+                reason: e.to_string(),
+            })?;
         let _ = stream.set_nodelay(true);
         let (mut rd, wr) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -159,9 +175,15 @@ impl RpcConn {
     }
 
     /// Queues `req` (in call order) and returns a receiver for its response.
-    pub(crate) async fn send(&self, req: &PeerRequest) -> Result<oneshot::Receiver<PeerResponse>, PeerError> {
+    pub(crate) async fn send(
+        &self,
+        req: &PeerRequest,
+    ) -> Result<oneshot::Receiver<PeerResponse>, PeerError> {
         let mut guard = self.live.lock().await;
-        if guard.as_ref().is_none_or(|l| l.dead.load(Ordering::Relaxed)) {
+        if guard
+            .as_ref()
+            .is_none_or(|l| l.dead.load(Ordering::Relaxed))
+        {
             *guard = Some(self.connect().await?);
         }
         let live = guard.as_ref().expect("connected above");
@@ -171,22 +193,39 @@ impl RpcConn {
         if live.tx.send(encode_frame(id, req)).is_err() {
             live.pending.lock().remove(&id);
             *guard = None;
-            return Err(PeerError::Unreachable { addr: self.addr.clone(), reason: "connection closed".into() });
+            return Err(PeerError::Unreachable {
+                addr: self.addr.clone(),
+                reason: "connection closed".into(),
+            });
         }
         Ok(rx)
     }
 
-    pub(crate) async fn call(&self, req: &PeerRequest, timeout: Duration) -> Result<PeerResponse, PeerError> {
+    pub(crate) async fn call(
+        &self,
+        req: &PeerRequest,
+        timeout: Duration,
+    ) -> Result<PeerResponse, PeerError> {
         let rx = self.send(req).await?;
         self.wait(rx, timeout).await
     }
 
-    pub(crate) async fn wait(&self, rx: oneshot::Receiver<PeerResponse>, timeout: Duration) -> Result<PeerResponse, PeerError> {
+    pub(crate) async fn wait(
+        &self,
+        rx: oneshot::Receiver<PeerResponse>,
+        timeout: Duration,
+    ) -> Result<PeerResponse, PeerError> {
         match tokio::time::timeout(timeout, rx).await {
-            Err(_) => Err(PeerError::Timeout { addr: self.addr.clone(), after: timeout }),
+            Err(_) => Err(PeerError::Timeout {
+                addr: self.addr.clone(),
+                after: timeout,
+            }),
             Ok(Err(_)) => {
                 *self.live.lock().await = None;
-                Err(PeerError::Unreachable { addr: self.addr.clone(), reason: "connection lost".into() })
+                Err(PeerError::Unreachable {
+                    addr: self.addr.clone(),
+                    reason: "connection lost".into(),
+                })
             }
             Ok(Ok(r)) => Ok(r),
         }
@@ -204,7 +243,10 @@ pub struct PeerClient {
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
     async fn new_client(&mut self, target: u64, node: &Member) -> Self::Network {
-        PeerClient { target, conn: RpcConn::new(node.quorum_addr.clone()) }
+        PeerClient {
+            target,
+            conn: RpcConn::new(node.quorum_addr.clone()),
+        }
     }
 }
 
@@ -234,9 +276,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
-        match self.conn.call(&PeerRequest::Append(rpc), deadline(&option)).await.map_err(to_rpc_err)? {
+        match self
+            .conn
+            .call(&PeerRequest::Append(rpc), deadline(&option))
+            .await
+            .map_err(to_rpc_err)?
+        {
             PeerResponse::Append(Ok(r)) => Ok(r),
-            PeerResponse::Append(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            PeerResponse::Append(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             _ => Err(unexpected(self.target)),
         }
     }
@@ -245,10 +294,20 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         &mut self,
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, Member, RaftError<u64, InstallSnapshotError>>> {
-        match self.conn.call(&PeerRequest::Snapshot(rpc), deadline(&option)).await.map_err(to_rpc_err)? {
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, Member, RaftError<u64, InstallSnapshotError>>,
+    > {
+        match self
+            .conn
+            .call(&PeerRequest::Snapshot(rpc), deadline(&option))
+            .await
+            .map_err(to_rpc_err)?
+        {
             PeerResponse::Snapshot(Ok(r)) => Ok(r),
-            PeerResponse::Snapshot(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            PeerResponse::Snapshot(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             _ => Err(unexpected(self.target)),
         }
     }
@@ -258,9 +317,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
-        match self.conn.call(&PeerRequest::Vote(rpc), deadline(&option)).await.map_err(to_rpc_err)? {
+        match self
+            .conn
+            .call(&PeerRequest::Vote(rpc), deadline(&option))
+            .await
+            .map_err(to_rpc_err)?
+        {
             PeerResponse::Vote(Ok(r)) => Ok(r),
-            PeerResponse::Vote(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
+            PeerResponse::Vote(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
             _ => Err(unexpected(self.target)),
         }
     }

@@ -1,7 +1,7 @@
 //! The consensus handle used by the server: propose/forward writes, read barriers, membership.
 
 use crate::log_store::LogStore;
-use crate::network::{read_frame, encode_frame, Network, PeerRequest, PeerResponse, RpcConn};
+use crate::network::{encode_frame, read_frame, Network, PeerRequest, PeerResponse, RpcConn};
 use crate::state_machine::{ApplyHook, StateMachine};
 use crate::types::*;
 use openraft::error::{ClientWriteError, RaftError};
@@ -178,12 +178,26 @@ const INITIALIZED: &str = "initialized";
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl RaftNode {
-    pub async fn start(cfg: RaftNodeConfig, tree: Arc<RwLock<DataTree>>, hook: Arc<dyn ApplyHook>) -> Result<Self, StartError> {
-        let (log, report) = rzk_storage::LogStore::open(&cfg.dir.join("log"), LogOptions::default())?;
-        tracing::info!(entries = report.entries, segments = report.segments, "raft log opened");
+    pub async fn start(
+        cfg: RaftNodeConfig,
+        tree: Arc<RwLock<DataTree>>,
+        hook: Arc<dyn ApplyHook>,
+    ) -> Result<Self, StartError> {
+        let (log, report) =
+            rzk_storage::LogStore::open(&cfg.dir.join("log"), LogOptions::default())?;
+        tracing::info!(
+            entries = report.entries,
+            segments = report.segments,
+            "raft log opened"
+        );
         let meta = MetaStore::open(&cfg.dir.join("meta"))?;
         let initialized = meta.load(INITIALIZED)?.is_some();
-        let snapshots = SnapshotStore::open(&cfg.dir.join("snapshots"), SnapshotOptions { keep: cfg.snapshots_keep.max(1) })?;
+        let snapshots = SnapshotStore::open(
+            &cfg.dir.join("snapshots"),
+            SnapshotOptions {
+                keep: cfg.snapshots_keep.max(1),
+            },
+        )?;
         let sm = StateMachine::open(tree, snapshots, hook)?;
         let writer = LogWriter::new(log)?;
         let store = LogStore::new(writer, meta.clone());
@@ -222,13 +236,20 @@ impl RaftNode {
         if let Some(addr) = &cfg.listen {
             let listener = TcpListener::bind(addr)
                 .await
-                .map_err(|e| StartError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+                .map_err(|e| StartError::Listen {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?;
             tokio::spawn(serve_peers(node.clone(), listener));
         }
         // initialize() runs once ever, on one member: the lowest participant id of a new ensemble.
         if !initialized {
-            let voters: BTreeMap<u64, Member> =
-                cfg.members.iter().filter(|(id, _)| !cfg.observers.contains(id)).map(|(k, v)| (*k, v.clone())).collect();
+            let voters: BTreeMap<u64, Member> = cfg
+                .members
+                .iter()
+                .filter(|(id, _)| !cfg.observers.contains(id))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect();
             let bootstrapper = voters.keys().next() == Some(&cfg.node_id);
             if !bootstrapper {
                 meta.save(INITIALIZED, b"joined")?;
@@ -237,7 +258,10 @@ impl RaftNode {
             } else {
                 let n = node.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = n.bootstrap(voters, cfg.members.clone(), cfg.observers.clone(), meta).await {
+                    if let Err(e) = n
+                        .bootstrap(voters, cfg.members.clone(), cfg.observers.clone(), meta)
+                        .await
+                    {
                         tracing::error!(error = %e, "bootstrap failed");
                     }
                 });
@@ -246,7 +270,11 @@ impl RaftNode {
         Ok(node)
     }
 
-    async fn initialize(&self, voters: BTreeMap<u64, Member>, meta: &MetaStore) -> Result<(), StartError> {
+    async fn initialize(
+        &self,
+        voters: BTreeMap<u64, Member>,
+        meta: &MetaStore,
+    ) -> Result<(), StartError> {
         match self.inner.raft.initialize(voters).await {
             Ok(()) => tracing::info!("initialized a new ensemble"),
             Err(e) => tracing::info!(error = %e, "initialize skipped"),
@@ -276,13 +304,18 @@ impl RaftNode {
                     continue;
                 }
                 let conn = RpcConn::new(m.quorum_addr.clone());
-                if let Ok(PeerResponse::Status { initialized }) = conn.call(&PeerRequest::Status, Duration::from_secs(1)).await {
+                if let Ok(PeerResponse::Status { initialized }) = conn
+                    .call(&PeerRequest::Status, Duration::from_secs(1))
+                    .await
+                {
                     reachable += 1;
                     someone_initialized |= initialized;
                 }
             }
             if someone_initialized {
-                tracing::info!("another member already belongs to a cluster; joining instead of initializing");
+                tracing::info!(
+                    "another member already belongs to a cluster; joining instead of initializing"
+                );
                 meta.save(INITIALIZED, b"joined")?;
                 return Ok(());
             }
@@ -295,7 +328,9 @@ impl RaftNode {
                             for attempt in 0..50 {
                                 match self.inner.raft.add_learner(*id, m.clone(), false).await {
                                     Ok(_) => break,
-                                    Err(e) if attempt == 49 => tracing::warn!(id, error = %e, "adding observer failed"),
+                                    Err(e) if attempt == 49 => {
+                                        tracing::warn!(id, error = %e, "adding observer failed")
+                                    }
                                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                                 }
                             }
@@ -315,9 +350,17 @@ impl RaftNode {
     fn leader_conn(&self) -> Result<(u64, Arc<RpcConn>), ProposeError> {
         let m = self.inner.raft.metrics().borrow().clone();
         let leader = m.current_leader.ok_or(ProposeError::NoLeader)?;
-        let node = m.membership_config.membership().get_node(&leader).cloned().ok_or(ProposeError::NoLeader)?;
+        let node = m
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .cloned()
+            .ok_or(ProposeError::NoLeader)?;
         let mut f = self.inner.forward.lock();
-        let conn = f.entry(leader).or_insert_with(|| Arc::new(RpcConn::new(node.quorum_addr.clone()))).clone();
+        let conn = f
+            .entry(leader)
+            .or_insert_with(|| Arc::new(RpcConn::new(node.quorum_addr.clone())))
+            .clone();
         Ok((leader, conn))
     }
 
@@ -331,7 +374,10 @@ impl RaftNode {
         if self.inner.batch_tx.send((entry, tx)).is_err() {
             return Box::pin(async { Err(ProposeError::Fatal("proposal queue closed".into())) });
         }
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(ProposeError::Fatal("proposal dropped".into()))) })
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(ProposeError::Fatal("proposal dropped".into())))
+        })
     }
 
     /// Submits a write: proposed here when leader, else forwarded to the leader. The entry is queued
@@ -349,13 +395,19 @@ impl RaftNode {
         let me = self.clone();
         Box::pin(async move {
             let rx = rx.map_err(|e| ProposeError::Forward(e.to_string()))?;
-            match conn.wait(rx, FORWARD_TIMEOUT).await.map_err(|e| ProposeError::Forward(e.to_string()))? {
+            match conn
+                .wait(rx, FORWARD_TIMEOUT)
+                .await
+                .map_err(|e| ProposeError::Forward(e.to_string()))?
+            {
                 PeerResponse::Propose(Ok((zxid, r))) => {
                     me.wait_applied(index_of(zxid)).await?;
                     Ok((zxid, r))
                 }
                 PeerResponse::Propose(Err(e)) => Err(e),
-                _ => Err(ProposeError::Forward(format!("unexpected answer from leader {leader}"))),
+                _ => Err(ProposeError::Forward(format!(
+                    "unexpected answer from leader {leader}"
+                ))),
             }
         })
     }
@@ -380,10 +432,16 @@ impl RaftNode {
             loop {
                 match self.inner.raft.ensure_linearizable().await {
                     Ok(l) => break l.map_or(0, |l| l.index),
-                    Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                        return Err(ProposeError::NotLeader { leader: f.leader_id })
+                    Err(RaftError::APIError(
+                        openraft::error::CheckIsLeaderError::ForwardToLeader(f),
+                    )) => {
+                        return Err(ProposeError::NotLeader {
+                            leader: f.leader_id,
+                        })
                     }
-                    Err(RaftError::APIError(openraft::error::CheckIsLeaderError::QuorumNotEnough(_))) if attempt < 10 => {
+                    Err(RaftError::APIError(
+                        openraft::error::CheckIsLeaderError::QuorumNotEnough(_),
+                    )) if attempt < 10 => {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
@@ -392,9 +450,17 @@ impl RaftNode {
             }
         } else {
             let (_, conn) = self.leader_conn()?;
-            match conn.call(&PeerRequest::ReadIndex, FORWARD_TIMEOUT).await.map_err(|e| ProposeError::Forward(e.to_string()))? {
+            match conn
+                .call(&PeerRequest::ReadIndex, FORWARD_TIMEOUT)
+                .await
+                .map_err(|e| ProposeError::Forward(e.to_string()))?
+            {
                 PeerResponse::ReadIndex(r) => r? as u64,
-                _ => return Err(ProposeError::Forward("unexpected answer to ReadIndex".into())),
+                _ => {
+                    return Err(ProposeError::Forward(
+                        "unexpected answer to ReadIndex".into(),
+                    ))
+                }
             }
         };
         self.wait_applied(index).await?;
@@ -411,7 +477,9 @@ impl RaftNode {
             return;
         }
         if let Ok((_, conn)) = self.leader_conn() {
-            let _ = conn.call(&PeerRequest::Touch(sessions), Duration::from_secs(2)).await;
+            let _ = conn
+                .call(&PeerRequest::Touch(sessions), Duration::from_secs(2))
+                .await;
         }
     }
 
@@ -421,7 +489,10 @@ impl RaftNode {
         let mc = m.membership_config.clone();
         let membership = mc.membership();
         let voter_ids: BTreeSet<u64> = membership.voter_ids().collect();
-        let mut v = MembersView { version: mc.log_id().map_or(0, |l| l.index), ..Default::default() };
+        let mut v = MembersView {
+            version: mc.log_id().map_or(0, |l| l.index),
+            ..Default::default()
+        };
         for (id, node) in membership.nodes() {
             if voter_ids.contains(id) {
                 v.voters.insert(*id, node.clone());
@@ -435,7 +506,10 @@ impl RaftNode {
     /// Applies an incremental membership change (ZooKeeper reconfig), forwarding to the leader if needed.
     /// Sends a reconfig to the leader; answers once this member has applied the new configuration
     /// (unless it is no longer in it).
-    async fn forward_reconfig(&self, change: MembershipChange) -> Result<MembersView, ReconfigError> {
+    async fn forward_reconfig(
+        &self,
+        change: MembershipChange,
+    ) -> Result<MembersView, ReconfigError> {
         let (_, conn) = self.leader_conn()?;
         match conn
             .call(&PeerRequest::Reconfig(change), Duration::from_secs(120))
@@ -445,34 +519,53 @@ impl RaftNode {
             PeerResponse::Reconfig(r) => {
                 if let Ok(v) = &r {
                     // A member that was just removed may never see the final config entry.
-                    if v.voters.contains_key(&self.inner.id) || v.learners.contains_key(&self.inner.id) {
+                    if v.voters.contains_key(&self.inner.id)
+                        || v.learners.contains_key(&self.inner.id)
+                    {
                         let _ = self.wait_applied(v.version).await;
                     } else {
-                        self.inner.removed_in.fetch_max(v.version, std::sync::atomic::Ordering::SeqCst);
+                        self.inner
+                            .removed_in
+                            .fetch_max(v.version, std::sync::atomic::Ordering::SeqCst);
                     }
                 }
                 r
             }
-            _ => Err(ReconfigError::Failed("unexpected answer to Reconfig".into())),
+            _ => Err(ReconfigError::Failed(
+                "unexpected answer to Reconfig".into(),
+            )),
         }
     }
 
-    pub async fn reconfigure(&self, change: MembershipChange) -> Result<MembersView, ReconfigError> {
+    pub async fn reconfigure(
+        &self,
+        change: MembershipChange,
+    ) -> Result<MembersView, ReconfigError> {
         if !self.is_leader() {
             return self.forward_reconfig(change).await;
         }
         self.reconfigure_as_leader(change, true).await
     }
 
-    async fn reconfigure_as_leader(&self, change: MembershipChange, hand_over: bool) -> Result<MembersView, ReconfigError> {
-        let _one_at_a_time = self.inner.reconfig.try_lock().map_err(|_| ReconfigError::InProgress)?;
+    async fn reconfigure_as_leader(
+        &self,
+        change: MembershipChange,
+        hand_over: bool,
+    ) -> Result<MembersView, ReconfigError> {
+        let _one_at_a_time = self
+            .inner
+            .reconfig
+            .try_lock()
+            .map_err(|_| ReconfigError::InProgress)?;
         let raft = &self.inner.raft;
         let cur = self.members();
         let mut voters: BTreeSet<u64> = cur.voters.keys().copied().collect();
         let mut all: BTreeSet<u64> = voters.iter().chain(cur.learners.keys()).copied().collect();
         for id in &change.remove {
             if !all.contains(id) {
-                return Err(ReconfigError::BadArguments(format!("server {id} is not a member")));
+                return Err(ReconfigError::BadArguments(format!(
+                    "server {id} is not a member"
+                )));
             }
             voters.remove(id);
             all.remove(id);
@@ -486,7 +579,9 @@ impl RaftNode {
             }
         }
         if voters.is_empty() {
-            return Err(ReconfigError::BadArguments("the new configuration has no participants".into()));
+            return Err(ReconfigError::BadArguments(
+                "the new configuration has no participants".into(),
+            ));
         }
         // A leader that leaves the voters hands leadership to a synced member of the new voter set
         // first, and that member makes the change: openraft 0.9 panics when a leader that removed
@@ -500,7 +595,9 @@ impl RaftNode {
                     Err(e) => {
                         tracing::warn!(to, error = %e, "no hand-over before leaving the voters; making the change as leader");
                         if !self.is_leader() {
-                            return Err(ReconfigError::Propose(ProposeError::NotLeader { leader: None }));
+                            return Err(ReconfigError::Propose(ProposeError::NotLeader {
+                                leader: None,
+                            }));
                         }
                     }
                 }
@@ -511,7 +608,9 @@ impl RaftNode {
         for (id, m, _) in &change.upsert {
             let known = cur.voters.get(id).or(cur.learners.get(id));
             if known != Some(m) {
-                raft.add_learner(*id, m.clone(), true).await.map_err(map_change_err)?;
+                raft.add_learner(*id, m.clone(), true)
+                    .await
+                    .map_err(map_change_err)?;
             }
         }
         // The new voter set must have a majority that is up to date (leader + synced followers that
@@ -523,7 +622,9 @@ impl RaftNode {
             .metrics(
                 |m| {
                     let synced = self.status_of(m).synced(100);
-                    voters.iter().filter(|v| synced.contains(v)).count() + usize::from(voters.contains(&me)) > voters.len() / 2
+                    voters.iter().filter(|v| synced.contains(v)).count()
+                        + usize::from(voters.contains(&me))
+                        > voters.len() / 2
                 },
                 "new voters synced",
             )
@@ -531,9 +632,16 @@ impl RaftNode {
         let st = self.status();
         let synced: BTreeSet<u64> = st.synced(100).into_iter().collect();
         let mut ok = usize::from(voters.contains(&self.inner.id));
-        let all_nodes: BTreeMap<u64, Member> =
-            cur.voters.iter().chain(cur.learners.iter()).map(|(k, v)| (*k, v.clone())).collect();
-        for v in voters.iter().filter(|v| **v != self.inner.id && synced.contains(v)) {
+        let all_nodes: BTreeMap<u64, Member> = cur
+            .voters
+            .iter()
+            .chain(cur.learners.iter())
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for v in voters
+            .iter()
+            .filter(|v| **v != self.inner.id && synced.contains(v))
+        {
             let addr = change
                 .upsert
                 .iter()
@@ -541,7 +649,10 @@ impl RaftNode {
                 .map(|(_, m, _)| m.quorum_addr.clone())
                 .or_else(|| all_nodes.get(v).map(|m| m.quorum_addr.clone()));
             if let Some(addr) = addr {
-                if let Ok(PeerResponse::Status { .. }) = RpcConn::new(addr).call(&PeerRequest::Status, Duration::from_secs(1)).await {
+                if let Ok(PeerResponse::Status { .. }) = RpcConn::new(addr)
+                    .call(&PeerRequest::Status, Duration::from_secs(1))
+                    .await
+                {
                     ok += 1;
                 }
             }
@@ -550,18 +661,28 @@ impl RaftNode {
             return Err(ReconfigError::NoQuorum);
         }
         let gone: BTreeSet<u64> = change.remove.iter().copied().collect();
-        let demoted = change.upsert.iter().any(|(id, _, voter)| !voter && cur.voters.contains_key(id));
+        let demoted = change
+            .upsert
+            .iter()
+            .any(|(id, _, voter)| !voter && cur.voters.contains_key(id));
         if voters != cur.voters.keys().copied().collect() {
             // Without demotions one joint change also drops the removed voters entirely (retain =
             // false), which still works when the leader removes itself and steps down afterwards.
-            raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), demoted).await.map_err(map_change_err)?;
+            raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), demoted)
+                .await
+                .map_err(map_change_err)?;
         }
         let still_there: BTreeSet<u64> = {
             let now = self.members();
-            gone.iter().copied().filter(|id| now.voters.contains_key(id) || now.learners.contains_key(id)).collect()
+            gone.iter()
+                .copied()
+                .filter(|id| now.voters.contains_key(id) || now.learners.contains_key(id))
+                .collect()
         };
         if !still_there.is_empty() && self.is_leader() {
-            raft.change_membership(ChangeMembers::RemoveNodes(still_there), false).await.map_err(map_change_err)?;
+            raft.change_membership(ChangeMembers::RemoveNodes(still_there), false)
+                .await
+                .map_err(map_change_err)?;
         }
         Ok(self.members())
     }
@@ -595,14 +716,22 @@ impl RaftNode {
                 .as_ref()
                 .map(|r| r.iter().map(|(id, l)| (*id, l.map(|l| l.index))).collect())
                 .unwrap_or_default(),
-            removed: self.inner.removed_in.load(std::sync::atomic::Ordering::SeqCst)
+            removed: self
+                .inner
+                .removed_in
+                .load(std::sync::atomic::Ordering::SeqCst)
                 > m.membership_config.log_id().map_or(0, |l| l.index),
         }
     }
 
     /// Resolves when this member has become leader (or after `timeout`).
     pub async fn wait_leader(&self, timeout: Duration) -> bool {
-        self.inner.raft.wait(Some(timeout)).metrics(|m| m.state == ServerState::Leader, "leader").await.is_ok()
+        self.inner
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| m.state == ServerState::Leader, "leader")
+            .await
+            .is_ok()
     }
 
     /// Resolves when this member's role or the membership changes (or after `timeout`).
@@ -615,13 +744,21 @@ impl RaftNode {
             .inner
             .raft
             .wait(Some(timeout))
-            .metrics(|m| (m.state, m.membership_config.log_id().map(|l| l.index)) != before, "role or membership change")
+            .metrics(
+                |m| (m.state, m.membership_config.log_id().map(|l| l.index)) != before,
+                "role or membership change",
+            )
             .await;
     }
 
     /// Resolves when some leader is known (or after `timeout`).
     pub async fn wait_any_leader(&self, timeout: Duration) -> bool {
-        self.inner.raft.wait(Some(timeout)).metrics(|m| m.current_leader.is_some(), "leader known").await.is_ok()
+        self.inner
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "leader known")
+            .await
+            .is_ok()
     }
 
     /// Starts an election on this member now. Used to move leadership away from a leader that is
@@ -631,7 +768,12 @@ impl RaftNode {
         if self.is_leader() {
             return Err("this member is the leader".into());
         }
-        self.inner.raft.trigger().elect().await.map_err(|e| e.to_string())
+        self.inner
+            .raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The voter (other than this leader, and `eligible`) with the most of the log: the best
@@ -651,7 +793,11 @@ impl RaftNode {
     /// this leader steps down when it sees the higher term), and waits until another member leads.
     /// Another member than `to` may win when a follower's leader lease refuses `to` its vote (five
     /// and more voters); this member never wins it back within `window`. Returns the new leader.
-    pub async fn transfer_leadership(&self, to: u64, window: Duration) -> Result<u64, TransferError> {
+    pub async fn transfer_leadership(
+        &self,
+        to: u64,
+        window: Duration,
+    ) -> Result<u64, TransferError> {
         use std::sync::atomic::Ordering;
         const CATCH_UP: Duration = Duration::from_secs(3);
         const STEP_DOWN: Duration = Duration::from_secs(3);
@@ -664,10 +810,16 @@ impl RaftNode {
         if to == me || !membership.voter_ids().any(|v| v == to) {
             return Err(TransferError::NotAVoter(to));
         }
-        let addr = membership.get_node(&to).map(|n| n.quorum_addr.clone()).ok_or(TransferError::NotAVoter(to))?;
+        let addr = membership
+            .get_node(&to)
+            .map(|n| n.quorum_addr.clone())
+            .ok_or(TransferError::NotAVoter(to))?;
         let gen = self.inner.step_aside.fetch_add(1, Ordering::SeqCst) + 1;
         self.inner.raft.runtime_config().elect(false);
-        tracing::info!(to, "transferring leadership: proposals paused until server {to} has the whole log");
+        tracing::info!(
+            to,
+            "transferring leadership: proposals paused until server {to} has the whole log"
+        );
         let result = async {
             // Holding every slot: the batches in flight have committed, no new one starts.
             let _paused = tokio::time::timeout(CATCH_UP, self.inner.slots.acquire_many(IN_FLIGHT))
@@ -687,15 +839,23 @@ impl RaftNode {
             if !caught_up {
                 return Err(TransferError::Behind(to, CATCH_UP));
             }
-            match RpcConn::new(addr).call(&PeerRequest::Elect, Duration::from_secs(2)).await {
+            match RpcConn::new(addr)
+                .call(&PeerRequest::Elect, Duration::from_secs(2))
+                .await
+            {
                 Ok(PeerResponse::Elect(Ok(()))) => {}
                 Ok(PeerResponse::Elect(Err(e))) => return Err(TransferError::ElectFailed(to, e)),
                 Ok(_) => return Err(TransferError::ElectFailed(to, "unexpected answer".into())),
                 Err(e) => return Err(TransferError::ElectFailed(to, e.to_string())),
             }
             // Writes stay paused only until this member has stepped down.
-            let stepped_down =
-                self.inner.raft.wait(Some(STEP_DOWN)).metrics(|m| m.state != ServerState::Leader, "stepped down").await.is_ok();
+            let stepped_down = self
+                .inner
+                .raft
+                .wait(Some(STEP_DOWN))
+                .metrics(|m| m.state != ServerState::Leader, "stepped down")
+                .await
+                .is_ok();
             drop(_paused);
             if !stepped_down {
                 return Err(TransferError::NotHandedOver(STEP_DOWN));
@@ -703,7 +863,10 @@ impl RaftNode {
             self.inner
                 .raft
                 .wait(Some(window))
-                .metrics(|m| m.current_leader.is_some_and(|l| l != me), "another leader")
+                .metrics(
+                    |m| m.current_leader.is_some_and(|l| l != me),
+                    "another leader",
+                )
                 .await
                 .map(|m| m.current_leader.unwrap_or(to))
                 .map_err(|_| TransferError::NotHandedOver(window))
@@ -737,7 +900,9 @@ fn map_change_err(e: RaftError<u64, ClientWriteError<u64, Member>>) -> ReconfigE
             }
         }
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
-            ReconfigError::Propose(ProposeError::NotLeader { leader: f.leader_id })
+            ReconfigError::Propose(ProposeError::NotLeader {
+                leader: f.leader_id,
+            })
         }
         other => ReconfigError::Failed(other.to_string()),
     }
@@ -793,7 +958,9 @@ async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::
         match req {
             PeerRequest::Append(r) => send(&tx, PeerResponse::Append(raft.append_entries(r).await)),
             PeerRequest::Vote(r) => send(&tx, PeerResponse::Vote(raft.vote(r).await)),
-            PeerRequest::Snapshot(r) => send(&tx, PeerResponse::Snapshot(raft.install_snapshot(r).await)),
+            PeerRequest::Snapshot(r) => {
+                send(&tx, PeerResponse::Snapshot(raft.install_snapshot(r).await))
+            }
             PeerRequest::Status => {
                 let initialized = raft.is_initialized().await.unwrap_or(false);
                 send(&tx, PeerResponse::Status { initialized })
@@ -841,7 +1008,9 @@ async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::
                     let r = if node.is_leader() {
                         node.reconfigure(c).await
                     } else {
-                        Err(ReconfigError::Propose(ProposeError::NotLeader { leader: None }))
+                        Err(ReconfigError::Propose(ProposeError::NotLeader {
+                            leader: None,
+                        }))
                     };
                     let _ = tx.send(encode_frame(id, &PeerResponse::Reconfig(r)));
                 });
@@ -859,9 +1028,15 @@ async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::
 /// writes share an fsync.
 const IN_FLIGHT: u32 = 2;
 
-async fn batcher(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Entry, Reply)>, slots: Arc<tokio::sync::Semaphore>) {
+async fn batcher(
+    raft: Raft,
+    mut rx: mpsc::UnboundedReceiver<(Entry, Reply)>,
+    slots: Arc<tokio::sync::Semaphore>,
+) {
     while let Some(first) = rx.recv().await {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let mut entries = vec![first.0];
         let mut replies = vec![first.1];
         while entries.len() < MAX_BATCH {
@@ -879,7 +1054,9 @@ async fn batcher(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Entry, Reply)>, sl
                 Err(e) => Err(ProposeError::Fatal(e.to_string())),
                 Ok(rx) => match rx.await {
                     Ok(Ok(resp)) => Ok((resp.log_id.index, resp.data)),
-                    Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader { leader: f.leader_id }),
+                    Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader {
+                        leader: f.leader_id,
+                    }),
                     Ok(Err(e)) => Err(ProposeError::Fatal(e.to_string())),
                     Err(e) => Err(ProposeError::Fatal(e.to_string())),
                 },
@@ -889,7 +1066,9 @@ async fn batcher(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Entry, Reply)>, sl
                 Ok((index, results)) => {
                     let mut results = results.into_iter();
                     for (pos, reply) in replies.into_iter().enumerate() {
-                        let r = results.next().ok_or_else(|| ProposeError::Fatal("missing result in batch".into()));
+                        let r = results
+                            .next()
+                            .ok_or_else(|| ProposeError::Fatal("missing result in batch".into()));
                         let _ = reply.send(r.map(|r| (zxid_of(index, pos), r)));
                     }
                 }

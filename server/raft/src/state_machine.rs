@@ -26,7 +26,12 @@ struct SnapshotBody {
 }
 
 fn sto_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError {
-    openraft::StorageIOError::new(ErrorSubject::StateMachine, verb, openraft::AnyError::new(&e)).into()
+    openraft::StorageIOError::new(
+        ErrorSubject::StateMachine,
+        verb,
+        openraft::AnyError::new(&e),
+    )
+    .into()
 }
 
 pub struct StateMachine {
@@ -54,7 +59,10 @@ impl StateMachine {
             current: None,
         };
         if let Some(snap) = sm.snapshots.load_latest()? {
-            match (postcard::from_bytes::<SnapshotMeta>(&snap.meta), postcard::from_bytes::<SnapshotBody>(&snap.data)) {
+            match (
+                postcard::from_bytes::<SnapshotMeta>(&snap.meta),
+                postcard::from_bytes::<SnapshotBody>(&snap.data),
+            ) {
                 (Ok(meta), Ok(body)) => {
                     sm.install(body);
                     sm.current = Some((meta, snap.data));
@@ -87,17 +95,27 @@ impl StateMachine {
                 membership: &'a StoredMembership,
                 tree: &'a DataTree,
             }
-            postcard::to_allocvec(&BodyRef { last_applied: self.last_applied, membership: &self.membership, tree: &tree })
-                .map_err(|e| sto_err(ErrorVerb::Write, e))?
+            postcard::to_allocvec(&BodyRef {
+                last_applied: self.last_applied,
+                membership: &self.membership,
+                tree: &tree,
+            })
+            .map_err(|e| sto_err(ErrorVerb::Write, e))?
         };
         let idx = self.last_applied.map_or(0, |l| l.index);
         let meta = SnapshotMeta {
             last_log_id: self.last_applied,
             last_membership: self.membership.clone(),
-            snapshot_id: format!("{}-{}", idx, self.last_applied.map_or(0, |l| l.leader_id.term)),
+            snapshot_id: format!(
+                "{}-{}",
+                idx,
+                self.last_applied.map_or(0, |l| l.leader_id.term)
+            ),
         };
         let meta_bytes = postcard::to_allocvec(&meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
-        self.snapshots.save(idx, &meta_bytes, &data).map_err(|e| sto_err(ErrorVerb::Write, e))?;
+        self.snapshots
+            .save(idx, &meta_bytes, &data)
+            .map_err(|e| sto_err(ErrorVerb::Write, e))?;
         self.current = Some((meta.clone(), data.clone()));
         Ok((meta, data))
     }
@@ -110,13 +128,16 @@ pub struct Builder {
 
 impl RaftSnapshotBuilder<TypeConfig> for Builder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (meta, data) = self
-            .sm
-            .lock()
-            .await
-            .take()
-            .ok_or_else(|| sto_err(ErrorVerb::Write, std::io::Error::other("snapshot was not prepared")))?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        let (meta, data) = self.sm.lock().await.take().ok_or_else(|| {
+            sto_err(
+                ErrorVerb::Write,
+                std::io::Error::other("snapshot was not prepared"),
+            )
+        })?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
@@ -140,7 +161,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             match e.payload {
                 EntryPayload::Blank => {
                     let zxid = zxid_of(index, 0);
-                    tree.apply(zxid, &rzk_tree::Entry { time_ms: 0, cmd: rzk_tree::Command::Noop });
+                    tree.apply(
+                        zxid,
+                        &rzk_tree::Entry {
+                            time_ms: 0,
+                            cmd: rzk_tree::Command::Noop,
+                        },
+                    );
                     self.hook.applied(zxid, None, &[]);
                     out.push(Vec::new());
                 }
@@ -157,7 +184,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(e.log_id), m);
                     let zxid = zxid_of(index, 0);
-                    tree.apply(zxid, &rzk_tree::Entry { time_ms: 0, cmd: rzk_tree::Command::Noop });
+                    tree.apply(
+                        zxid,
+                        &rzk_tree::Entry {
+                            time_ms: 0,
+                            cmd: rzk_tree::Command::Noop,
+                        },
+                    );
                     self.hook.applied(zxid, None, &[]);
                     out.push(Vec::new());
                 }
@@ -175,16 +208,23 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 None
             }
         };
-        Builder { sm: Arc::new(tokio::sync::Mutex::new(built)) }
+        Builder {
+            sm: Arc::new(tokio::sync::Mutex::new(built)),
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let body: SnapshotBody = postcard::from_bytes(&data).map_err(|e| sto_err(ErrorVerb::Read, e))?;
+        let body: SnapshotBody =
+            postcard::from_bytes(&data).map_err(|e| sto_err(ErrorVerb::Read, e))?;
         let meta_bytes = postcard::to_allocvec(meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
         self.snapshots
             .save(meta.last_log_id.map_or(0, |l| l.index), &meta_bytes, &data)
@@ -195,6 +235,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.current.clone().map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        Ok(self.current.clone().map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }

@@ -331,16 +331,25 @@ fn transfer_leadership(
         out.insert("error".into(), json!(e));
     };
     let (Some(raft), Some(st)) = (s.raft.get(), st) else {
-        return fail(out, "only the leader of an ensemble can transfer leadership".into());
+        return fail(
+            out,
+            "only the leader of an ensemble can transfer leadership".into(),
+        );
     };
     if !s.cfg.is_distributed() || st.role != rzk_raft::Role::Leader {
-        return fail(out, "only the leader of an ensemble can transfer leadership".into());
+        return fail(
+            out,
+            "only the leader of an ensemble can transfer leadership".into(),
+        );
     }
     let to = query
         .unwrap_or("")
         .split('&')
         .find_map(|kv| kv.strip_prefix("to="))
-        .map(|v| v.parse::<u64>().map_err(|_| format!("bad server id in to={v}")));
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("bad server id in to={v}"))
+        });
     let to = match to {
         Some(Ok(id)) => id,
         Some(Err(e)) => return fail(out, e),
@@ -407,7 +416,10 @@ pub fn run(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value
                 }
                 _ => {
                     out.insert("triggered".into(), json!(false));
-                    out.insert("error".into(), json!("only a follower of an ensemble can start an election"));
+                    out.insert(
+                        "error".into(),
+                        json!("only a follower of an ensemble can start an election"),
+                    );
                 }
             }
         }

@@ -1,14 +1,17 @@
 //! One client connection: handshake, request pipeline (FIFO per session), replies and notifications.
 
 use crate::fourlw;
-use crate::server::{now_ms, notification_frame, ConnInfo, Out, Shared};
+use crate::server::{notification_frame, now_ms, ConnInfo, Out, Shared};
 use crate::watches::{self, ConnId};
 use bytes::BytesMut;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use parking_lot::RwLock;
 use rzk_proto::consts::{add_watch_mode, event_type, op, xid};
 use rzk_proto::records::*;
-use rzk_proto::{decode_request, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, FrameDecoder, Jute, MultiOp, Request, Writer};
+use rzk_proto::{
+    decode_request, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, FrameDecoder, Jute,
+    MultiOp, Request, Writer,
+};
 use rzk_tree::{acl, CmdResult, Command, Entry, Id, OpResult, WatchEvent, WriteOp};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,7 +31,12 @@ pub async fn serve(s: Arc<Shared>, listener: TcpListener) {
             Ok((stream, peer)) => {
                 let max = s.cfg.max_client_cnxns as usize;
                 if max > 0 {
-                    let n = s.conns.lock().values().filter(|c| c.peer.ip() == peer.ip()).count();
+                    let n = s
+                        .conns
+                        .lock()
+                        .values()
+                        .filter(|c| c.peer.ip() == peer.ip())
+                        .count();
                     if n >= max {
                         tracing::warn!(%peer, max, "too many connections from this address; closing");
                         continue;
@@ -80,7 +88,10 @@ impl FrameReader {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {
-                    Err(ConnError::Refused(format!("connection closed mid-frame ({} bytes pending)", self.buf.len())))
+                    Err(ConnError::Refused(format!(
+                        "connection closed mid-frame ({} bytes pending)",
+                        self.buf.len()
+                    )))
                 };
             }
         }
@@ -120,13 +131,18 @@ type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
 async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(), ConnError> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    let mut reader = FrameReader { rd, buf: BytesMut::with_capacity(8192), dec: FrameDecoder::new(s.cfg.jute_max_buffer) };
+    let mut reader = FrameReader {
+        rd,
+        buf: BytesMut::with_capacity(8192),
+        dec: FrameDecoder::new(s.cfg.jute_max_buffer),
+    };
     let mut wr = BufWriter::new(wr);
     // Four-letter words arrive as 4 raw ASCII bytes instead of a length prefix.
     while reader.buf.len() < 4 {
-        if tokio::time::timeout(Duration::from_secs(30), reader.rd.read_buf(&mut reader.buf)).await.map_err(|_| {
-            ConnError::Refused("no handshake within 30s".into())
-        })?? == 0
+        if tokio::time::timeout(Duration::from_secs(30), reader.rd.read_buf(&mut reader.buf))
+            .await
+            .map_err(|_| ConnError::Refused("no handshake within 30s".into()))??
+            == 0
         {
             return Ok(());
         }
@@ -160,11 +176,24 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         tracing::info!(%peer, "refusing client: not part of a working quorum");
         return Ok(());
     }
-    let timeout = req.timeout_ms.clamp(s.cfg.min_session_timeout as i32, s.cfg.max_session_timeout as i32);
+    let timeout = req.timeout_ms.clamp(
+        s.cfg.min_session_timeout as i32,
+        s.cfg.max_session_timeout as i32,
+    );
     let (session, passwd, timeout) = if req.session_id == 0 {
         let id = s.new_session_id();
         let passwd: Vec<u8> = (0..16).map(|_| rand::random::<u8>()).collect();
-        let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::CreateSession { session_id: id, timeout_ms: timeout, passwd: passwd.clone() } }).await;
+        let fut = s
+            .raft()
+            .submit(Entry {
+                time_ms: now_ms(),
+                cmd: Command::CreateSession {
+                    session_id: id,
+                    timeout_ms: timeout,
+                    passwd: passwd.clone(),
+                },
+            })
+            .await;
         match fut.await {
             Ok(_) => (id, passwd, timeout),
             Err(e) => {
@@ -181,11 +210,20 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
             }
         }
         match known {
-            Some(info) if info.passwd == req.passwd => (req.session_id, info.passwd, info.timeout_ms),
+            Some(info) if info.passwd == req.passwd => {
+                (req.session_id, info.passwd, info.timeout_ms)
+            }
             _ => {
                 tracing::info!(%peer, session = format_args!("0x{:x}", req.session_id), "invalid or expired session on reconnect");
                 let mut w = Writer::framed();
-                ConnectResponse { protocol_version: 0, timeout_ms: 0, session_id: 0, passwd: vec![0; 16], read_only: req.read_only.map(|_| false) }.encode(&mut w);
+                ConnectResponse {
+                    protocol_version: 0,
+                    timeout_ms: 0,
+                    session_id: 0,
+                    passwd: vec![0; 16],
+                    read_only: req.read_only.map(|_| false),
+                }
+                .encode(&mut w);
                 wr.write_all(&w.finish_frame()).await?;
                 wr.flush().await?;
                 return Ok(());
@@ -206,7 +244,10 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         last_zxid: AtomicU64::new(0),
         timeout_ms: timeout,
         closing: std::sync::atomic::AtomicBool::new(false),
-        detail: parking_lot::Mutex::new(crate::server::ConnDetail { lop: "NA", ..Default::default() }),
+        detail: parking_lot::Mutex::new(crate::server::ConnDetail {
+            lop: "NA",
+            ..Default::default()
+        }),
     });
     {
         let mut conns = s.conns.lock();
@@ -219,7 +260,14 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         conns.insert(conn_id, info.clone());
     }
     let mut w = Writer::framed();
-    ConnectResponse { protocol_version: 0, timeout_ms: timeout, session_id: session, passwd, read_only: req.read_only.map(|_| false) }.encode(&mut w);
+    ConnectResponse {
+        protocol_version: 0,
+        timeout_ms: timeout,
+        session_id: session,
+        passwd,
+        read_only: req.read_only.map(|_| false),
+    }
+    .encode(&mut w);
     let _ = tx.send(Out::Frame(w.finish_frame()));
     tracing::debug!(%peer, session = format_args!("0x{session:x}"), timeout, "session established");
 
@@ -245,7 +293,13 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         let _ = wr.shutdown().await;
     });
 
-    let ctx = Arc::new(Ctx { s: s.clone(), conn: conn_id, session, auth: RwLock::new(vec![Id::new("ip", &peer.ip().to_string())]), info: info.clone() });
+    let ctx = Arc::new(Ctx {
+        s: s.clone(),
+        conn: conn_id,
+        session,
+        auth: RwLock::new(vec![Id::new("ip", &peer.ip().to_string())]),
+        info: info.clone(),
+    });
     let result = run_loop(&ctx, &mut reader, &tx, timeout).await;
     let _ = tx.send(Out::Close);
     s.conns.lock().remove(&conn_id);
@@ -254,7 +308,12 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
     result
 }
 
-async fn run_loop(ctx: &Arc<Ctx>, reader: &mut FrameReader, tx: &mpsc::UnboundedSender<Out>, timeout: i32) -> Result<(), ConnError> {
+async fn run_loop(
+    ctx: &Arc<Ctx>,
+    reader: &mut FrameReader,
+    tx: &mpsc::UnboundedSender<Out>,
+    timeout: i32,
+) -> Result<(), ConnError> {
     let s = &ctx.s;
     let mut pending: FuturesOrdered<ReplyFuture> = FuturesOrdered::new();
     let (done_tx, done_rx) = watch::channel(0u64);
@@ -357,7 +416,9 @@ impl std::fmt::Display for ReconfigParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReconfigParseError::Bad(m) => f.write_str(m),
-            ReconfigParseError::StaleConfig => f.write_str("curConfigId does not match the current configuration"),
+            ReconfigParseError::StaleConfig => {
+                f.write_str("curConfigId does not match the current configuration")
+            }
         }
     }
 }
@@ -379,32 +440,50 @@ fn reconfig_code(e: &rzk_raft::ReconfigError) -> ErrorCode {
 }
 
 /// Turns a ZooKeeper reconfig request (incremental or a full new member list) into a change.
-fn reconfig_change(s: &Shared, r: &ReconfigRequest) -> Result<rzk_raft::MembershipChange, ReconfigParseError> {
+fn reconfig_change(
+    s: &Shared,
+    r: &ReconfigRequest,
+) -> Result<rzk_raft::MembershipChange, ReconfigParseError> {
     let cur = s.raft().members();
     if r.cur_config_id != -1 && r.cur_config_id as u64 != cur.version {
         return Err(ReconfigParseError::StaleConfig);
     }
     let default_port = s.cfg.client_address().map_or(2181, |a| a.1);
-    let parse_specs = |text: &str| -> Result<Vec<(u64, rzk_raft::Member, bool)>, ReconfigParseError> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| {
-                let sp = rzk_config::parse_server_assignment(t).map_err(ReconfigParseError::Bad)?;
-                let (m, voter) = crate::server::member_from_spec(&sp, default_port);
-                Ok((sp.id, m, voter))
-            })
-            .collect()
-    };
+    let parse_specs =
+        |text: &str| -> Result<Vec<(u64, rzk_raft::Member, bool)>, ReconfigParseError> {
+            text.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    let sp =
+                        rzk_config::parse_server_assignment(t).map_err(ReconfigParseError::Bad)?;
+                    let (m, voter) = crate::server::member_from_spec(&sp, default_port);
+                    Ok((sp.id, m, voter))
+                })
+                .collect()
+        };
     let mut change = rzk_raft::MembershipChange::default();
     if !r.new_members.trim().is_empty() {
         change.upsert = parse_specs(&r.new_members)?;
         let keep: std::collections::BTreeSet<u64> = change.upsert.iter().map(|u| u.0).collect();
-        change.remove = cur.voters.keys().chain(cur.learners.keys()).copied().filter(|id| !keep.contains(id)).collect();
+        change.remove = cur
+            .voters
+            .keys()
+            .chain(cur.learners.keys())
+            .copied()
+            .filter(|id| !keep.contains(id))
+            .collect();
     } else {
         change.upsert = parse_specs(&r.joining_servers)?;
-        for id in r.leaving_servers.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            change.remove.push(id.parse().map_err(|_| ReconfigParseError::Bad(format!("bad server id {id:?} in leavingServers")))?);
+        for id in r
+            .leaving_servers
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            change.remove.push(id.parse().map_err(|_| {
+                ReconfigParseError::Bad(format!("bad server id {id:?} in leavingServers"))
+            })?);
         }
     }
     if change.upsert.is_empty() && change.remove.is_empty() {
@@ -415,14 +494,18 @@ fn reconfig_change(s: &Shared, r: &ReconfigRequest) -> Result<rzk_raft::Membersh
 
 /// zxid field of a framed reply (bytes 8..16 after the length prefix and xid).
 fn reply_zxid(f: &[u8]) -> i64 {
-    f.get(8..16).map_or(0, |b| i64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
+    f.get(8..16)
+        .map_or(0, |b| i64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
 }
 
 fn request_path(req: &Request) -> Option<&str> {
     Some(match req {
         Request::Create(c) => &c.path,
         Request::Delete(r) => &r.path,
-        Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => &r.path,
+        Request::Exists(r)
+        | Request::GetData(r)
+        | Request::GetChildren(r)
+        | Request::GetChildren2(r) => &r.path,
         Request::SetData(r) => &r.path,
         Request::GetAcl(r) | Request::Sync(r) | Request::GetAllChildrenNumber(r) => &r.path,
         Request::SetAcl(r) => &r.path,
@@ -434,7 +517,13 @@ fn request_path(req: &Request) -> Option<&str> {
 }
 
 fn ready(frame: Vec<u8>, started: Instant) -> Option<ReplyFuture> {
-    Some(Box::pin(async move { Reply { frame: Some(frame), close: false, started } }))
+    Some(Box::pin(async move {
+        Reply {
+            frame: Some(frame),
+            close: false,
+            started,
+        }
+    }))
 }
 
 fn write_op(req: Request) -> Result<WriteOp, Request> {
@@ -447,10 +536,24 @@ fn write_op(req: Request) -> Result<WriteOp, Request> {
             ttl: c.ttl,
             op: c.op,
         },
-        Request::Delete(d) => WriteOp::Delete { path: d.path, version: d.version },
-        Request::SetData(d) => WriteOp::SetData { path: d.path, data: d.data, version: d.version },
-        Request::SetAcl(a) => WriteOp::SetAcl { path: a.path, acl: a.acl.iter().map(Into::into).collect(), version: a.version },
-        Request::Check(c) => WriteOp::Check { path: c.path, version: c.version },
+        Request::Delete(d) => WriteOp::Delete {
+            path: d.path,
+            version: d.version,
+        },
+        Request::SetData(d) => WriteOp::SetData {
+            path: d.path,
+            data: d.data,
+            version: d.version,
+        },
+        Request::SetAcl(a) => WriteOp::SetAcl {
+            path: a.path,
+            acl: a.acl.iter().map(Into::into).collect(),
+            version: a.version,
+        },
+        Request::Check(c) => WriteOp::Check {
+            path: c.path,
+            version: c.version,
+        },
         other => return Err(other),
     })
 }
@@ -472,10 +575,17 @@ fn encode_op_result(w: &mut Writer, opc: i32, r: &OpResult) {
             if opc == op::CREATE {
                 CreateResponse { path: path.clone() }.encode(w)
             } else {
-                Create2Response { path: path.clone(), stat: (*stat).into() }.encode(w)
+                Create2Response {
+                    path: path.clone(),
+                    stat: (*stat).into(),
+                }
+                .encode(w)
             }
         }
-        OpResult::SetData { stat } | OpResult::SetAcl { stat } => StatResponse { stat: (*stat).into() }.encode(w),
+        OpResult::SetData { stat } | OpResult::SetAcl { stat } => StatResponse {
+            stat: (*stat).into(),
+        }
+        .encode(w),
         OpResult::Deleted | OpResult::Checked | OpResult::Error(_) => {}
     }
 }
@@ -484,7 +594,12 @@ fn encode_multi(w: &mut Writer, ops: &[i32], results: &[OpResult]) {
     for (opc, r) in ops.iter().zip(results) {
         match r {
             OpResult::Error(e) => {
-                MultiHeader { op: op::ERROR, done: false, err: e.code() }.encode(w);
+                MultiHeader {
+                    op: op::ERROR,
+                    done: false,
+                    err: e.code(),
+                }
+                .encode(w);
                 ErrorResponse { err: e.code() }.encode(w);
             }
             ok => {
@@ -493,12 +608,22 @@ fn encode_multi(w: &mut Writer, ops: &[i32], results: &[OpResult]) {
                     (_, OpResult::Created { .. }) => op::CREATE2,
                     (o, _) => *o,
                 };
-                MultiHeader { op: t, done: false, err: 0 }.encode(w);
+                MultiHeader {
+                    op: t,
+                    done: false,
+                    err: 0,
+                }
+                .encode(w);
                 encode_op_result(w, t, ok);
             }
         }
     }
-    MultiHeader { op: -1, done: true, err: -1 }.encode(w);
+    MultiHeader {
+        op: -1,
+        done: true,
+        err: -1,
+    }
+    .encode(w);
 }
 
 /// Proposes a client write and returns the future of its reply. The write is queued before this
@@ -513,7 +638,14 @@ async fn submit_write(
     writes_submitted: &mut u64,
     encode: impl FnOnce(i32, i64, CmdResult) -> Vec<u8> + Send + 'static,
 ) -> ReplyFuture {
-    let fut = ctx.s.raft().submit(Entry { time_ms: now_ms(), cmd }).await;
+    let fut = ctx
+        .s
+        .raft()
+        .submit(Entry {
+            time_ms: now_ms(),
+            cmd,
+        })
+        .await;
     *writes_submitted += 1;
     let seq = *writes_submitted;
     let done_tx = done_tx.clone();
@@ -521,10 +653,18 @@ async fn submit_write(
         let res = fut.await;
         done_tx.send_modify(|v| *v = (*v).max(seq));
         match res {
-            Ok((zxid, r)) => Reply { frame: Some(encode(xid, zxid, r)), close: false, started },
+            Ok((zxid, r)) => Reply {
+                frame: Some(encode(xid, zxid, r)),
+                close: false,
+                started,
+            },
             Err(e) => {
                 tracing::info!(error = %e, "write not committed; closing the connection");
-                Reply { frame: None, close: true, started }
+                Reply {
+                    frame: None,
+                    close: true,
+                    started,
+                }
             }
         }
     })
@@ -561,7 +701,13 @@ async fn dispatch(
             } else {
                 tracing::info!(scheme = %a.scheme, "auth failed: unsupported scheme");
                 let f = header_only(xid, 0, ErrorCode::AuthFailed);
-                Some(Box::pin(async move { Reply { frame: Some(f), close: true, started } }))
+                Some(Box::pin(async move {
+                    Reply {
+                        frame: Some(f),
+                        close: true,
+                        started,
+                    }
+                }))
             }
         }
         Request::SetWatches(sw) => {
@@ -571,22 +717,37 @@ async fn dispatch(
             let rel = sw.relative_zxid;
             for p in &sw.data_watches {
                 match tree.exists(p) {
-                    Some(st) if st.mzxid > rel => fire.push(WatchEvent { path: p.clone(), typ: event_type::NODE_DATA_CHANGED }),
+                    Some(st) if st.mzxid > rel => fire.push(WatchEvent {
+                        path: p.clone(),
+                        typ: event_type::NODE_DATA_CHANGED,
+                    }),
                     Some(_) => watches.add(ctx.conn, p, watches::DATA),
-                    None => fire.push(WatchEvent { path: p.clone(), typ: event_type::NODE_DELETED }),
+                    None => fire.push(WatchEvent {
+                        path: p.clone(),
+                        typ: event_type::NODE_DELETED,
+                    }),
                 }
             }
             for p in &sw.exist_watches {
                 match tree.exists(p) {
-                    Some(_) => fire.push(WatchEvent { path: p.clone(), typ: event_type::NODE_CREATED }),
+                    Some(_) => fire.push(WatchEvent {
+                        path: p.clone(),
+                        typ: event_type::NODE_CREATED,
+                    }),
                     None => watches.add(ctx.conn, p, watches::DATA),
                 }
             }
             for p in &sw.child_watches {
                 match tree.exists(p) {
-                    Some(st) if st.pzxid > rel => fire.push(WatchEvent { path: p.clone(), typ: event_type::NODE_CHILDREN_CHANGED }),
+                    Some(st) if st.pzxid > rel => fire.push(WatchEvent {
+                        path: p.clone(),
+                        typ: event_type::NODE_CHILDREN_CHANGED,
+                    }),
                     Some(_) => watches.add(ctx.conn, p, watches::CHILD),
-                    None => fire.push(WatchEvent { path: p.clone(), typ: event_type::NODE_DELETED }),
+                    None => fire.push(WatchEvent {
+                        path: p.clone(),
+                        typ: event_type::NODE_DELETED,
+                    }),
                 }
             }
             for p in &sw.persistent_watches {
@@ -601,10 +762,16 @@ async fn dispatch(
             // The reply echoes the request's xid (Java sends an ordinary xid, C sends -8).
             ready(frame(xid, tree.last_zxid(), 0, |_| {}), started)
         }
-        Request::Sasl => ready(header_only(xid, zxid_now(), ErrorCode::Unimplemented), started),
+        Request::Sasl => ready(
+            header_only(xid, zxid_now(), ErrorCode::Unimplemented),
+            started,
+        ),
         Request::Reconfig(r) => {
             if !s.cfg.reconfig_enabled {
-                return ready(header_only(xid, zxid_now(), ErrorCode::ReconfigDisabled), started);
+                return ready(
+                    header_only(xid, zxid_now(), ErrorCode::ReconfigDisabled),
+                    started,
+                );
             }
             // As ZooKeeper: the request (fromConfig, member specs) is checked before the permission.
             let change = match reconfig_change(s, &r) {
@@ -629,12 +796,21 @@ async fn dispatch(
                     Ok(view) => {
                         let text = crate::server::render_config(&view);
                         let me = s.raft().id();
-                        let still_member = view.voters.contains_key(&me) || view.learners.contains_key(&me);
+                        let still_member =
+                            view.voters.contains_key(&me) || view.learners.contains_key(&me);
                         // The change is committed. The leader keeps /zookeeper/config in step; updating it
                         // here too lets the reply's stat reflect it. A member that removed itself answers
                         // at once: it will not see further entries.
                         let zxid = if still_member {
-                            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data: text.clone().into_bytes() } }).await;
+                            let fut = s
+                                .raft()
+                                .submit(Entry {
+                                    time_ms: now_ms(),
+                                    cmd: Command::SetConfig {
+                                        data: text.clone().into_bytes(),
+                                    },
+                                })
+                                .await;
                             match tokio::time::timeout(Duration::from_secs(10), fut).await {
                                 Ok(Ok((zxid, _))) => zxid,
                                 _ => s.tree.read().last_zxid(),
@@ -644,7 +820,13 @@ async fn dispatch(
                         };
                         let tree = s.tree.read();
                         let st = tree.exists("/zookeeper/config").unwrap_or_default();
-                        frame(xid, zxid, 0, |w| GetDataResponse { data: Some(text.into_bytes()), stat: st.into() }.encode(w))
+                        frame(xid, zxid, 0, |w| {
+                            GetDataResponse {
+                                data: Some(text.into_bytes()),
+                                stat: st.into(),
+                            }
+                            .encode(w)
+                        })
                     }
                     Err(e) => {
                         tracing::info!(error = %e, "reconfig refused");
@@ -652,16 +834,32 @@ async fn dispatch(
                     }
                 };
                 done_tx.send_modify(|v| *v = (*v).max(seq));
-                Reply { frame: Some(frame), close: false, started }
+                Reply {
+                    frame: Some(frame),
+                    close: false,
+                    started,
+                }
             }))
         }
         Request::CloseSession => {
             ctx.info.closing.store(true, Ordering::Relaxed);
-            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::CloseSession { session_id: ctx.session } }).await;
+            let fut = s
+                .raft()
+                .submit(Entry {
+                    time_ms: now_ms(),
+                    cmd: Command::CloseSession {
+                        session_id: ctx.session,
+                    },
+                })
+                .await;
             *writes_submitted += 1;
             Some(Box::pin(async move {
                 let zxid = fut.await.map(|(z, _)| z).unwrap_or(0);
-                Reply { frame: Some(frame(xid, zxid, 0, |_| {})), close: true, started }
+                Reply {
+                    frame: Some(frame(xid, zxid, 0, |_| {})),
+                    close: true,
+                    started,
+                }
             }))
         }
         Request::Multi(ops) => {
@@ -670,17 +868,38 @@ async fn dispatch(
             for o in ops {
                 match multi_write_op(o) {
                     Some(w) => wops.push(w),
-                    None => return ready(header_only(xid, zxid_now(), ErrorCode::BadArguments), started),
+                    None => {
+                        return ready(
+                            header_only(xid, zxid_now(), ErrorCode::BadArguments),
+                            started,
+                        )
+                    }
                 }
             }
             let auth = ctx.auth.read().clone();
-            let cmd = Command::Multi { session_id: ctx.session, auth, ops: wops };
-            Some(submit_write(ctx, cmd, xid, started, done_tx, writes_submitted, move |xid, zxid, r| match r {
-                CmdResult::Multi(results) => frame(xid, zxid, 0, |w| encode_multi(w, &codes, &results)),
-                CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
-                _ => header_only(xid, zxid, ErrorCode::SystemError),
-            })
-            .await)
+            let cmd = Command::Multi {
+                session_id: ctx.session,
+                auth,
+                ops: wops,
+            };
+            Some(
+                submit_write(
+                    ctx,
+                    cmd,
+                    xid,
+                    started,
+                    done_tx,
+                    writes_submitted,
+                    move |xid, zxid, r| match r {
+                        CmdResult::Multi(results) => {
+                            frame(xid, zxid, 0, |w| encode_multi(w, &codes, &results))
+                        }
+                        CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
+                        _ => header_only(xid, zxid, ErrorCode::SystemError),
+                    },
+                )
+                .await,
+            )
         }
         req if req.is_write() => {
             let opc = match &req {
@@ -691,16 +910,33 @@ async fn dispatch(
                 _ => op::CHECK,
             };
             let Ok(wop) = write_op(req) else {
-                return ready(header_only(xid, zxid_now(), ErrorCode::Unimplemented), started);
+                return ready(
+                    header_only(xid, zxid_now(), ErrorCode::Unimplemented),
+                    started,
+                );
             };
             let auth = ctx.auth.read().clone();
-            let cmd = Command::Write { session_id: ctx.session, auth, op: wop };
-            Some(submit_write(ctx, cmd, xid, started, done_tx, writes_submitted, move |xid, zxid, r| match r {
-                CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
-                CmdResult::Op(r) => frame(xid, zxid, 0, |w| encode_op_result(w, opc, &r)),
-                _ => header_only(xid, zxid, ErrorCode::SystemError),
-            })
-            .await)
+            let cmd = Command::Write {
+                session_id: ctx.session,
+                auth,
+                op: wop,
+            };
+            Some(
+                submit_write(
+                    ctx,
+                    cmd,
+                    xid,
+                    started,
+                    done_tx,
+                    writes_submitted,
+                    move |xid, zxid, r| match r {
+                        CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
+                        CmdResult::Op(r) => frame(xid, zxid, 0, |w| encode_op_result(w, opc, &r)),
+                        _ => header_only(xid, zxid, ErrorCode::SystemError),
+                    },
+                )
+                .await,
+            )
         }
         req => {
             // Reads wait for this session's earlier writes, then run against the local tree.
@@ -717,13 +953,26 @@ async fn dispatch(
                     let r = ctx.s.raft().read_barrier().await;
                     done_tx.send_modify(|v| *v = (*v).max(seq));
                     let f = match r {
-                        Ok(_) => frame(xid, ctx.s.tree.read().last_zxid(), 0, |w| PathRequest { path: p.path.clone() }.encode(w)),
+                        Ok(_) => frame(xid, ctx.s.tree.read().last_zxid(), 0, |w| {
+                            PathRequest {
+                                path: p.path.clone(),
+                            }
+                            .encode(w)
+                        }),
                         Err(e) => {
                             tracing::info!(error = %e, "sync failed; closing the connection");
-                            return Reply { frame: None, close: true, started };
+                            return Reply {
+                                frame: None,
+                                close: true,
+                                started,
+                            };
                         }
                     };
-                    Reply { frame: Some(f), close: false, started }
+                    Reply {
+                        frame: Some(f),
+                        close: false,
+                        started,
+                    }
                 }));
             }
             if need == 0 || *done_rx.borrow() >= need {
@@ -731,14 +980,25 @@ async fn dispatch(
             }
             Some(Box::pin(async move {
                 let _ = done_rx.wait_for(|v| *v >= need).await;
-                Reply { frame: Some(read(&ctx, xid, req)), close: false, started }
+                Reply {
+                    frame: Some(read(&ctx, xid, req)),
+                    close: false,
+                    started,
+                }
             }))
         }
     }
 }
 
 /// getChildren / getChildren2 (with the parent's stat); the child watch is set only on success.
-fn children_reply(ctx: &Ctx, tree: &rzk_tree::DataTree, auth: &[Id], xid: i32, r: &PathWatchRequest, with_stat: bool) -> Vec<u8> {
+fn children_reply(
+    ctx: &Ctx,
+    tree: &rzk_tree::DataTree,
+    auth: &[Id],
+    xid: i32,
+    r: &PathWatchRequest,
+    with_stat: bool,
+) -> Vec<u8> {
     let zxid = tree.last_zxid();
     match tree.get_children(&r.path, auth) {
         Ok((children, st)) => {
@@ -746,7 +1006,13 @@ fn children_reply(ctx: &Ctx, tree: &rzk_tree::DataTree, auth: &[Id], xid: i32, r
                 ctx.s.watches.lock().add(ctx.conn, &r.path, watches::CHILD);
             }
             if with_stat {
-                frame(xid, zxid, 0, |w| GetChildren2Response { children, stat: st.into() }.encode(w))
+                frame(xid, zxid, 0, |w| {
+                    GetChildren2Response {
+                        children,
+                        stat: st.into(),
+                    }
+                    .encode(w)
+                })
             } else {
                 frame(xid, zxid, 0, |w| GetChildrenResponse { children }.encode(w))
             }
@@ -781,7 +1047,13 @@ fn read(ctx: &Ctx, xid: i32, req: Request) -> Vec<u8> {
                 if r.watch {
                     s.watches.lock().add(ctx.conn, &r.path, watches::DATA);
                 }
-                frame(xid, zxid, 0, |w| GetDataResponse { data, stat: st.into() }.encode(w))
+                frame(xid, zxid, 0, |w| {
+                    GetDataResponse {
+                        data,
+                        stat: st.into(),
+                    }
+                    .encode(w)
+                })
             }
             Err(e) => header_only(xid, zxid, e),
         },
@@ -789,27 +1061,41 @@ fn read(ctx: &Ctx, xid: i32, req: Request) -> Vec<u8> {
         Request::GetChildren2(r) => children_reply(ctx, &tree, &auth, xid, &r, true),
         Request::GetAcl(r) => match tree.get_acl(&r.path, &auth) {
             Ok((acl, st)) => frame(xid, zxid, 0, |w| {
-                GetAclResponse { acl: acl.iter().map(Into::into).collect(), stat: st.into() }.encode(w)
+                GetAclResponse {
+                    acl: acl.iter().map(Into::into).collect(),
+                    stat: st.into(),
+                }
+                .encode(w)
             }),
             Err(e) => header_only(xid, zxid, e),
         },
         Request::GetAllChildrenNumber(r) => match tree.all_children_number(&r.path, &auth) {
-            Ok(n) => frame(xid, zxid, 0, |w| GetAllChildrenNumberResponse { total: n }.encode(w)),
+            Ok(n) => frame(xid, zxid, 0, |w| {
+                GetAllChildrenNumberResponse { total: n }.encode(w)
+            }),
             Err(e) => header_only(xid, zxid, e),
         },
         Request::GetEphemerals(r) => {
             let list = tree.ephemerals_of(ctx.session, &r.path);
-            frame(xid, zxid, 0, |w| GetEphemeralsResponse { ephemerals: list }.encode(w))
+            frame(xid, zxid, 0, |w| {
+                GetEphemeralsResponse { ephemerals: list }.encode(w)
+            })
         }
         Request::WhoAmI => {
             let info: Vec<ClientInfo> = auth
                 .iter()
                 .map(|id| ClientInfo {
                     auth_scheme: id.scheme.clone(),
-                    user: if id.scheme == "digest" { id.id.split(':').next().unwrap_or("").to_string() } else { id.id.clone() },
+                    user: if id.scheme == "digest" {
+                        id.id.split(':').next().unwrap_or("").to_string()
+                    } else {
+                        id.id.clone()
+                    },
                 })
                 .collect();
-            frame(xid, zxid, 0, |w| WhoAmIResponse { client_info: info }.encode(w))
+            frame(xid, zxid, 0, |w| {
+                WhoAmIResponse { client_info: info }.encode(w)
+            })
         }
         Request::AddWatch(r) => {
             if bad_path(&r.path) {
@@ -825,36 +1111,75 @@ fn read(ctx: &Ctx, xid: i32, req: Request) -> Vec<u8> {
         }
         Request::CheckWatches(r) => {
             let ok = s.watches.lock().has(ctx.conn, &r.path, r.typ);
-            header_only(xid, zxid, if ok { ErrorCode::Ok } else { ErrorCode::NoWatcher })
+            header_only(
+                xid,
+                zxid,
+                if ok {
+                    ErrorCode::Ok
+                } else {
+                    ErrorCode::NoWatcher
+                },
+            )
         }
         Request::RemoveWatches(r) => {
             let ok = s.watches.lock().remove(ctx.conn, &r.path, r.typ);
-            header_only(xid, zxid, if ok { ErrorCode::Ok } else { ErrorCode::NoWatcher })
+            header_only(
+                xid,
+                zxid,
+                if ok {
+                    ErrorCode::Ok
+                } else {
+                    ErrorCode::NoWatcher
+                },
+            )
         }
         Request::MultiRead(ops) => frame(xid, zxid, 0, |w| {
             for o in &ops {
                 let r = match o {
-                    MultiOp::GetChildren(p) => tree.get_children(&p.path, &auth).map(|(c, _)| (op::GET_CHILDREN, Some(c), None)),
-                    MultiOp::GetData(p) => tree.get_data(&p.path, &auth).map(|(d, st)| (op::GET_DATA, None, Some((d, st)))),
+                    MultiOp::GetChildren(p) => tree
+                        .get_children(&p.path, &auth)
+                        .map(|(c, _)| (op::GET_CHILDREN, Some(c), None)),
+                    MultiOp::GetData(p) => tree
+                        .get_data(&p.path, &auth)
+                        .map(|(d, st)| (op::GET_DATA, None, Some((d, st)))),
                     _ => Err(ErrorCode::BadArguments),
                 };
                 match r {
                     Ok((t, children, data)) => {
-                        MultiHeader { op: t, done: false, err: 0 }.encode(w);
+                        MultiHeader {
+                            op: t,
+                            done: false,
+                            err: 0,
+                        }
+                        .encode(w);
                         if let Some(c) = children {
                             GetChildrenResponse { children: c }.encode(w);
                         }
                         if let Some((d, st)) = data {
-                            GetDataResponse { data: d, stat: st.into() }.encode(w);
+                            GetDataResponse {
+                                data: d,
+                                stat: st.into(),
+                            }
+                            .encode(w);
                         }
                     }
                     Err(e) => {
-                        MultiHeader { op: op::ERROR, done: false, err: e.code() }.encode(w);
+                        MultiHeader {
+                            op: op::ERROR,
+                            done: false,
+                            err: e.code(),
+                        }
+                        .encode(w);
                         ErrorResponse { err: e.code() }.encode(w);
                     }
                 }
             }
-            MultiHeader { op: -1, done: true, err: -1 }.encode(w);
+            MultiHeader {
+                op: -1,
+                done: true,
+                err: -1,
+            }
+            .encode(w);
         }),
         _ => header_only(xid, zxid, ErrorCode::Unimplemented),
     }

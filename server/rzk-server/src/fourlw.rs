@@ -5,11 +5,15 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::UNIX_EPOCH;
 
-pub const VERSION: &str = concat!("3.9.0-rzk-", env!("CARGO_PKG_VERSION"), ", built on 2026-11-25 00:00 UTC");
+pub const VERSION: &str = concat!(
+    "3.9.0-rzk-",
+    env!("CARGO_PKG_VERSION"),
+    ", built on 2026-11-25 00:00 UTC"
+);
 
 const WORDS: &[&str] = &[
-    "ruok", "srvr", "stat", "conf", "cons", "crst", "srst", "mntr", "wchs", "wchc", "wchp", "dump", "envi", "isro", "dirs",
-    "gtmk", "stmk",
+    "ruok", "srvr", "stat", "conf", "cons", "crst", "srst", "mntr", "wchs", "wchc", "wchp", "dump",
+    "envi", "isro", "dirs", "gtmk", "stmk",
 ];
 
 /// The command if the first four bytes of a connection are a four-letter word.
@@ -32,9 +36,17 @@ fn conn_lines(s: &Shared, detailed: bool) -> String {
             c.sent.load(Relaxed)
         );
         if detailed {
-            let est = c.established.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+            let est = c
+                .established
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
             let d = c.detail.lock().clone();
-            let avg = if d.count == 0 { 0 } else { d.total_ms / d.count };
+            let avg = if d.count == 0 {
+                0
+            } else {
+                d.total_ms / d.count
+            };
             let _ = write!(
                 out,
                 ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
@@ -80,7 +92,9 @@ fn summary(s: &Shared, out: &mut String) {
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// A follower within this many log entries of the leader counts as synced.
@@ -97,19 +111,46 @@ pub fn mntr_pairs(s: &Shared) -> Vec<(String, String)> {
         ("zk_avg_latency".into(), format!("{avg:.4}")),
         ("zk_max_latency".into(), format!("{}", max.round() as u64)),
         ("zk_min_latency".into(), format!("{}", min.round() as u64)),
-        ("zk_packets_received".into(), s.stats.packets_received.load(Relaxed).to_string()),
-        ("zk_packets_sent".into(), s.stats.packets_sent.load(Relaxed).to_string()),
-        ("zk_num_alive_connections".into(), s.conns.lock().len().to_string()),
-        ("zk_outstanding_requests".into(), s.stats.outstanding.load(Relaxed).max(0).to_string()),
+        (
+            "zk_packets_received".into(),
+            s.stats.packets_received.load(Relaxed).to_string(),
+        ),
+        (
+            "zk_packets_sent".into(),
+            s.stats.packets_sent.load(Relaxed).to_string(),
+        ),
+        (
+            "zk_num_alive_connections".into(),
+            s.conns.lock().len().to_string(),
+        ),
+        (
+            "zk_outstanding_requests".into(),
+            s.stats.outstanding.load(Relaxed).max(0).to_string(),
+        ),
         ("zk_znode_count".into(), tree.node_count().to_string()),
         ("zk_watch_count".into(), w.watch_count().to_string()),
-        ("zk_ephemerals_count".into(), tree.ephemeral_count().to_string()),
-        ("zk_approximate_data_size".into(), tree.approximate_data_size().to_string()),
-        ("zk_open_file_descriptor_count".into(), open_fds().to_string()),
+        (
+            "zk_ephemerals_count".into(),
+            tree.ephemeral_count().to_string(),
+        ),
+        (
+            "zk_approximate_data_size".into(),
+            tree.approximate_data_size().to_string(),
+        ),
+        (
+            "zk_open_file_descriptor_count".into(),
+            open_fds().to_string(),
+        ),
         ("zk_max_file_descriptor_count".into(), "1048576".into()),
-        ("zk_global_sessions".into(), tree.sessions().len().to_string()),
+        (
+            "zk_global_sessions".into(),
+            tree.sessions().len().to_string(),
+        ),
         ("zk_local_sessions".into(), "0".into()),
-        ("zk_uptime".into(), s.started.elapsed().as_millis().to_string()),
+        (
+            "zk_uptime".into(),
+            s.started.elapsed().as_millis().to_string(),
+        ),
     ];
     if let Some(r) = s.raft.get() {
         let st = r.status();
@@ -119,10 +160,16 @@ pub fn mntr_pairs(s: &Shared) -> Vec<(String, String)> {
             let followers = st.voters.iter().filter(|v| **v != st.id).count();
             let synced_voters = synced.iter().filter(|id| st.voters.contains(id)).count();
             let synced_observers = synced.iter().filter(|id| st.learners.contains(id)).count();
-            v.push(("zk_learners".into(), (followers + st.learners.len()).to_string()));
+            v.push((
+                "zk_learners".into(),
+                (followers + st.learners.len()).to_string(),
+            ));
             v.push(("zk_followers".into(), followers.to_string()));
             v.push(("zk_synced_followers".into(), synced_voters.to_string()));
-            v.push(("zk_synced_non_voting_followers".into(), synced_observers.to_string()));
+            v.push((
+                "zk_synced_non_voting_followers".into(),
+                synced_observers.to_string(),
+            ));
             v.push(("zk_synced_observers".into(), synced_observers.to_string()));
             v.push(("zk_pending_syncs".into(), "0".into()));
         }
@@ -183,7 +230,11 @@ pub fn run(s: &Shared, cmd: &str) -> String {
                 c.server_id.unwrap_or(0)
             );
             if c.is_distributed() {
-                let _ = write!(out, "initLimit={}\nsyncLimit={}\nelectionAlg=3\n", c.init_limit, c.sync_limit);
+                let _ = write!(
+                    out,
+                    "initLimit={}\nsyncLimit={}\nelectionAlg=3\n",
+                    c.init_limit, c.sync_limit
+                );
                 for (id, sp) in &c.servers {
                     let _ = writeln!(out, "server.{id}={}", sp.to_value());
                 }
@@ -196,7 +247,13 @@ pub fn run(s: &Shared, cmd: &str) -> String {
         }
         "wchs" => {
             let w = s.watches.lock();
-            let _ = write!(out, "{} connections watching {} paths\nTotal watches:{}\n", w.conn_count(), w.path_count(), w.watch_count());
+            let _ = write!(
+                out,
+                "{} connections watching {} paths\nTotal watches:{}\n",
+                w.conn_count(),
+                w.path_count(),
+                w.watch_count()
+            );
         }
         "wchc" => {
             let w = s.watches.lock();
@@ -221,11 +278,19 @@ pub fn run(s: &Shared, cmd: &str) -> String {
         }
         "dump" => {
             let tree = s.tree.read();
-            let _ = writeln!(out, "SessionTracker dump:\nGlobal Sessions({}):", tree.sessions().len());
+            let _ = writeln!(
+                out,
+                "SessionTracker dump:\nGlobal Sessions({}):",
+                tree.sessions().len()
+            );
             for (id, info) in tree.sessions() {
                 let _ = writeln!(out, "0x{id:x}\t{}ms", info.timeout_ms);
             }
-            let _ = writeln!(out, "ephemeral nodes dump:\nSessions with Ephemerals ({}):", tree.ephemerals_by_session().len());
+            let _ = writeln!(
+                out,
+                "ephemeral nodes dump:\nSessions with Ephemerals ({}):",
+                tree.ephemerals_by_session().len()
+            );
             let mut e: Vec<_> = tree.ephemerals_by_session().iter().collect();
             e.sort_by_key(|(k, _)| **k);
             for (sid, paths) in e {
@@ -237,23 +302,50 @@ pub fn run(s: &Shared, cmd: &str) -> String {
         }
         "envi" => {
             let _ = writeln!(out, "Environment:\nzookeeper.version={VERSION}");
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_else(|_| "localhost".into());
             let _ = writeln!(out, "host.name={}", host.trim());
             // rzk is not a JVM: the java.* keys exist so parsers find them, with ZooKeeper's "<NA>".
-            for k in ["java.version", "java.vendor", "java.home", "java.class.path", "java.library.path", "java.compiler"] {
+            for k in [
+                "java.version",
+                "java.vendor",
+                "java.home",
+                "java.class.path",
+                "java.library.path",
+                "java.compiler",
+            ] {
                 let _ = writeln!(out, "{k}=<NA>");
             }
             let _ = writeln!(out, "java.io.tmpdir={}", std::env::temp_dir().display());
             let osr = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-            let _ = writeln!(out, "os.name={}\nos.arch={}\nos.version={}", std::env::consts::OS, std::env::consts::ARCH, osr.trim());
-            let _ = writeln!(out, "user.name={}", std::env::var("USER").unwrap_or_default());
-            let _ = writeln!(out, "user.home={}", std::env::var("HOME").unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "os.name={}\nos.arch={}\nos.version={}",
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                osr.trim()
+            );
+            let _ = writeln!(
+                out,
+                "user.name={}",
+                std::env::var("USER").unwrap_or_default()
+            );
+            let _ = writeln!(
+                out,
+                "user.home={}",
+                std::env::var("HOME").unwrap_or_default()
+            );
             if let Ok(d) = std::env::current_dir() {
                 let _ = writeln!(out, "user.dir={}", d.display());
             }
         }
         "dirs" => {
-            let _ = write!(out, "datadir_size: {}\nlogdir_size: {}\n", du(&s.cfg.data_dir), du(&s.cfg.data_log_dir));
+            let _ = write!(
+                out,
+                "datadir_size: {}\nlogdir_size: {}\n",
+                du(&s.cfg.data_dir),
+                du(&s.cfg.data_log_dir)
+            );
         }
         _ => {
             let _ = writeln!(out, "{cmd} is not supported");

@@ -38,7 +38,10 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
 /// SIGTERM (Kubernetes stopping a pod, `rzk-server stop`) or SIGINT.
 async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {
@@ -51,13 +54,25 @@ async fn shutdown_signal() -> &'static str {
 /// that clients see a hand-over instead of an election timeout. Everything acknowledged is already
 /// durable: stopping without it loses nothing, it is only slower for clients.
 async fn hand_over_leadership(shared: &server::Shared) {
-    let Some(raft) = shared.raft.get() else { return };
+    let Some(raft) = shared.raft.get() else {
+        return;
+    };
     if !shared.cfg.is_distributed() || raft.status().role != rzk_raft::Role::Leader {
         return;
     }
-    let Some(to) = raft.best_transfer_target(|_| true) else { return };
-    match tokio::time::timeout(Duration::from_secs(8), raft.transfer_leadership(to, Duration::from_secs(4))).await {
-        Ok(Ok(leader)) => tracing::info!(new_leader = leader, "handed leadership over before stopping"),
+    let Some(to) = raft.best_transfer_target(|_| true) else {
+        return;
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(8),
+        raft.transfer_leadership(to, Duration::from_secs(4)),
+    )
+    .await
+    {
+        Ok(Ok(leader)) => tracing::info!(
+            new_leader = leader,
+            "handed leadership over before stopping"
+        ),
         Ok(Err(e)) => tracing::warn!(error = %e, "no leadership hand-over before stopping"),
         Err(_) => tracing::warn!("leadership hand-over did not finish in 8 s; stopping anyway"),
     }

@@ -18,19 +18,24 @@ fn load_config(path: Option<&str>) -> anyhow::Result<ServerConfig> {
             ServerConfig::default_standalone(&cwd)
         }
         Some(p) => {
-            let (cfg, warnings) = rzk_config::load(Path::new(p)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (cfg, warnings) =
+                rzk_config::load(Path::new(p)).map_err(|e| anyhow::anyhow!("{e}"))?;
             for w in warnings {
                 tracing::warn!("{}:{}: {}: {}", w.file, w.line, w.key, w.message);
             }
             cfg
         }
     };
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create dataDir {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create dataDir {}", cfg.data_dir.display()))?;
     std::fs::create_dir_all(&cfg.data_log_dir)
         .with_context(|| format!("cannot create dataLogDir {}", cfg.data_log_dir.display()))?;
     let myid = rzk_config::read_myid(&cfg.data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let myid_file = cfg.data_dir.join("myid");
-    for w in cfg.apply_myid(myid, &myid_file).map_err(|e| anyhow::anyhow!("{e}"))? {
+    for w in cfg
+        .apply_myid(myid, &myid_file)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
         tracing::warn!("{}:{}: {}: {}", w.file, w.line, w.key, w.message);
     }
     Ok(cfg)
@@ -42,7 +47,11 @@ fn pidfile(cfg: &ServerConfig) -> PathBuf {
 
 fn srvr(cfg: &ServerConfig) -> anyhow::Result<String> {
     let (host, port) = cfg.client_address().unwrap_or(("127.0.0.1".into(), 2181));
-    let host = if host == "0.0.0.0" { "127.0.0.1".to_string() } else { host };
+    let host = if host == "0.0.0.0" {
+        "127.0.0.1".to_string()
+    } else {
+        host
+    };
     let mut s = TcpStream::connect((host.as_str(), port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(b"srvr")?;
@@ -52,7 +61,11 @@ fn srvr(cfg: &ServerConfig) -> anyhow::Result<String> {
 }
 
 fn read_pid(cfg: &ServerConfig) -> Option<i32> {
-    std::fs::read_to_string(pidfile(cfg)).ok()?.trim().parse().ok()
+    std::fs::read_to_string(pidfile(cfg))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn alive(pid: i32) -> bool {
@@ -61,10 +74,15 @@ fn alive(pid: i32) -> bool {
 
 fn stop(cfg: &ServerConfig) -> anyhow::Result<()> {
     let Some(pid) = read_pid(cfg) else {
-        println!("no rzk server to stop (could not find file {})", pidfile(cfg).display());
+        println!(
+            "no rzk server to stop (could not find file {})",
+            pidfile(cfg).display()
+        );
         return Ok(());
     };
-    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
     for _ in 0..100 {
         if !alive(pid) {
             break;
@@ -83,13 +101,20 @@ fn start_background(cfg: &ServerConfig, cfg_path: Option<&str>) -> anyhow::Resul
         }
     }
     let exe = std::env::current_exe()?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(cfg.data_dir.join("rzk-server.out"))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(cfg.data_dir.join("rzk-server.out"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("start-foreground");
     if let Some(p) = cfg_path {
         cmd.arg(p);
     }
-    let child = cmd.stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn()?;
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
     std::fs::write(pidfile(cfg), child.id().to_string())?;
     for _ in 0..100 {
         if srvr(cfg).is_ok() {
@@ -98,7 +123,10 @@ fn start_background(cfg: &ServerConfig, cfg_path: Option<&str>) -> anyhow::Resul
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("FAILED TO START (see {})", cfg.data_dir.join("rzk-server.out").display())
+    bail!(
+        "FAILED TO START (see {})",
+        cfg.data_dir.join("rzk-server.out").display()
+    )
 }
 
 fn main() {
@@ -111,12 +139,16 @@ fn main() {
 fn real_main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RZK_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("RZK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().collect();
-    let cmd = args.get(1).map(String::as_str).unwrap_or("start-foreground");
+    let cmd = args
+        .get(1)
+        .map(String::as_str)
+        .unwrap_or("start-foreground");
     let cfg_path = args.get(2).map(String::as_str);
     match cmd {
         "start-foreground" => {

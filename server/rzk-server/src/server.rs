@@ -103,14 +103,27 @@ pub struct Shared {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// A framed notification for `ev` (xid -1, zxid -1).
 pub fn notification_frame(ev: &WatchEvent) -> Vec<u8> {
     let mut w = Writer::framed();
-    ReplyHeader { xid: xid::NOTIFICATION, zxid: -1, err: 0 }.encode(&mut w);
-    WatcherEvent { typ: ev.typ, state: keeper_state::SYNC_CONNECTED, path: ev.path.clone() }.encode(&mut w);
+    ReplyHeader {
+        xid: xid::NOTIFICATION,
+        zxid: -1,
+        err: 0,
+    }
+    .encode(&mut w);
+    WatcherEvent {
+        typ: ev.typ,
+        state: keeper_state::SYNC_CONNECTED,
+        path: ev.path.clone(),
+    }
+    .encode(&mut w);
     w.finish_frame()
 }
 
@@ -136,7 +149,11 @@ impl ApplyHook for Hook {
                 }
             }
         }
-        if let Some(Entry { cmd: Command::CloseSession { session_id }, .. }) = entry {
+        if let Some(Entry {
+            cmd: Command::CloseSession { session_id },
+            ..
+        }) = entry
+        {
             s.touches.lock().remove(session_id);
             s.closing.lock().remove(session_id);
             for ci in s.conns.lock().values() {
@@ -150,7 +167,9 @@ impl ApplyHook for Hook {
 
 impl Shared {
     pub fn raft(&self) -> &RaftNode {
-        self.raft.get().expect("raft is started before connections are accepted")
+        self.raft
+            .get()
+            .expect("raft is started before connections are accepted")
     }
 
     /// ZooKeeper-style session id: server id in the top byte, then a time-based counter.
@@ -187,13 +206,20 @@ impl Shared {
         if !self.cfg.is_distributed() {
             return true;
         }
-        let Some(r) = self.raft.get() else { return false };
+        let Some(r) = self.raft.get() else {
+            return false;
+        };
         let st = r.status();
         if st.removed || !st.voters.contains(&st.id) && !st.learners.contains(&st.id) {
             // Not (or no longer) a member: e.g. removed by reconfig, or not yet added.
             return false;
         }
-        if self.tree.read().node("/zookeeper/config").is_none_or(|n| n.data.as_ref().is_none_or(|d| d.is_empty())) {
+        if self
+            .tree
+            .read()
+            .node("/zookeeper/config")
+            .is_none_or(|n| n.data.as_ref().is_none_or(|d| d.is_empty()))
+        {
             // A new ensemble serves once its membership is visible at /zookeeper/config.
             return false;
         }
@@ -222,7 +248,9 @@ impl Shared {
     }
 
     pub fn is_leader(&self) -> bool {
-        self.raft.get().is_some_and(|r| r.status().role == Role::Leader)
+        self.raft
+            .get()
+            .is_some_and(|r| r.status().role == Role::Leader)
     }
 }
 
@@ -246,7 +274,8 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         server_id: server_id & 0x7f,
     });
     let dir = cfg.data_log_dir.join("rzk");
-    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
     let mut members = BTreeMap::new();
     let mut observers = std::collections::BTreeSet::new();
     let client = cfg.client_address().unwrap_or(("127.0.0.1".into(), 2181));
@@ -254,11 +283,18 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
     if !distributed {
         members.insert(
             server_id,
-            rzk_raft::Member { quorum_addr: String::new(), election_port: 0, client_addr: format!("{}:{}", client.0, client.1) },
+            rzk_raft::Member {
+                quorum_addr: String::new(),
+                election_port: 0,
+                client_addr: format!("{}:{}", client.0, client.1),
+            },
         );
     } else {
         for (id, sp) in &cfg.servers {
-            let ca = sp.client_addr.clone().unwrap_or_else(|| (sp.host.clone(), client.1));
+            let ca = sp
+                .client_addr
+                .clone()
+                .unwrap_or_else(|| (sp.host.clone(), client.1));
             members.insert(*id, member_of(sp, &ca));
             if sp.role == rzk_config::PeerRole::Observer {
                 observers.insert(*id);
@@ -266,13 +302,27 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         }
     }
     let listen = if distributed {
-        let me = cfg.my_server().ok_or_else(|| anyhow::anyhow!("this server (myid {server_id}) has no server.N line"))?;
-        let host = if cfg.quorum_listen_on_all_ips { "0.0.0.0".to_string() } else { me.host.clone() };
-        Some(format!("{}:{}", rzk_config::bracket_host(&host), me.quorum_port))
+        let me = cfg.my_server().ok_or_else(|| {
+            anyhow::anyhow!("this server (myid {server_id}) has no server.N line")
+        })?;
+        let host = if cfg.quorum_listen_on_all_ips {
+            "0.0.0.0".to_string()
+        } else {
+            me.host.clone()
+        };
+        Some(format!(
+            "{}:{}",
+            rzk_config::bracket_host(&host),
+            me.quorum_port
+        ))
     } else {
         None
     };
-    let snapshot_every = cfg.rzk_knob("snapshotEveryEntries").and_then(|v| v.parse().ok()).unwrap_or(cfg.snap_count as u64).max(100);
+    let snapshot_every = cfg
+        .rzk_knob("snapshotEveryEntries")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cfg.snap_count as u64)
+        .max(100);
     let tick = cfg.tick_time as u64;
     let sink = {
         let weak = Arc::downgrade(&shared);
@@ -305,7 +355,12 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         election_timeout_ms: (el_min, el_max),
         touch_sink: sink,
     };
-    let raft = RaftNode::start(raft_cfg, shared.tree.clone(), Arc::new(Hook(shared.clone()))).await?;
+    let raft = RaftNode::start(
+        raft_cfg,
+        shared.tree.clone(),
+        Arc::new(Hook(shared.clone())),
+    )
+    .await?;
     let _ = shared.raft.set(raft.clone());
     if !distributed && !raft.wait_leader(Duration::from_secs(10)).await {
         anyhow::bail!("single-node replication did not become leader within 10s");
@@ -333,7 +388,13 @@ async fn expiry_loop(s: Arc<Shared>) {
             continue;
         }
         let now = Instant::now();
-        let sessions: Vec<(i64, i32)> = s.tree.read().sessions().iter().map(|(id, i)| (*id, i.timeout_ms)).collect();
+        let sessions: Vec<(i64, i32)> = s
+            .tree
+            .read()
+            .sessions()
+            .iter()
+            .map(|(id, i)| (*id, i.timeout_ms))
+            .collect();
         let mut expired = Vec::new();
         {
             let mut touches = s.touches.lock();
@@ -348,7 +409,9 @@ async fn expiry_loop(s: Arc<Shared>) {
             closing.retain(|_, t| now.duration_since(*t) < Duration::from_secs(10));
             for (id, timeout) in &sessions {
                 let last = *touches.entry(*id).or_insert(now);
-                if now.duration_since(last) > Duration::from_millis(*timeout as u64) && !closing.contains_key(id) {
+                if now.duration_since(last) > Duration::from_millis(*timeout as u64)
+                    && !closing.contains_key(id)
+                {
                     closing.insert(*id, now);
                     expired.push(*id);
                 }
@@ -356,7 +419,13 @@ async fn expiry_loop(s: Arc<Shared>) {
         }
         for id in expired {
             tracing::info!(session = format_args!("0x{id:x}"), "expiring session");
-            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::CloseSession { session_id: id } }).await;
+            let fut = s
+                .raft()
+                .submit(Entry {
+                    time_ms: now_ms(),
+                    cmd: Command::CloseSession { session_id: id },
+                })
+                .await;
             tokio::spawn(async move {
                 if let Err(e) = fut.await {
                     tracing::warn!(error = %e, "session expiry proposal failed");
@@ -368,7 +437,11 @@ async fn expiry_loop(s: Arc<Shared>) {
 
 /// Leader duty: delete empty containers and expired TTL nodes.
 async fn reaper_loop(s: Arc<Shared>) {
-    let ms = s.cfg.rzk_knob("containerCheckIntervalMs").and_then(|v| v.parse().ok()).unwrap_or(60_000u64);
+    let ms = s
+        .cfg
+        .rzk_knob("containerCheckIntervalMs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60_000u64);
     let period = Duration::from_millis(ms.max(10));
     loop {
         tokio::time::sleep(period).await;
@@ -377,7 +450,13 @@ async fn reaper_loop(s: Arc<Shared>) {
         }
         let candidates = s.tree.read().reap_candidates(now_ms());
         for (path, czxid) in candidates {
-            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::Reap { path, czxid } }).await;
+            let fut = s
+                .raft()
+                .submit(Entry {
+                    time_ms: now_ms(),
+                    cmd: Command::Reap { path, czxid },
+                })
+                .await;
             let _ = fut.await;
         }
     }
@@ -385,7 +464,11 @@ async fn reaper_loop(s: Arc<Shared>) {
 
 fn member_of(sp: &rzk_config::ServerSpec, client: &(String, u16)) -> rzk_raft::Member {
     // A wildcard client address is advertised under the server's own host.
-    let host = if client.0 == "0.0.0.0" || client.0 == "::" { sp.host.clone() } else { client.0.clone() };
+    let host = if client.0 == "0.0.0.0" || client.0 == "::" {
+        sp.host.clone()
+    } else {
+        client.0.clone()
+    };
     let client = &(host, client.1);
     rzk_raft::Member {
         quorum_addr: format!("{}:{}", rzk_config::bracket_host(&sp.host), sp.quorum_port),
@@ -395,9 +478,18 @@ fn member_of(sp: &rzk_config::ServerSpec, client: &(String, u16)) -> rzk_raft::M
 }
 
 /// A reconfig `server.N=...` spec as a Raft member plus whether it votes.
-pub fn member_from_spec(sp: &rzk_config::ServerSpec, default_client_port: u16) -> (rzk_raft::Member, bool) {
-    let ca = sp.client_addr.clone().unwrap_or_else(|| (sp.host.clone(), default_client_port));
-    (member_of(sp, &ca), sp.role == rzk_config::PeerRole::Participant)
+pub fn member_from_spec(
+    sp: &rzk_config::ServerSpec,
+    default_client_port: u16,
+) -> (rzk_raft::Member, bool) {
+    let ca = sp
+        .client_addr
+        .clone()
+        .unwrap_or_else(|| (sp.host.clone(), default_client_port));
+    (
+        member_of(sp, &ca),
+        sp.role == rzk_config::PeerRole::Participant,
+    )
 }
 
 /// Follower duty: report sessions active here to the leader, which decides expiry.
@@ -416,10 +508,20 @@ async fn touch_report_loop(s: Arc<Shared>) {
 pub fn render_config(v: &rzk_raft::MembersView) -> String {
     let mut out = String::new();
     let line = |out: &mut String, id: &u64, m: &rzk_raft::Member, role: &str| {
-        let (host, qport) = m.quorum_addr.rsplit_once(':').unwrap_or((m.quorum_addr.as_str(), "0"));
-        out.push_str(&format!("server.{id}={host}:{qport}:{}:{role};{}\n", m.election_port, m.client_addr));
+        let (host, qport) = m
+            .quorum_addr
+            .rsplit_once(':')
+            .unwrap_or((m.quorum_addr.as_str(), "0"));
+        out.push_str(&format!(
+            "server.{id}={host}:{qport}:{}:{role};{}\n",
+            m.election_port, m.client_addr
+        ));
     };
-    let mut all: Vec<(&u64, &rzk_raft::Member, &str)> = v.voters.iter().map(|(i, m)| (i, m, "participant")).collect();
+    let mut all: Vec<(&u64, &rzk_raft::Member, &str)> = v
+        .voters
+        .iter()
+        .map(|(i, m)| (i, m, "participant"))
+        .collect();
     all.extend(v.learners.iter().map(|(i, m)| (i, m, "observer")));
     all.sort_by_key(|(i, _, _)| **i);
     for (i, m, r) in all {
@@ -433,14 +535,29 @@ pub fn render_config(v: &rzk_raft::MembersView) -> String {
 /// or the membership changes: followers serve only once it is there).
 async fn config_node_loop(s: Arc<Shared>) {
     loop {
-        s.raft().wait_role_or_membership_change(Duration::from_millis(100)).await;
+        s.raft()
+            .wait_role_or_membership_change(Duration::from_millis(100))
+            .await;
         if !s.is_leader() {
             continue;
         }
         let want = render_config(&s.raft().members());
-        let have = s.tree.read().node("/zookeeper/config").and_then(|n| n.data.clone()).unwrap_or_default();
+        let have = s
+            .tree
+            .read()
+            .node("/zookeeper/config")
+            .and_then(|n| n.data.clone())
+            .unwrap_or_default();
         if have != want.as_bytes() {
-            let fut = s.raft().submit(Entry { time_ms: now_ms(), cmd: Command::SetConfig { data: want.into_bytes() } }).await;
+            let fut = s
+                .raft()
+                .submit(Entry {
+                    time_ms: now_ms(),
+                    cmd: Command::SetConfig {
+                        data: want.into_bytes(),
+                    },
+                })
+                .await;
             let _ = fut.await;
         }
     }
@@ -468,7 +585,10 @@ async fn quorum_watchdog(s: Arc<Shared>) {
         if !serving {
             let conns: Vec<_> = s.conns.lock().values().map(|c| c.tx.clone()).collect();
             if was_serving || !conns.is_empty() {
-                tracing::warn!(clients = conns.len(), "lost the quorum; disconnecting clients");
+                tracing::warn!(
+                    clients = conns.len(),
+                    "lost the quorum; disconnecting clients"
+                );
             }
             for tx in conns {
                 let _ = tx.send(Out::Close);

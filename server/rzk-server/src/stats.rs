@@ -16,8 +16,10 @@ pub struct Stats {
 }
 
 /// Upper bounds (microseconds) of the request latency histogram buckets.
-pub const LATENCY_BUCKETS_US: [u64; 14] =
-    [250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 10_000_000];
+pub const LATENCY_BUCKETS_US: [u64; 14] = [
+    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 10_000_000,
+];
 
 /// A cumulative-at-read-time histogram of request latencies.
 #[derive(Default)]
@@ -46,7 +48,11 @@ impl LatencyHistogram {
                 acc
             })
             .collect();
-        (cumulative, self.count.load(Relaxed), self.sum_us.load(Relaxed))
+        (
+            cumulative,
+            self.count.load(Relaxed),
+            self.sum_us.load(Relaxed),
+        )
     }
 }
 

@@ -35,16 +35,26 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 
 impl WatchManager {
     pub fn add(&mut self, conn: ConnId, path: &str, bits: u8) {
-        let e = self.by_path.entry(path.to_string()).or_default().entry(conn).or_insert(0);
+        let e = self
+            .by_path
+            .entry(path.to_string())
+            .or_default()
+            .entry(conn)
+            .or_insert(0);
         if bits & RECURSIVE != 0 && *e & RECURSIVE == 0 {
             self.recursive += 1;
         }
         *e |= bits;
-        self.by_conn.entry(conn).or_default().insert(path.to_string());
+        self.by_conn
+            .entry(conn)
+            .or_default()
+            .insert(path.to_string());
     }
 
     fn set_bits(&mut self, conn: ConnId, path: &str, bits: u8) {
-        let Some(m) = self.by_path.get_mut(path) else { return };
+        let Some(m) = self.by_path.get_mut(path) else {
+            return;
+        };
         if let Some(old) = m.get(&conn).copied() {
             if old & RECURSIVE != 0 && bits & RECURSIVE == 0 {
                 self.recursive -= 1;
@@ -138,9 +148,18 @@ impl WatchManager {
     /// Whether `conn` has a watch of `typ` (WatcherType) on `path`.
     pub fn has(&self, conn: ConnId, path: &str, typ: i32) -> bool {
         let m = Self::mask(typ);
-        let bits = self.by_path.get(path).and_then(|m| m.get(&conn)).copied().unwrap_or(0);
+        let bits = self
+            .by_path
+            .get(path)
+            .and_then(|m| m.get(&conn))
+            .copied()
+            .unwrap_or(0);
         // A persistent watch also counts as a data and child watch (ZooKeeper 3.6+).
-        let bits = if bits & (PERSISTENT | RECURSIVE) != 0 { bits | DATA | CHILD } else { bits };
+        let bits = if bits & (PERSISTENT | RECURSIVE) != 0 {
+            bits | DATA | CHILD
+        } else {
+            bits
+        };
         bits & m != 0
     }
 
@@ -149,7 +168,12 @@ impl WatchManager {
         if !self.has(conn, path, typ) {
             return false;
         }
-        let bits = self.by_path.get(path).and_then(|m| m.get(&conn)).copied().unwrap_or(0);
+        let bits = self
+            .by_path
+            .get(path)
+            .and_then(|m| m.get(&conn))
+            .copied()
+            .unwrap_or(0);
         let m = match typ {
             watcher_type::DATA => DATA | PERSISTENT | RECURSIVE,
             watcher_type::CHILDREN => CHILD | PERSISTENT | RECURSIVE,
@@ -169,18 +193,29 @@ impl WatchManager {
         self.by_conn.len()
     }
     pub fn paths_of(&self, conn: ConnId) -> Vec<String> {
-        let mut v: Vec<String> = self.by_conn.get(&conn).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let mut v: Vec<String> = self
+            .by_conn
+            .get(&conn)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         v.sort();
         v
     }
     pub fn by_path(&self) -> Vec<(String, Vec<ConnId>)> {
-        let mut v: Vec<(String, Vec<ConnId>)> =
-            self.by_path.iter().map(|(p, m)| (p.clone(), m.keys().copied().collect())).collect();
+        let mut v: Vec<(String, Vec<ConnId>)> = self
+            .by_path
+            .iter()
+            .map(|(p, m)| (p.clone(), m.keys().copied().collect()))
+            .collect();
         v.sort();
         v
     }
     pub fn by_conn(&self) -> Vec<(ConnId, Vec<String>)> {
-        let mut v: Vec<(ConnId, Vec<String>)> = self.by_conn.keys().map(|c| (*c, self.paths_of(*c))).collect();
+        let mut v: Vec<(ConnId, Vec<String>)> = self
+            .by_conn
+            .keys()
+            .map(|c| (*c, self.paths_of(*c)))
+            .collect();
         v.sort();
         v
     }
@@ -207,7 +242,11 @@ mod tests {
         assert!(w.trigger("/a", NODE_DATA_CHANGED).is_empty());
         assert_eq!(w.trigger("/a", NODE_CHILDREN_CHANGED), vec![1]);
         w.add(1, "/a", CHILD | DATA);
-        assert_eq!(w.trigger("/a", NODE_DELETED), vec![1], "one event per connection");
+        assert_eq!(
+            w.trigger("/a", NODE_DELETED),
+            vec![1],
+            "one event per connection"
+        );
         assert_eq!(w.watch_count(), 0);
     }
 
@@ -219,7 +258,11 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(w.trigger("/a", NODE_DATA_CHANGED), vec![1, 2]);
         }
-        assert_eq!(w.trigger("/a", NODE_CHILDREN_CHANGED), vec![1], "recursive gets no child events");
+        assert_eq!(
+            w.trigger("/a", NODE_CHILDREN_CHANGED),
+            vec![1],
+            "recursive gets no child events"
+        );
         assert_eq!(w.trigger("/a/b/c", NODE_CREATED), vec![2]);
         assert!(w.trigger("/ab", NODE_CREATED).is_empty());
         assert!(w.remove(2, "/a", watcher_type::ANY));

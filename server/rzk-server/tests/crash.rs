@@ -59,7 +59,12 @@ struct RoundResult {
 
 /// Runs the writer against the live server, SIGKILLs the server after `delay`, and
 /// returns what was acknowledged. Errors before the kill fail the test.
-async fn write_then_kill(srv: &mut Server, round: u32, delay: Duration, in_flight: usize) -> RoundResult {
+async fn write_then_kill(
+    srv: &mut Server,
+    round: u32,
+    delay: Duration,
+    in_flight: usize,
+) -> RoundResult {
     let client = connect(srv).await;
     let acked = Arc::new(Mutex::new(Vec::new()));
     let early_errors = Arc::new(Mutex::new(Vec::new()));
@@ -99,8 +104,15 @@ async fn write_then_kill(srv: &mut Server, round: u32, delay: Duration, in_fligh
     // The random delay starts at the first acknowledgement, so no round is vacuous.
     let first_ack = Instant::now();
     while acked.lock().unwrap().is_empty() {
-        assert!(early_errors.lock().unwrap().is_empty(), "creates failed: {:?}", early_errors.lock().unwrap());
-        assert!(first_ack.elapsed() < Duration::from_secs(20), "round {round}: no create acknowledged within 20s");
+        assert!(
+            early_errors.lock().unwrap().is_empty(),
+            "creates failed: {:?}",
+            early_errors.lock().unwrap()
+        );
+        assert!(
+            first_ack.elapsed() < Duration::from_secs(20),
+            "round {round}: no create acknowledged within 20s"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     tokio::time::sleep(delay).await;
@@ -115,9 +127,16 @@ async fn write_then_kill(srv: &mut Server, round: u32, delay: Duration, in_fligh
     }
     drop(client);
     let early = early_errors.lock().unwrap().clone();
-    assert!(early.is_empty(), "creates failed before the server was killed: {:?}", &early[..early.len().min(10)]);
+    assert!(
+        early.is_empty(),
+        "creates failed before the server was killed: {:?}",
+        &early[..early.len().min(10)]
+    );
     let acked = std::mem::take(&mut *acked.lock().unwrap());
-    RoundResult { acked, attempted: next.load(Ordering::SeqCst) }
+    RoundResult {
+        acked,
+        attempted: next.load(Ordering::SeqCst),
+    }
 }
 
 /// Reads every acknowledged znode (pipelined) and returns the problems found.
@@ -134,7 +153,11 @@ async fn verify(c: &Client, acked: &[(String, Vec<u8>)]) -> Vec<String> {
         while let Some((path, want, got)) = reads.next().await {
             match got {
                 Ok((data, _)) if &data == want => {}
-                Ok((data, _)) => problems.push(format!("{path}: data mismatch ({} bytes, want {})", data.len(), want.len())),
+                Ok((data, _)) => problems.push(format!(
+                    "{path}: data mismatch ({} bytes, want {})",
+                    data.len(),
+                    want.len()
+                )),
                 Err(Error::NoNode) => problems.push(format!("{path}: acknowledged but missing")),
                 Err(e) => problems.push(format!("{path}: read failed: {e}")),
             }
@@ -145,12 +168,23 @@ async fn verify(c: &Client, acked: &[(String, Vec<u8>)]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_creates_survive_sigkill() {
-    let rounds: u32 = std::env::var("RZK_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let seed: u64 = std::env::var("RZK_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
-    let in_flight: usize =
-        std::env::var("RZK_CRASH_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(IN_FLIGHT_PER_TASK);
+    let rounds: u32 = std::env::var("RZK_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let seed: u64 = std::env::var("RZK_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    let in_flight: usize = std::env::var("RZK_CRASH_INFLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(IN_FLIGHT_PER_TASK);
     println!(
         "crash test: rounds={rounds} seed={seed} writers={WRITER_TASKS}x{in_flight} in flight (replay with RZK_CRASH_SEED={seed})"
     );
@@ -189,9 +223,18 @@ async fn acknowledged_creates_survive_sigkill() {
             srv.log_tail(30)
         );
         let total = c.count_descendants_number("/crash").await.unwrap();
-        assert!(total >= all_acked.len(), "round {round}: /crash has {total} descendants < {} acknowledged", all_acked.len());
+        assert!(
+            total >= all_acked.len(),
+            "round {round}: /crash has {total} descendants < {} acknowledged",
+            all_acked.len()
+        );
         if total <= LIST_LIMIT {
-            let now: BTreeSet<String> = c.list_children("/crash").await.unwrap().into_iter().collect();
+            let now: BTreeSet<String> = c
+                .list_children("/crash")
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
             let lost: Vec<&String> = seen_before.difference(&now).take(10).collect();
             assert!(lost.is_empty(), "round {round} (seed {seed}): znodes seen after an earlier restart are gone: {lost:?}");
             seen_before = now;
@@ -209,7 +252,11 @@ async fn acknowledged_creates_survive_sigkill() {
     }
 
     let log = srv.log();
-    assert!(!log.contains("panicked"), "the server panicked during the run:\n{}", srv.log_tail(40));
+    assert!(
+        !log.contains("panicked"),
+        "the server panicked during the run:\n{}",
+        srv.log_tail(40)
+    );
     let torn = log.matches("torn").count();
     let snapshots_restored = log.matches("restored snapshot").count();
     println!(
@@ -219,6 +266,9 @@ async fn acknowledged_creates_survive_sigkill() {
         started.elapsed()
     );
     if rounds >= 2 {
-        assert!(snapshots_restored > 0, "no restart restored a snapshot although odd rounds used snapshotEveryEntries=200");
+        assert!(
+            snapshots_restored > 0,
+            "no restart restored a snapshot although odd rounds used snapshotEveryEntries=200"
+        );
     }
 }

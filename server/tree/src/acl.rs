@@ -13,7 +13,10 @@ pub struct Id {
 
 impl Id {
     pub fn new(scheme: &str, id: &str) -> Self {
-        Id { scheme: scheme.into(), id: id.into() }
+        Id {
+            scheme: scheme.into(),
+            id: id.into(),
+        }
     }
 }
 
@@ -25,16 +28,28 @@ pub struct Acl {
 
 impl Acl {
     pub fn world_all() -> Vec<Acl> {
-        vec![Acl { perms: perms::ALL, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: perms::ALL,
+            id: Id::new("world", "anyone"),
+        }]
     }
     pub fn world_read() -> Vec<Acl> {
-        vec![Acl { perms: perms::READ, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: perms::READ,
+            id: Id::new("world", "anyone"),
+        }]
     }
 }
 
 impl From<&rzk_proto::records::Acl> for Acl {
     fn from(a: &rzk_proto::records::Acl) -> Self {
-        Acl { perms: a.perms, id: Id { scheme: a.id.scheme.clone(), id: a.id.id.clone() } }
+        Acl {
+            perms: a.perms,
+            id: Id {
+                scheme: a.id.scheme.clone(),
+                id: a.id.id.clone(),
+            },
+        }
     }
 }
 
@@ -42,7 +57,10 @@ impl From<&Acl> for rzk_proto::records::Acl {
     fn from(a: &Acl) -> Self {
         rzk_proto::records::Acl {
             perms: a.perms,
-            id: rzk_proto::records::Id { scheme: a.id.scheme.clone(), id: a.id.id.clone() },
+            id: rzk_proto::records::Id {
+                scheme: a.id.scheme.clone(),
+                id: a.id.id.clone(),
+            },
         }
     }
 }
@@ -51,7 +69,10 @@ impl From<&Acl> for rzk_proto::records::Acl {
 pub fn digest_id(user_password: &str) -> String {
     let user = user_password.split(':').next().unwrap_or("");
     let hash = Sha1::digest(user_password.as_bytes());
-    format!("{user}:{}", base64::engine::general_purpose::STANDARD.encode(hash))
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
 }
 
 /// Whether `auth` (the identities of a session) grants `perm` on a node with `acl`.
@@ -65,7 +86,9 @@ pub fn check(acl: &[Acl], perm: i32, auth: &[Id]) -> bool {
     acl.iter().any(|a| {
         a.perms & perm != 0
             && (a.id.scheme == "world" && a.id.id == "anyone"
-                || auth.iter().any(|id| id.scheme == a.id.scheme && matches(&a.id, &id.id)))
+                || auth
+                    .iter()
+                    .any(|id| id.scheme == a.id.scheme && matches(&a.id, &id.id)))
     })
 }
 
@@ -92,7 +115,14 @@ fn addr_to_bytes(addr: &str) -> Option<Vec<u8>> {
         if parts.len() != 4 {
             return None;
         }
-        parts.iter().map(|p| java_parse_int(p, 10).filter(|v| (0..=255).contains(v)).map(|v| v as u8)).collect()
+        parts
+            .iter()
+            .map(|p| {
+                java_parse_int(p, 10)
+                    .filter(|v| (0..=255).contains(v))
+                    .map(|v| v as u8)
+            })
+            .collect()
     } else {
         None
     }
@@ -170,9 +200,13 @@ fn parse_ip_expr(expr: &str) -> Option<(Vec<u8>, usize)> {
 
 /// IPAuthenticationProvider.matches: IPv4 or IPv6 prefix match of the client address.
 fn ip_matches(pattern: &str, client: &str) -> bool {
-    let Some((mut acl, bits)) = parse_ip_expr(pattern) else { return false };
+    let Some((mut acl, bits)) = parse_ip_expr(pattern) else {
+        return false;
+    };
     mask(&mut acl, bits);
-    let Some(mut remote) = addr_to_bytes(client) else { return false };
+    let Some(mut remote) = addr_to_bytes(client) else {
+        return false;
+    };
     mask(&mut remote, bits);
     acl == remote
 }
@@ -240,9 +274,15 @@ pub fn fixup(requested: &[Acl], auth: &[Id]) -> Option<Vec<Acl>> {
             }
             "auth" => {
                 let mut any = false;
-                for id in auth.iter().filter(|id| id.scheme != "ip" && id.scheme != "super") {
+                for id in auth
+                    .iter()
+                    .filter(|id| id.scheme != "ip" && id.scheme != "super")
+                {
                     any = true;
-                    out.push(Acl { perms: a.perms, id: id.clone() });
+                    out.push(Acl {
+                        perms: a.perms,
+                        id: id.clone(),
+                    });
                 }
                 if !any {
                     return None;
@@ -273,17 +313,34 @@ mod tests {
     #[test]
     fn digest_matches_zookeeper() {
         // ZooKeeper's DigestAuthenticationProvider.generateDigest("super:test").
-        assert_eq!(digest_id("super:test"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        assert_eq!(
+            digest_id("super:test"),
+            "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
+        );
     }
 
     #[test]
     fn checks() {
-        let acl = vec![Acl { perms: perms::READ, id: Id::new("digest", &digest_id("u:p")) }];
+        let acl = vec![Acl {
+            perms: perms::READ,
+            id: Id::new("digest", &digest_id("u:p")),
+        }];
         assert!(!check(&acl, perms::READ, &[]));
-        assert!(check(&acl, perms::READ, &[Id::new("digest", &digest_id("u:p"))]));
-        assert!(!check(&acl, perms::WRITE, &[Id::new("digest", &digest_id("u:p"))]));
+        assert!(check(
+            &acl,
+            perms::READ,
+            &[Id::new("digest", &digest_id("u:p"))]
+        ));
+        assert!(!check(
+            &acl,
+            perms::WRITE,
+            &[Id::new("digest", &digest_id("u:p"))]
+        ));
         assert!(check(&acl, perms::WRITE, &[Id::new("super", "")]));
-        let ip = vec![Acl { perms: perms::ALL, id: Id::new("ip", "127.0.0.0/8") }];
+        let ip = vec![Acl {
+            perms: perms::ALL,
+            id: Id::new("ip", "127.0.0.0/8"),
+        }];
         assert!(check(&ip, perms::READ, &[Id::new("ip", "127.0.0.5")]));
         assert!(!check(&ip, perms::READ, &[Id::new("ip", "10.0.0.5")]));
     }
@@ -291,13 +348,54 @@ mod tests {
     #[test]
     fn fixup_rules() {
         assert!(fixup(&[], &[]).is_none());
-        let auth = vec![Acl { perms: perms::ALL, id: Id::new("auth", "") }];
+        let auth = vec![Acl {
+            perms: perms::ALL,
+            id: Id::new("auth", ""),
+        }];
         assert!(fixup(&auth, &[Id::new("ip", "127.0.0.1")]).is_none());
-        let f = fixup(&auth, &[Id::new("ip", "127.0.0.1"), Id::new("digest", "u:x")]).unwrap();
-        assert_eq!(f, vec![Acl { perms: perms::ALL, id: Id::new("digest", "u:x") }]);
-        assert!(fixup(&[Acl { perms: 1, id: Id::new("foo", "x") }], &[]).is_none());
-        assert!(fixup(&[Acl { perms: 1, id: Id::new("world", "x") }], &[]).is_none());
-        assert!(fixup(&[Acl { perms: 1, id: Id::new("ip", "300.1.1.1") }], &[]).is_none());
-        assert!(fixup(&[Acl { perms: 1, id: Id::new("digest", "nocolon") }], &[]).is_none());
+        let f = fixup(
+            &auth,
+            &[Id::new("ip", "127.0.0.1"), Id::new("digest", "u:x")],
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            vec![Acl {
+                perms: perms::ALL,
+                id: Id::new("digest", "u:x")
+            }]
+        );
+        assert!(fixup(
+            &[Acl {
+                perms: 1,
+                id: Id::new("foo", "x")
+            }],
+            &[]
+        )
+        .is_none());
+        assert!(fixup(
+            &[Acl {
+                perms: 1,
+                id: Id::new("world", "x")
+            }],
+            &[]
+        )
+        .is_none());
+        assert!(fixup(
+            &[Acl {
+                perms: 1,
+                id: Id::new("ip", "300.1.1.1")
+            }],
+            &[]
+        )
+        .is_none());
+        assert!(fixup(
+            &[Acl {
+                perms: 1,
+                id: Id::new("digest", "nocolon")
+            }],
+            &[]
+        )
+        .is_none());
     }
 }

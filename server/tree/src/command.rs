@@ -14,12 +14,24 @@ pub struct Entry {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    CreateSession { session_id: i64, timeout_ms: i32, passwd: Vec<u8> },
+    CreateSession {
+        session_id: i64,
+        timeout_ms: i32,
+        passwd: Vec<u8>,
+    },
     /// Explicit close or expiry: deletes the session's ephemerals.
     CloseSession { session_id: i64 },
     /// A client write on behalf of `session_id`, with the session's identities for ACL checks.
-    Write { session_id: i64, auth: Vec<Id>, op: WriteOp },
-    Multi { session_id: i64, auth: Vec<Id>, ops: Vec<WriteOp> },
+    Write {
+        session_id: i64,
+        auth: Vec<Id>,
+        op: WriteOp,
+    },
+    Multi {
+        session_id: i64,
+        auth: Vec<Id>,
+        ops: Vec<WriteOp>,
+    },
     /// Server-issued reaping of an empty container or an expired TTL node.
     Reap { path: String, czxid: i64 },
     /// Replaces the data of /zookeeper/config (ensemble membership).
@@ -30,11 +42,32 @@ pub enum Command {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WriteOp {
-    Create { path: String, data: Option<Vec<u8>>, acl: Vec<Acl>, flags: i32, ttl: i64, op: i32 },
-    Delete { path: String, version: i32 },
-    SetData { path: String, data: Option<Vec<u8>>, version: i32 },
-    SetAcl { path: String, acl: Vec<Acl>, version: i32 },
-    Check { path: String, version: i32 },
+    Create {
+        path: String,
+        data: Option<Vec<u8>>,
+        acl: Vec<Acl>,
+        flags: i32,
+        ttl: i64,
+        op: i32,
+    },
+    Delete {
+        path: String,
+        version: i32,
+    },
+    SetData {
+        path: String,
+        data: Option<Vec<u8>>,
+        version: i32,
+    },
+    SetAcl {
+        path: String,
+        acl: Vec<Acl>,
+        version: i32,
+    },
+    Check {
+        path: String,
+        version: i32,
+    },
 }
 
 impl WriteOp {
@@ -52,10 +85,17 @@ impl WriteOp {
 /// Outcome of one write op.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OpResult {
-    Created { path: String, stat: crate::tree::Stat },
+    Created {
+        path: String,
+        stat: crate::tree::Stat,
+    },
     Deleted,
-    SetData { stat: crate::tree::Stat },
-    SetAcl { stat: crate::tree::Stat },
+    SetData {
+        stat: crate::tree::Stat,
+    },
+    SetAcl {
+        stat: crate::tree::Stat,
+    },
     Checked,
     Error(#[serde(with = "error_code")] ErrorCode),
 }

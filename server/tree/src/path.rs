@@ -41,7 +41,11 @@ fn validate_chars(path: &str) -> Result<(), String> {
         } else {
             let u = c as u32;
             // Java checks UTF-16 units: surrogates (any char above U+FFFF), private use, specials.
-            if (u > 0 && u <= 0x1f) || (0x7f..=0x9f).contains(&u) || (0xd800..=0xf8ff).contains(&u) || u >= 0xfff0 {
+            if (u > 0 && u <= 0x1f)
+                || (0x7f..=0x9f).contains(&u)
+                || (0xd800..=0xf8ff).contains(&u)
+                || u >= 0xfff0
+            {
                 return Err(format!("invalid character @{i}"));
             }
         }
@@ -106,7 +110,17 @@ mod tests {
 
     #[test]
     fn accepts_valid_paths() {
-        for p in ["/", "/a", "/a/b", "/a.b", "/..a", "/a..", "/.a/b.", "/zookeeper", "/é"] {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a.b",
+            "/..a",
+            "/a..",
+            "/.a/b.",
+            "/zookeeper",
+            "/é",
+        ] {
             assert!(validate(p).is_ok(), "{p}");
         }
     }

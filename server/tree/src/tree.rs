@@ -129,9 +129,19 @@ enum UndoOp {
     /// Put back the node at a path (`None`: remove what is there). Only for childless nodes.
     Node(String, Option<Box<Node>>),
     /// Revert a child insert (`added`) or removal in `parent` and restore its stat.
-    Child { parent: String, name: String, added: bool, stat: Stat },
+    Child {
+        parent: String,
+        name: String,
+        added: bool,
+        stat: Stat,
+    },
     /// Restore data, ACL and stat of a node, leaving its children alone.
-    Attrs { path: String, data: Option<Vec<u8>>, acl: Arc<Vec<Acl>>, stat: Stat },
+    Attrs {
+        path: String,
+        data: Option<Vec<u8>>,
+        acl: Arc<Vec<Acl>>,
+        stat: Stat,
+    },
 }
 
 type Undo = Vec<UndoOp>;
@@ -154,10 +164,20 @@ impl DataTree {
             stat: Stat::default(),
             children: children.iter().map(|c| c.to_string()).collect(),
         };
-        t.nodes.insert("/".into(), Box::new(empty(&["zookeeper"], Acl::world_all())));
-        t.nodes.insert("/zookeeper".into(), Box::new(empty(&["quota", "config"], Acl::world_all())));
-        t.nodes.insert("/zookeeper/quota".into(), Box::new(empty(&[], Acl::world_all())));
-        t.nodes.insert(CONFIG_NODE.into(), Box::new(empty(&[], Acl::world_read())));
+        t.nodes.insert(
+            "/".into(),
+            Box::new(empty(&["zookeeper"], Acl::world_all())),
+        );
+        t.nodes.insert(
+            "/zookeeper".into(),
+            Box::new(empty(&["quota", "config"], Acl::world_all())),
+        );
+        t.nodes.insert(
+            "/zookeeper/quota".into(),
+            Box::new(empty(&[], Acl::world_all())),
+        );
+        t.nodes
+            .insert(CONFIG_NODE.into(), Box::new(empty(&[], Acl::world_read())));
         t
     }
 
@@ -228,7 +248,9 @@ impl DataTree {
 
     /// Adds to the usage recorded in the quota stats node governing `p` (ZooKeeper's updateCountBytes).
     fn update_quota(&mut self, p: &str, count: i64, bytes: i64, undo: Option<&mut Undo>) {
-        let Some(root) = self.quota_root(p) else { return };
+        let Some(root) = self.quota_root(p) else {
+            return;
+        };
         let stats_path = quota_node(&root, STATS);
         if let Some(u) = undo {
             self.save_node(u, &stats_path);
@@ -243,7 +265,11 @@ impl DataTree {
     fn recompute_quota(&mut self, q: &str) {
         let (mut count, mut bytes) = (0i64, 0i64);
         if self.nodes.contains_key(q) {
-            let prefix = if q == "/" { "/".to_string() } else { format!("{q}/") };
+            let prefix = if q == "/" {
+                "/".to_string()
+            } else {
+                format!("{q}/")
+            };
             for (k, n) in &self.nodes {
                 if **k == *q || k.starts_with(&prefix) && !k.starts_with("/zookeeper") {
                     count += 1;
@@ -277,7 +303,12 @@ impl DataTree {
     /// ZooKeeper's approximateDataSize: sum of path lengths (Java String.length, UTF-16 units) and
     /// data lengths.
     pub fn approximate_data_size(&self) -> u64 {
-        self.nodes.iter().map(|(p, n)| (p.encode_utf16().count() + n.data.as_ref().map_or(0, |d| d.len())) as u64).sum()
+        self.nodes
+            .iter()
+            .map(|(p, n)| {
+                (p.encode_utf16().count() + n.data.as_ref().map_or(0, |d| d.len())) as u64
+            })
+            .sum()
     }
     pub fn node(&self, p: &str) -> Option<&Node> {
         self.nodes.get(p).map(|n| &**n)
@@ -340,7 +371,12 @@ impl DataTree {
         let all = trimmed.is_empty() || trimmed == "/";
         self.ephemerals
             .get(&session)
-            .map(|s| s.iter().filter(|p| all || p.starts_with(prefix)).cloned().collect())
+            .map(|s| {
+                s.iter()
+                    .filter(|p| all || p.starts_with(prefix))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -376,23 +412,40 @@ impl DataTree {
         let t = entry.time_ms;
         let res = match &entry.cmd {
             Command::Noop => CmdResult::Done,
-            Command::CreateSession { session_id, timeout_ms, passwd } => {
-                self.sessions.insert(*session_id, SessionInfo { timeout_ms: *timeout_ms, passwd: passwd.clone() });
+            Command::CreateSession {
+                session_id,
+                timeout_ms,
+                passwd,
+            } => {
+                self.sessions.insert(
+                    *session_id,
+                    SessionInfo {
+                        timeout_ms: *timeout_ms,
+                        passwd: passwd.clone(),
+                    },
+                );
                 CmdResult::Session(ErrorCode::Ok)
             }
             Command::CloseSession { session_id } => {
                 if self.sessions.remove(session_id).is_none() {
                     CmdResult::Session(ErrorCode::SessionExpired)
                 } else {
-                    let paths: Vec<String> =
-                        self.ephemerals.get(session_id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+                    let paths: Vec<String> = self
+                        .ephemerals
+                        .get(session_id)
+                        .map(|s| s.iter().cloned().collect())
+                        .unwrap_or_default();
                     for p in paths.iter().rev() {
                         self.remove_node(p, zxid, &mut events);
                     }
                     CmdResult::Session(ErrorCode::Ok)
                 }
             }
-            Command::Write { session_id, auth, op } => {
+            Command::Write {
+                session_id,
+                auth,
+                op,
+            } => {
                 if *session_id != 0 && !self.sessions.contains_key(session_id) {
                     CmdResult::Op(OpResult::Error(ErrorCode::SessionExpired))
                 } else {
@@ -405,7 +458,11 @@ impl DataTree {
                     CmdResult::Op(r)
                 }
             }
-            Command::Multi { session_id, auth, ops } => {
+            Command::Multi {
+                session_id,
+                auth,
+                ops,
+            } => {
                 if *session_id != 0 && !self.sessions.contains_key(session_id) {
                     CmdResult::Op(OpResult::Error(ErrorCode::SessionExpired))
                 } else {
@@ -416,7 +473,8 @@ impl DataTree {
                 let ok = self.nodes.get(p.as_str()).is_some_and(|n| {
                     n.stat.czxid == *czxid
                         && n.children.is_empty()
-                        && (n.is_container() && n.stat.cversion > 0 || n.ttl().is_some_and(|ttl| t - n.stat.mtime > ttl))
+                        && (n.is_container() && n.stat.cversion > 0
+                            || n.ttl().is_some_and(|ttl| t - n.stat.mtime > ttl))
                 });
                 if ok {
                     self.remove_node(p, zxid, &mut events);
@@ -432,7 +490,10 @@ impl DataTree {
                     n.stat.mtime = t;
                     // ZooKeeper's reconfig and initConfigInZKDatabase write the node with version -1.
                     n.stat.version = -1;
-                    events.push(WatchEvent { path: CONFIG_NODE.into(), typ: event_type::NODE_DATA_CHANGED });
+                    events.push(WatchEvent {
+                        path: CONFIG_NODE.into(),
+                        typ: event_type::NODE_DATA_CHANGED,
+                    });
                 }
                 CmdResult::Done
             }
@@ -487,7 +548,13 @@ impl DataTree {
     }
 
     /// The checks setData and check share, in ZooKeeper's order: path, existence, permission, version.
-    fn checked_node(&self, p: &str, perm: i32, auth: &[Id], version: i32) -> Result<&Node, ErrorCode> {
+    fn checked_node(
+        &self,
+        p: &str,
+        perm: i32,
+        auth: &[Id],
+        version: i32,
+    ) -> Result<&Node, ErrorCode> {
         if path::validate(p).is_err() {
             return Err(ErrorCode::BadArguments);
         }
@@ -507,13 +574,23 @@ impl DataTree {
 
     fn save_child(&self, undo: &mut Undo, parent: &str, name: &str, added: bool) {
         if let Some(n) = self.nodes.get(parent) {
-            undo.push(UndoOp::Child { parent: parent.to_string(), name: name.to_string(), added, stat: n.stat });
+            undo.push(UndoOp::Child {
+                parent: parent.to_string(),
+                name: name.to_string(),
+                added,
+                stat: n.stat,
+            });
         }
     }
 
     fn save_attrs(&self, undo: &mut Undo, p: &str) {
         if let Some(n) = self.nodes.get(p) {
-            undo.push(UndoOp::Attrs { path: p.to_string(), data: n.data.clone(), acl: n.acl.clone(), stat: n.stat });
+            undo.push(UndoOp::Attrs {
+                path: p.to_string(),
+                data: n.data.clone(),
+                acl: n.acl.clone(),
+                stat: n.stat,
+            });
         }
     }
 
@@ -533,7 +610,12 @@ impl DataTree {
                         }
                     }
                 }
-                UndoOp::Child { parent, name, added, stat } => {
+                UndoOp::Child {
+                    parent,
+                    name,
+                    added,
+                    stat,
+                } => {
                     if let Some(n) = self.nodes.get_mut(parent.as_str()) {
                         if added {
                             n.children.remove(&name);
@@ -543,7 +625,12 @@ impl DataTree {
                         n.stat = stat;
                     }
                 }
-                UndoOp::Attrs { path, data, acl, stat } => {
+                UndoOp::Attrs {
+                    path,
+                    data,
+                    acl,
+                    stat,
+                } => {
                     if let Some(n) = self.nodes.get_mut(path.as_str()) {
                         n.data = data;
                         n.acl = acl;
@@ -583,13 +670,28 @@ impl DataTree {
         events: &mut Vec<WatchEvent>,
     ) -> Result<OpResult, ErrorCode> {
         match o {
-            WriteOp::Create { path: p, data, acl: req_acl, flags, ttl, op: opc } => {
+            WriteOp::Create {
+                path: p,
+                data,
+                acl: req_acl,
+                flags,
+                ttl,
+                op: opc,
+            } => {
                 let flags = *flags;
-                let is_ttl = matches!(flags, create_mode::PERSISTENT_WITH_TTL | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL);
-                let ephemeral = matches!(flags, create_mode::EPHEMERAL | create_mode::EPHEMERAL_SEQUENTIAL);
+                let is_ttl = matches!(
+                    flags,
+                    create_mode::PERSISTENT_WITH_TTL | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL
+                );
+                let ephemeral = matches!(
+                    flags,
+                    create_mode::EPHEMERAL | create_mode::EPHEMERAL_SEQUENTIAL
+                );
                 let sequential = matches!(
                     flags,
-                    create_mode::PERSISTENT_SEQUENTIAL | create_mode::EPHEMERAL_SEQUENTIAL | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL
+                    create_mode::PERSISTENT_SEQUENTIAL
+                        | create_mode::EPHEMERAL_SEQUENTIAL
+                        | create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL
                 );
                 let container = flags == create_mode::CONTAINER;
                 if !(0..=6).contains(&flags) {
@@ -612,13 +714,24 @@ impl DataTree {
                     Some(i) if !p.contains('\0') => i,
                     _ => return Err(ErrorCode::BadArguments),
                 };
-                let parent_path = if slash == 0 { "/".to_string() } else { p[..slash].to_string() };
+                let parent_path = if slash == 0 {
+                    "/".to_string()
+                } else {
+                    p[..slash].to_string()
+                };
                 let fixed = acl::fixup(req_acl, auth).ok_or(ErrorCode::InvalidAcl)?;
-                let parent = self.nodes.get(parent_path.as_str()).ok_or(ErrorCode::NoNode)?;
+                let parent = self
+                    .nodes
+                    .get(parent_path.as_str())
+                    .ok_or(ErrorCode::NoNode)?;
                 if !acl::check(&parent.acl, perms::CREATE, auth) {
                     return Err(ErrorCode::NoAuth);
                 }
-                let final_path = if sequential { format!("{p}{:010}", parent.stat.cversion) } else { p.clone() };
+                let final_path = if sequential {
+                    format!("{p}{:010}", parent.stat.cversion)
+                } else {
+                    p.clone()
+                };
                 if path::validate(&final_path).is_err() {
                     return Err(ErrorCode::BadArguments);
                 }
@@ -639,7 +752,10 @@ impl DataTree {
                 };
                 self.save_child(undo, &parent_path, path::name(&final_path), true);
                 self.save_node(undo, &final_path);
-                let parent = self.nodes.get_mut(parent_path.as_str()).expect("parent checked above");
+                let parent = self
+                    .nodes
+                    .get_mut(parent_path.as_str())
+                    .expect("parent checked above");
                 parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
                 parent.stat.pzxid = zxid;
                 parent.children.insert(path::name(&final_path).to_string());
@@ -663,18 +779,30 @@ impl DataTree {
                     children: BTreeSet::new(),
                 };
                 let len = data.as_ref().map_or(0, |d| d.len() as i64);
-                self.nodes.insert(final_path.as_str().into(), Box::new(node));
+                self.nodes
+                    .insert(final_path.as_str().into(), Box::new(node));
                 self.index_node(&final_path);
                 self.update_quota(&final_path, 1, len, Some(undo));
-                if let Some(q) = quota_target(&final_path, LIMITS).or_else(|| quota_target(&final_path, STATS)) {
+                if let Some(q) =
+                    quota_target(&final_path, LIMITS).or_else(|| quota_target(&final_path, STATS))
+                {
                     let q = q.to_string();
                     self.save_node(undo, &quota_node(&q, STATS));
                     self.recompute_quota(&q);
                 }
                 let stat = self.nodes[final_path.as_str()].stat();
-                events.push(WatchEvent { path: final_path.clone(), typ: event_type::NODE_CREATED });
-                events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
-                Ok(OpResult::Created { path: final_path, stat })
+                events.push(WatchEvent {
+                    path: final_path.clone(),
+                    typ: event_type::NODE_CREATED,
+                });
+                events.push(WatchEvent {
+                    path: parent_path,
+                    typ: event_type::NODE_CHILDREN_CHANGED,
+                });
+                Ok(OpResult::Created {
+                    path: final_path,
+                    stat,
+                })
             }
             WriteOp::Delete { path: p, version } => {
                 if !p.contains('/') || p.contains('\0') || is_special(p) {
@@ -699,10 +827,17 @@ impl DataTree {
                 self.remove_node(p, zxid, events);
                 Ok(OpResult::Deleted)
             }
-            WriteOp::SetData { path: p, data, version } => {
+            WriteOp::SetData {
+                path: p,
+                data,
+                version,
+            } => {
                 self.checked_node(p, perms::WRITE, auth, *version)?;
                 self.save_attrs(undo, p);
-                let old_len = self.nodes[p.as_str()].data.as_ref().map_or(0, |d| d.len() as i64);
+                let old_len = self.nodes[p.as_str()]
+                    .data
+                    .as_ref()
+                    .map_or(0, |d| d.len() as i64);
                 let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
                 self.update_quota(p, 0, new_len - old_len, Some(undo));
                 let n = self.nodes.get_mut(p.as_str()).expect("checked");
@@ -711,10 +846,17 @@ impl DataTree {
                 n.stat.mzxid = zxid;
                 n.stat.mtime = t;
                 let stat = n.stat();
-                events.push(WatchEvent { path: p.clone(), typ: event_type::NODE_DATA_CHANGED });
+                events.push(WatchEvent {
+                    path: p.clone(),
+                    typ: event_type::NODE_DATA_CHANGED,
+                });
                 Ok(OpResult::SetData { stat })
             }
-            WriteOp::SetAcl { path: p, acl: req_acl, version } => {
+            WriteOp::SetAcl {
+                path: p,
+                acl: req_acl,
+                version,
+            } => {
                 if path::validate(p).is_err() {
                     return Err(ErrorCode::BadArguments);
                 }
@@ -757,8 +899,14 @@ impl DataTree {
                 parent.stat.pzxid = zxid;
             }
         }
-        events.push(WatchEvent { path: p.to_string(), typ: event_type::NODE_DELETED });
-        events.push(WatchEvent { path: parent_path, typ: event_type::NODE_CHILDREN_CHANGED });
+        events.push(WatchEvent {
+            path: p.to_string(),
+            typ: event_type::NODE_DELETED,
+        });
+        events.push(WatchEvent {
+            path: parent_path,
+            typ: event_type::NODE_CHILDREN_CHANGED,
+        });
     }
 }
 

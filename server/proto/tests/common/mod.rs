@@ -9,7 +9,9 @@ use rzk_proto::records::*;
 use rzk_proto::{Create, MultiOp, Request};
 
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("vectors")
 }
 
 /// Decodes a `.hex` vector: lower-case hex, whitespace ignored.
@@ -36,7 +38,12 @@ pub fn load(name: &str) -> Vec<u8> {
 pub fn all_vector_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(vectors_dir())
         .expect("vectors dir")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter_map(|n| n.strip_suffix(".hex").map(str::to_owned))
         .collect();
     names.sort();
@@ -44,33 +51,63 @@ pub fn all_vector_names() -> Vec<String> {
 }
 
 pub fn all_vectors() -> Vec<(String, Vec<u8>)> {
-    all_vector_names().into_iter().map(|n| {
-        let b = load(&n);
-        (n, b)
-    }).collect()
+    all_vector_names()
+        .into_iter()
+        .map(|n| {
+            let b = load(&n);
+            (n, b)
+        })
+        .collect()
 }
 
 fn encode_create(c: &Create, w: &mut Writer) {
     if c.op == op::CREATE_TTL {
-        CreateTtlRequest { path: c.path.clone(), data: c.data.clone(), acl: c.acl.clone(), flags: c.flags, ttl: c.ttl }.encode(w)
+        CreateTtlRequest {
+            path: c.path.clone(),
+            data: c.data.clone(),
+            acl: c.acl.clone(),
+            flags: c.flags,
+            ttl: c.ttl,
+        }
+        .encode(w)
     } else {
-        CreateRequest { path: c.path.clone(), data: c.data.clone(), acl: c.acl.clone(), flags: c.flags }.encode(w)
+        CreateRequest {
+            path: c.path.clone(),
+            data: c.data.clone(),
+            acl: c.acl.clone(),
+            flags: c.flags,
+        }
+        .encode(w)
     }
 }
 
 fn encode_multi(ops: &[MultiOp], w: &mut Writer) {
     for o in ops {
-        MultiHeader { op: o.op_code(), done: false, err: -1 }.encode(w);
+        MultiHeader {
+            op: o.op_code(),
+            done: false,
+            err: -1,
+        }
+        .encode(w);
         match o {
             MultiOp::Create(c) => encode_create(c, w),
             MultiOp::Delete(r) => r.encode(w),
             MultiOp::SetData(r) => r.encode(w),
             MultiOp::Check(r) => r.encode(w),
             // GetChildrenRequest / GetDataRequest: path + watch (always false inside a multi).
-            MultiOp::GetChildren(r) | MultiOp::GetData(r) => PathWatchRequest { path: r.path.clone(), watch: false }.encode(w),
+            MultiOp::GetChildren(r) | MultiOp::GetData(r) => PathWatchRequest {
+                path: r.path.clone(),
+                watch: false,
+            }
+            .encode(w),
         }
     }
-    MultiHeader { op: -1, done: true, err: -1 }.encode(w);
+    MultiHeader {
+        op: -1,
+        done: true,
+        err: -1,
+    }
+    .encode(w);
 }
 
 /// Encodes the body of a decoded request again, as the client would have sent it for opcode `opc`.
@@ -94,9 +131,15 @@ pub fn encode_request_body(opc: i32, req: &Request, w: &mut Writer) {
             encode_create(c, w)
         }
         Request::Delete(r) => r.encode(w),
-        Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => r.encode(w),
+        Request::Exists(r)
+        | Request::GetData(r)
+        | Request::GetChildren(r)
+        | Request::GetChildren2(r) => r.encode(w),
         Request::SetData(r) => r.encode(w),
-        Request::GetAcl(r) | Request::Sync(r) | Request::GetEphemerals(r) | Request::GetAllChildrenNumber(r) => r.encode(w),
+        Request::GetAcl(r)
+        | Request::Sync(r)
+        | Request::GetEphemerals(r)
+        | Request::GetAllChildrenNumber(r) => r.encode(w),
         Request::SetAcl(r) => r.encode(w),
         Request::Check(r) => r.encode(w),
         Request::Multi(ops) | Request::MultiRead(ops) => encode_multi(ops, w),

@@ -52,11 +52,17 @@ impl Server {
 
     /// Starts a server with extra zoo.cfg lines (they override the defaults).
     pub fn start_with(extra: &[(&str, &str)]) -> Server {
-        let dir = tempfile::Builder::new().prefix("rzk-it-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("rzk-it-")
+            .tempdir()
+            .expect("temp dir");
         let mut s = Server {
             dir,
             port: free_port(),
-            extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             starts: 0,
         };
@@ -110,7 +116,10 @@ impl Server {
             ("clientPort".to_string(), self.port.to_string()),
             ("clientPortAddress".to_string(), "127.0.0.1".to_string()),
             ("4lw.commands.whitelist".to_string(), "*".to_string()),
-            ("rzk.containerCheckIntervalMs".to_string(), "200".to_string()),
+            (
+                "rzk.containerCheckIntervalMs".to_string(),
+                "200".to_string(),
+            ),
         ];
         for (k, v) in &self.extra {
             cfg.retain(|(ck, _)| ck != k);
@@ -122,14 +131,25 @@ impl Server {
 
     fn spawn(&mut self) -> Child {
         self.write_cfg();
-        let mut log = OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open server.log");
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open server.log");
         self.starts += 1;
-        let _ = writeln!(log, "==== harness: start #{} on port {} ====", self.starts, self.port);
+        let _ = writeln!(
+            log,
+            "==== harness: start #{} on port {} ====",
+            self.starts, self.port
+        );
         Command::new(SERVER_BIN)
             .arg("start-foreground")
             .arg(self.cfg_path())
             .current_dir(self.dir.path())
-            .env("RZK_LOG", std::env::var("RZK_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
+            .env(
+                "RZK_LOG",
+                std::env::var("RZK_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -159,7 +179,10 @@ impl Server {
                 if Instant::now() > deadline {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!("rzk-server not ready within {READY_TIMEOUT:?}; log tail:\n{}", self.log_tail(40));
+                    panic!(
+                        "rzk-server not ready within {READY_TIMEOUT:?}; log tail:\n{}",
+                        self.log_tail(40)
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -183,11 +206,16 @@ impl Server {
 
     /// Sends a four-letter word and returns the full answer (panics on I/O errors).
     pub fn four_letter(&self, cmd: &str) -> String {
-        self.four_letter_once(cmd).unwrap_or_else(|| panic!("four-letter word {cmd} failed"))
+        self.four_letter_once(cmd)
+            .unwrap_or_else(|| panic!("four-letter word {cmd} failed"))
     }
 
     fn four_letter_once(&self, cmd: &str) -> Option<String> {
-        let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(500)).ok()?;
+        let mut s = TcpStream::connect_timeout(
+            &([127, 0, 0, 1], self.port).into(),
+            Duration::from_millis(500),
+        )
+        .ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         s.write_all(cmd.as_bytes()).ok()?;
         let mut out = String::new();
@@ -216,7 +244,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
         if std::thread::panicking() {
-            eprintln!("---- rzk-server log tail ({}) ----\n{}", self.log_path().display(), self.log_tail(60));
+            eprintln!(
+                "---- rzk-server log tail ({}) ----\n{}",
+                self.log_path().display(),
+                self.log_tail(60)
+            );
         }
     }
 }
