@@ -4,15 +4,21 @@
 //! [`RaftNode`]: propose an [`rzk_tree::Entry`], get back its zxid and result; read the role.
 #![forbid(unsafe_code)]
 
+mod batcher;
+mod bootstrap;
+mod error;
+mod forward;
+mod leader;
 mod log_store;
 mod network;
 mod node;
 mod state_machine;
 mod types;
 
+pub use error::{ElectError, ProposeError, ReconfigError, StartError, TransferError};
+pub use leader::MembershipChange;
 pub use node::{
-    MembersView, MembershipChange, Pending, ProposeError, RaftNode, RaftNodeConfig, RaftStatus,
-    ReconfigError, Role, StartError, TransferError,
+    MembersView, Pending, RaftNode, RaftNodeConfig, RaftStatus, Role, TouchSink, SYNCED_LAG,
 };
 pub use state_machine::ApplyHook;
 pub use types::Member;

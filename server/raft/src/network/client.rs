@@ -1,0 +1,254 @@
+//! The sending end: [`RpcConn`] (one ordered, lazily reconnecting connection to a peer, matching
+//! answers by request id) and openraft's [`RaftNetwork`] over it.
+
+use super::{encode_frame, read_frame, PeerError, PeerRequest, PeerResponse};
+use crate::types::*;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<PeerResponse>>>>;
+
+struct Live {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Pending,
+    dead: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A lazily (re)connecting request/response channel to one peer address.
+pub(crate) struct RpcConn {
+    addr: String,
+    live: tokio::sync::Mutex<Option<Live>>,
+    next_id: AtomicU64,
+}
+
+impl RpcConn {
+    pub(crate) fn new(addr: String) -> Self {
+        RpcConn {
+            addr,
+            live: tokio::sync::Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    async fn connect(&self) -> Result<Live, PeerError> {
+        let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| PeerError::Unreachable {
+                addr: self.addr.clone(),
+                reason: "connect timed out".into(),
+            })?
+            .map_err(|e| PeerError::Unreachable {
+                addr: self.addr.clone(),
+                reason: e.to_string(),
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (mut rd, wr) = stream.into_split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
+        let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d2 = dead.clone();
+        tokio::spawn(async move {
+            let mut wr = BufWriter::new(wr);
+            while let Some(f) = rx.recv().await {
+                if wr.write_all(&f).await.is_err() {
+                    break;
+                }
+                if rx.is_empty() && wr.flush().await.is_err() {
+                    break;
+                }
+            }
+            d2.store(true, Ordering::Relaxed);
+        });
+        let p2 = pending.clone();
+        let d3 = dead.clone();
+        tokio::spawn(async move {
+            while let Ok(Some((id, body))) = read_frame(&mut rd).await {
+                match postcard::from_bytes::<PeerResponse>(&body) {
+                    Ok(resp) => {
+                        if let Some(tx) = p2.lock().remove(&id) {
+                            let _ = tx.send(resp);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "undecodable peer response");
+                        break;
+                    }
+                }
+            }
+            d3.store(true, Ordering::Relaxed);
+            p2.lock().clear();
+        });
+        Ok(Live { tx, pending, dead })
+    }
+
+    /// Queues `req` (in call order) and returns a receiver for its response.
+    pub(crate) async fn send(
+        &self,
+        req: &PeerRequest,
+    ) -> Result<oneshot::Receiver<PeerResponse>, PeerError> {
+        let mut guard = self.live.lock().await;
+        if guard
+            .as_ref()
+            .is_none_or(|l| l.dead.load(Ordering::Relaxed))
+        {
+            *guard = Some(self.connect().await?);
+        }
+        let live = guard.as_ref().expect("connected above");
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        live.pending.lock().insert(id, tx);
+        if live.tx.send(encode_frame(id, req)).is_err() {
+            live.pending.lock().remove(&id);
+            *guard = None;
+            return Err(PeerError::Unreachable {
+                addr: self.addr.clone(),
+                reason: "connection closed".into(),
+            });
+        }
+        Ok(rx)
+    }
+
+    pub(crate) async fn call(
+        &self,
+        req: &PeerRequest,
+        timeout: Duration,
+    ) -> Result<PeerResponse, PeerError> {
+        let rx = self.send(req).await?;
+        self.wait(rx, timeout).await
+    }
+
+    pub(crate) async fn wait(
+        &self,
+        rx: oneshot::Receiver<PeerResponse>,
+        timeout: Duration,
+    ) -> Result<PeerResponse, PeerError> {
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(PeerError::Timeout {
+                addr: self.addr.clone(),
+                after: timeout,
+            }),
+            Ok(Err(_)) => {
+                *self.live.lock().await = None;
+                Err(PeerError::Unreachable {
+                    addr: self.addr.clone(),
+                    reason: "connection lost".into(),
+                })
+            }
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+}
+
+/// Creates per-peer Raft clients.
+pub struct Network;
+
+pub struct PeerClient {
+    target: u64,
+    conn: RpcConn,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerClient;
+    async fn new_client(&mut self, target: u64, node: &Member) -> Self::Network {
+        PeerClient {
+            target,
+            conn: RpcConn::new(node.quorum_addr.clone()),
+        }
+    }
+}
+
+/// openraft derives RPC deadlines from the heartbeat interval (tens of ms); a busy 2-core machine
+/// with fsyncs in the path needs more slack before a peer is declared unresponsive.
+fn deadline(option: &RPCOption) -> Duration {
+    option.hard_ttl().max(Duration::from_millis(500))
+}
+
+fn to_rpc_err<E: std::error::Error>(e: PeerError) -> RPCError<u64, Member, E> {
+    match e {
+        PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
+        _ => RPCError::Network(NetworkError::new(&e)),
+    }
+}
+
+fn unexpected<E: std::error::Error>(target: u64) -> RPCError<u64, Member, E> {
+    RPCError::Network(NetworkError::new(&PeerError::Protocol {
+        addr: format!("member {target}"),
+        reason: "unexpected response kind".into(),
+    }))
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
+        match self
+            .conn
+            .call(&PeerRequest::Append(rpc), deadline(&option))
+            .await
+            .map_err(to_rpc_err)?
+        {
+            PeerResponse::Append(Ok(r)) => Ok(r),
+            PeerResponse::Append(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            _ => Err(unexpected(self.target)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, Member, RaftError<u64, InstallSnapshotError>>,
+    > {
+        match self
+            .conn
+            .call(&PeerRequest::Snapshot(rpc), deadline(&option))
+            .await
+            .map_err(to_rpc_err)?
+        {
+            PeerResponse::Snapshot(Ok(r)) => Ok(r),
+            PeerResponse::Snapshot(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            _ => Err(unexpected(self.target)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, Member, RaftError<u64>>> {
+        match self
+            .conn
+            .call(&PeerRequest::Vote(rpc), deadline(&option))
+            .await
+            .map_err(to_rpc_err)?
+        {
+            PeerResponse::Vote(Ok(r)) => Ok(r),
+            PeerResponse::Vote(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            _ => Err(unexpected(self.target)),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Peer transport on the quorum port: Raft RPCs plus follower→leader forwarding.
+//!
+//! Wire format: `u32 length | u64 request id | postcard payload`, both directions. Each TCP connection
+//! carries requests from one client object; the server answers in any order, matched by id.
+//! Both ends of [`PeerRequest`] are here: [`client`] sends (the Raft network and [`RpcConn`]),
+//! [`server`] answers ([`serve_peers`]).
+//!
+//! Members of different versions talk to each other: do not change the shape or the variant order
+//! of [`PeerRequest`], [`PeerResponse`] or the types they carry.
+
+mod client;
+mod server;
+
+pub(crate) use client::{Network, RpcConn};
+pub(crate) use server::serve_peers;
+
+use crate::error::{ProposeError, ReconfigError};
+use crate::leader::MembershipChange;
+use crate::node::MembersView;
+use crate::types::*;
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use rzk_tree::{CmdResult, Entry};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+/// Largest peer frame accepted (log batches and snapshot chunks are far smaller).
+const MAX_FRAME: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum PeerRequest {
+    Append(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<u64>),
+    Snapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A follower forwards a client write; answered after it is applied on the leader.
+    Propose(Entry),
+    /// Read index for `sync` on a follower.
+    ReadIndex,
+    /// Sessions active on a follower since its last report.
+    Touch(Vec<i64>),
+    /// Whether this member has ever joined a cluster (for bootstrap).
+    Status,
+    Reconfig(MembershipChange),
+    /// Leadership transfer: the leader asks this caught-up voter to start an election. Last
+    /// variant: members of an earlier version fail to decode it (and close the connection).
+    Elect,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum PeerResponse {
+    Append(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    Snapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    Propose(Result<(i64, CmdResult), ProposeError>),
+    ReadIndex(Result<i64, ProposeError>),
+    Touched,
+    Status {
+        initialized: bool,
+    },
+    Reconfig(Result<MembersView, ReconfigError>),
+    /// `Err`: the target's [`crate::error::ElectError`] as text.
+    Elect(Result<(), String>),
+}
+
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum PeerError {
+    #[error("cannot reach {addr}: {reason}")]
+    Unreachable { addr: String, reason: String },
+    #[error("peer {addr} did not answer within {after:?}")]
+    Timeout { addr: String, after: Duration },
+    #[error("bad frame from {addr}: {reason}")]
+    Protocol { addr: String, reason: String },
+}
+
+pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if !(8..=MAX_FRAME).contains(&len) {
+        return Err(std::io::Error::other(format!(
+            "peer frame length {len} out of range"
+        )));
+    }
+    let mut id = [0u8; 8];
+    r.read_exact(&mut id).await?;
+    let mut body = vec![0u8; len - 8];
+    r.read_exact(&mut body).await?;
+    Ok(Some((u64::from_be_bytes(id), body)))
+}
+
+pub(crate) fn encode_frame<T: Serialize>(id: u64, msg: &T) -> Vec<u8> {
+    let body = postcard::to_allocvec(msg).unwrap_or_default();
+    let mut out = Vec::with_capacity(body.len() + 12);
+    out.extend_from_slice(&((body.len() + 8) as u32).to_be_bytes());
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
