@@ -28,7 +28,7 @@ impl RaftNode {
             .collect();
         let bootstrapper = voters.keys().next() == Some(&cfg.node_id);
         if !bootstrapper {
-            meta.save(INITIALIZED, b"joined")?;
+            meta.save(INITIALIZED, &crate::format::marker(b"joined"))?;
         } else if voters.len() == 1 {
             self.initialize(voters, &meta).await?;
         } else {
@@ -52,7 +52,7 @@ impl RaftNode {
             Ok(()) => tracing::info!("initialized a new ensemble"),
             Err(e) => tracing::info!(error = %e, "initialize skipped"),
         }
-        meta.save(INITIALIZED, b"bootstrapped")?;
+        meta.save(INITIALIZED, &crate::format::marker(b"bootstrapped"))?;
         Ok(())
     }
 
@@ -67,7 +67,7 @@ impl RaftNode {
     ) -> Result<(), StartError> {
         loop {
             if self.inner.raft.is_initialized().await.unwrap_or(false) {
-                meta.save(INITIALIZED, b"joined")?;
+                meta.save(INITIALIZED, &crate::format::marker(b"joined"))?;
                 return Ok(());
             }
             let mut reachable = 1;
@@ -89,7 +89,7 @@ impl RaftNode {
                 tracing::info!(
                     "another member already belongs to a cluster; joining instead of initializing"
                 );
-                meta.save(INITIALIZED, b"joined")?;
+                meta.save(INITIALIZED, &crate::format::marker(b"joined"))?;
                 return Ok(());
             }
             if reachable * 2 > voters.len() {

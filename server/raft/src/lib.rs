@@ -7,6 +7,7 @@
 mod batcher;
 mod bootstrap;
 mod error;
+mod format;
 mod forward;
 mod leader;
 mod log_store;

@@ -20,7 +20,7 @@ fn sto_err(
 }
 
 fn decode_entry(index: u64, bytes: &[u8]) -> Result<RaftEntry, StorageError> {
-    postcard::from_bytes(bytes).map_err(|e| {
+    crate::format::decode_entry(bytes).map_err(|e| {
         sto_err(
             ErrorSubject::Log(openraft::LogId::new(
                 openraft::CommittedLeaderId::new(0, 0),
@@ -53,14 +53,14 @@ impl LogStore {
             .map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Read, e))?
         {
             None => Ok(None),
-            Some(b) => postcard::from_bytes(&b)
+            Some(b) => crate::format::decode_meta(&b)
                 .map(Some)
                 .map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Read, e)),
         }
     }
 
     fn store<T: serde::Serialize>(&self, name: &str, v: &T) -> Result<(), StorageError> {
-        let b = postcard::to_allocvec(v)
+        let b = crate::format::encode_meta(v)
             .map_err(|e| sto_err(ErrorSubject::Store, ErrorVerb::Write, e))?;
         self.meta
             .save(name, &b)
@@ -163,7 +163,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = Vec::new();
         for e in entries {
-            let b = postcard::to_allocvec(&e)
+            let b = crate::format::encode_entry(&e)
                 .map_err(|err| sto_err(ErrorSubject::Log(e.log_id), ErrorVerb::Write, err))?;
             batch.push((e.log_id.index, b));
         }

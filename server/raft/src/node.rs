@@ -78,6 +78,9 @@ pub struct RaftStatus {
     /// A reconfig made through this member removed it, and the configuration that did so has not
     /// reached it (the leader stops replicating to removed members): it is no longer a member.
     pub removed: bool,
+    /// The cluster feature level in force (1 = rzk 0.1.0; raised through the log once every
+    /// member supports more, see `format` and `network::hello`).
+    pub feature_level: u32,
 }
 
 impl RaftStatus {
@@ -117,6 +120,8 @@ pub(crate) struct Inner {
     /// The batcher's in-flight slots; a leadership transfer holds them all so nothing new is
     /// proposed while the target catches up.
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
+    /// The cluster feature level applied so far (kept by the state machine).
+    pub(crate) feature_level: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// A running Raft member holding the replicated [`DataTree`].
@@ -131,14 +136,20 @@ impl RaftNode {
         tree: Arc<RwLock<DataTree>>,
         hook: Arc<dyn ApplyHook>,
     ) -> Result<Self, StartError> {
-        let (log, report) =
-            rzk_storage::LogStore::open(&cfg.dir.join("log"), LogOptions::default())?;
+        let log_opts = LogOptions {
+            v1_payload_prefix: crate::format::V1_PREFIX.to_vec(),
+            ..LogOptions::default()
+        };
+        let (log, report) = rzk_storage::LogStore::open(&cfg.dir.join("log"), log_opts)?;
         tracing::info!(
             entries = report.entries,
             segments = report.segments,
             "raft log opened"
         );
-        let meta = MetaStore::open(&cfg.dir.join("meta"))?;
+        let meta = MetaStore::open_with_v1_prefix(
+            &cfg.dir.join("meta"),
+            crate::format::V1_PREFIX.to_vec(),
+        )?;
         let initialized = meta.load(crate::bootstrap::INITIALIZED)?.is_some();
         let snapshots = SnapshotStore::open(
             &cfg.dir.join("snapshots"),
@@ -146,7 +157,8 @@ impl RaftNode {
                 keep: cfg.snapshots_keep.max(1),
             },
         )?;
-        let sm = StateMachine::open(tree, snapshots, hook)?;
+        let feature_level = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let sm = StateMachine::open(tree, snapshots, hook, feature_level.clone())?;
         let writer = LogWriter::new(log)?;
         let store = LogStore::new(writer, meta.clone());
 
@@ -179,6 +191,7 @@ impl RaftNode {
                 step_aside: Default::default(),
                 removed_in: Default::default(),
                 slots,
+                feature_level,
             }),
         };
         if let Some(addr) = &cfg.listen {
@@ -259,6 +272,10 @@ impl RaftNode {
                 .removed_in
                 .load(std::sync::atomic::Ordering::SeqCst)
                 > m.membership_config.log_id().map_or(0, |l| l.index),
+            feature_level: self
+                .inner
+                .feature_level
+                .load(std::sync::atomic::Ordering::SeqCst),
         }
     }
 

@@ -1,13 +1,14 @@
 //! openraft's RaftStateMachine over rzk-tree's DataTree, with snapshots in rzk-storage.
 
+use crate::format::{self, SnapshotBody};
 use crate::types::*;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 use parking_lot::RwLock;
 use rzk_storage::SnapshotStore;
 use rzk_tree::{CmdResult, DataTree, WatchEvent};
-use serde::{Deserialize, Serialize};
 use std::io::Cursor;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// Called for every applied entry while the tree is still write-locked, so watch notifications are
@@ -15,14 +16,6 @@ use std::sync::Arc;
 pub trait ApplyHook: Send + Sync + 'static {
     /// `entry` is `None` for Raft-internal entries (leader blank, membership).
     fn applied(&self, zxid: i64, entry: Option<&rzk_tree::Entry>, events: &[WatchEvent]);
-}
-
-/// What a snapshot file holds besides openraft's own metadata.
-#[derive(Serialize, Deserialize)]
-struct SnapshotBody {
-    last_applied: Option<LogId>,
-    membership: StoredMembership,
-    tree: DataTree,
 }
 
 fn sto_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError {
@@ -41,6 +34,8 @@ pub struct StateMachine {
     snapshots: SnapshotStore,
     hook: Arc<dyn ApplyHook>,
     current: Option<(SnapshotMeta, Vec<u8>)>,
+    /// The cluster feature level as of `last_applied` (shared with the node's status).
+    feature_level: Arc<AtomicU32>,
 }
 
 impl StateMachine {
@@ -49,7 +44,9 @@ impl StateMachine {
         tree: Arc<RwLock<DataTree>>,
         snapshots: SnapshotStore,
         hook: Arc<dyn ApplyHook>,
+        feature_level: Arc<AtomicU32>,
     ) -> Result<Self, rzk_storage::StorageError> {
+        feature_level.store(format::FEATURE_LEVEL_V1, Ordering::SeqCst);
         let mut sm = StateMachine {
             tree,
             last_applied: None,
@@ -57,20 +54,25 @@ impl StateMachine {
             snapshots,
             hook,
             current: None,
+            feature_level,
         };
         if let Some(snap) = sm.snapshots.load_latest()? {
             match (
-                postcard::from_bytes::<SnapshotMeta>(&snap.meta),
-                postcard::from_bytes::<SnapshotBody>(&snap.data),
+                format::decode_snapshot_meta(&snap.meta),
+                format::decode_snapshot_body(&snap.data),
             ) {
                 (Ok(meta), Ok(body)) => {
                     sm.install(body);
                     sm.current = Some((meta, snap.data));
-                    tracing::info!(last_applied = ?sm.last_applied, "restored snapshot");
+                    tracing::info!(
+                        last_applied = ?sm.last_applied,
+                        feature_level = sm.feature_level.load(Ordering::SeqCst),
+                        "restored snapshot"
+                    );
                 }
-                _ => {
+                (Err(e), _) | (_, Err(e)) => {
                     return Err(rzk_storage::StorageError::Failed(format!(
-                        "snapshot {:?} passed its checksum but does not decode",
+                        "snapshot {:?} passed its checksum but does not decode: {e}",
                         snap.id
                     )))
                 }
@@ -84,23 +86,18 @@ impl StateMachine {
         *self.tree.write() = body.tree;
         self.last_applied = body.last_applied;
         self.membership = body.membership;
+        self.feature_level
+            .store(body.feature_level, Ordering::SeqCst);
     }
 
     fn build(&mut self) -> Result<(SnapshotMeta, Vec<u8>), StorageError> {
+        // Written in the newest format every member can read (followers may be sent it).
+        let level = self.feature_level.load(Ordering::SeqCst);
+        let fmt = format::snapshot_format_for(level);
         let data = {
             let tree = self.tree.read();
-            #[derive(Serialize)]
-            struct BodyRef<'a> {
-                last_applied: Option<LogId>,
-                membership: &'a StoredMembership,
-                tree: &'a DataTree,
-            }
-            postcard::to_allocvec(&BodyRef {
-                last_applied: self.last_applied,
-                membership: &self.membership,
-                tree: &tree,
-            })
-            .map_err(|e| sto_err(ErrorVerb::Write, e))?
+            format::encode_snapshot_body(fmt, self.last_applied, &self.membership, level, &tree)
+                .map_err(|e| sto_err(ErrorVerb::Write, e))?
         };
         let idx = self.last_applied.map_or(0, |l| l.index);
         let meta = SnapshotMeta {
@@ -112,7 +109,8 @@ impl StateMachine {
                 self.last_applied.map_or(0, |l| l.leader_id.term)
             ),
         };
-        let meta_bytes = postcard::to_allocvec(&meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
+        let meta_bytes =
+            format::encode_snapshot_meta(fmt, &meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
         self.snapshots
             .save(idx, &meta_bytes, &data)
             .map_err(|e| sto_err(ErrorVerb::Write, e))?;
@@ -176,6 +174,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     for (pos, entry) in batch.iter().enumerate() {
                         let zxid = zxid_of(index, pos);
                         let (r, events) = tree.apply(zxid, entry);
+                        if let rzk_tree::Command::SetFeatureLevel { level } = entry.cmd {
+                            // Levels only go up (a stale proposal is a no-op).
+                            let old = self.feature_level.fetch_max(level, Ordering::SeqCst);
+                            if level > old {
+                                tracing::info!(
+                                    from = old,
+                                    to = level,
+                                    zxid,
+                                    "cluster feature level raised"
+                                );
+                            }
+                        }
                         self.hook.applied(zxid, Some(entry), &events);
                         results.push(r);
                     }
@@ -224,8 +234,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         let body: SnapshotBody =
-            postcard::from_bytes(&data).map_err(|e| sto_err(ErrorVerb::Read, e))?;
-        let meta_bytes = postcard::to_allocvec(meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
+            format::decode_snapshot_body(&data).map_err(|e| sto_err(ErrorVerb::Read, e))?;
+        let fmt = format::snapshot_format_for(body.feature_level);
+        let meta_bytes =
+            format::encode_snapshot_meta(fmt, meta).map_err(|e| sto_err(ErrorVerb::Write, e))?;
         self.snapshots
             .save(meta.last_log_id.map_or(0, |l| l.index), &meta_bytes, &data)
             .map_err(|e| sto_err(ErrorVerb::Write, e))?;

@@ -24,9 +24,14 @@
 //! Each segment file is:
 //!
 //! ```text
-//! header (16 bytes): magic "RZKL" | u32 version (= 1) | u64 first_index
+//! header (16 bytes): magic "RZKL" | u32 version (= 2) | u64 first_index
 //! record*          : u32 payload_len | u32 crc32(index_le ‖ payload) | u64 index | payload
 //! ```
+//!
+//! Versions: 2 (current) stores the caller's payload, which begins with the caller's own
+//! format tag. 1 (rzk 0.1.0) has the same layout, but its payloads carry no tag; they are
+//! read with [`LogOptions::v1_payload_prefix`] put in front. A version-1 segment is never
+//! appended to: after an upgrade the next write opens a version-2 segment.
 //!
 //! Records within a segment and across consecutive segments have consecutive indices.
 //! A segment is fsynced before the next one is created, so only the last segment can
@@ -43,8 +48,11 @@
 //! ## Metadata files ([`MetaStore`], log `purged` marker)
 //!
 //! ```text
-//! magic "RZKM" | u32 version (= 1) | u32 value_len | u32 crc32(first 12 bytes ‖ value) | value
+//! magic "RZKM" | u32 version (= 2) | u32 value_len | u32 crc32(first 12 bytes ‖ value) | value
 //! ```
+//!
+//! Version 1 (rzk 0.1.0) has the same layout; as for log segments, its values carry no caller
+//! format tag and are returned with [`MetaStore::open_with_v1_prefix`]'s prefix in front.
 //!
 //! ## Snapshot files
 //!
@@ -54,6 +62,9 @@
 //! magic "RZKS" | u32 version (= 1) | u64 last_index | u64 meta_len | u64 data_len
 //! | meta | data | u32 crc32(everything before it)
 //! ```
+//!
+//! The snapshot container has only version 1; `meta` and `data` are the caller's, which
+//! versions them itself (rzk-raft: see its `format` module).
 //!
 //! All whole-file writes (metadata, snapshots) go to `<name>.tmp`, are fsynced, renamed
 //! into place, and the directory is fsynced.
@@ -70,7 +81,7 @@ mod writer;
 pub use crate::error::StorageError;
 pub use crate::log::{
     LogOptions, LogReader, LogStats, LogStore, RecoveryReport, TailTruncation, RECORD_HEADER_LEN,
-    SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION,
+    SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_V1,
 };
 pub use crate::meta::MetaStore;
 pub use crate::snapshot::{Snapshot, SnapshotId, SnapshotOptions, SnapshotStore};

@@ -14,8 +14,11 @@ use crate::meta::{encode_meta, read_meta_file};
 
 /// Magic bytes at the start of every segment file.
 pub const SEGMENT_MAGIC: &[u8; 4] = b"RZKL";
-/// Current segment format version.
-pub const SEGMENT_VERSION: u32 = 1;
+/// Segment format version written by this code. Version 1 (rzk 0.1.0) is read too.
+pub const SEGMENT_VERSION: u32 = 2;
+/// The first segment format (rzk 0.1.0): records hold the caller's payload without the
+/// format tag that version 2 payloads carry; see [`LogOptions::v1_payload_prefix`].
+pub const SEGMENT_VERSION_V1: u32 = 1;
 /// Size of the segment file header (magic, version, first index).
 pub const SEGMENT_HEADER_LEN: usize = 16;
 /// Size of the per-record header (length, crc, index).
@@ -34,6 +37,10 @@ pub struct LogOptions {
     /// Capacity of the in-process write buffer in front of the active segment; buffered
     /// bytes reach the file at the latest on [`LogStore::sync`]. Default: 256 KiB.
     pub write_buffer_bytes: usize,
+    /// Bytes put in front of every payload read from a version-1 segment, so that callers
+    /// see one payload shape: version-2 payloads begin with the caller's own format tag,
+    /// version-1 payloads (rzk 0.1.0) had none. Default: empty.
+    pub v1_payload_prefix: Vec<u8>,
 }
 
 impl LogOptions {
@@ -51,6 +58,7 @@ impl Default for LogOptions {
         LogOptions {
             segment_bytes: 64 * 1024 * 1024,
             write_buffer_bytes: 256 * 1024,
+            v1_payload_prefix: Vec::new(),
         }
     }
 }
@@ -317,6 +325,8 @@ struct Segment {
     offsets: Vec<u64>,
     /// Current file length.
     size: u64,
+    /// Segment format version (see [`SEGMENT_VERSION`]); only the current one is appended to.
+    version: u32,
 }
 
 impl Segment {
@@ -396,6 +406,8 @@ enum Scanned {
         /// Offset of the first byte not belonging to a valid record, with the reason, if the
         /// file has a bad tail (only tolerated for the last segment).
         tail: Option<(u64, String)>,
+        /// The segment's format version.
+        version: u32,
     },
 }
 
@@ -404,6 +416,7 @@ fn scan_segment(
     first: u64,
     buf: &[u8],
     is_last: bool,
+    v1_prefix: &[u8],
 ) -> Result<Scanned, StorageError> {
     if buf.len() < SEGMENT_HEADER_LEN {
         let reason = format!("segment header truncated ({} bytes)", buf.len());
@@ -414,14 +427,17 @@ fn scan_segment(
         };
     }
     let version = le_u32(buf, 4).unwrap_or(0);
-    if &buf[0..4] != SEGMENT_MAGIC || version != SEGMENT_VERSION {
+    if &buf[0..4] != SEGMENT_MAGIC || !(version == SEGMENT_VERSION || version == SEGMENT_VERSION_V1)
+    {
         if is_last && buf.iter().all(|&b| b == 0) {
             return Ok(Scanned::TornHeader("segment file is all zeros".to_string()));
         }
         return Err(StorageError::corrupt(
             path,
             0,
-            "bad segment magic or version",
+            format!(
+                "bad segment magic or unsupported version {version} (this build reads {SEGMENT_VERSION_V1} and {SEGMENT_VERSION})"
+            ),
         ));
     }
     let header_first = le_u64(buf, 8).unwrap_or(0);
@@ -449,7 +465,14 @@ fn scan_segment(
                     ));
                 }
                 offsets.push(pos as u64);
-                payloads.push(Arc::from(payload));
+                if version == SEGMENT_VERSION_V1 && !v1_prefix.is_empty() {
+                    let mut p = Vec::with_capacity(v1_prefix.len() + payload.len());
+                    p.extend_from_slice(v1_prefix);
+                    p.extend_from_slice(payload);
+                    payloads.push(Arc::from(p));
+                } else {
+                    payloads.push(Arc::from(payload));
+                }
                 pos = end;
                 expected = match expected.checked_add(1) {
                     Some(e) => e,
@@ -482,6 +505,7 @@ fn scan_segment(
         offsets,
         payloads,
         tail,
+        version,
     })
 }
 
@@ -618,6 +642,7 @@ impl DiskLog {
             path,
             offsets: Vec::new(),
             size: SEGMENT_HEADER_LEN as u64,
+            version: SEGMENT_VERSION,
         });
         self.active = Some(w);
         self.dir_dirty = true;
@@ -627,7 +652,23 @@ impl DiskLog {
 
     fn open_active(&mut self) -> Result<(), StorageError> {
         self.active = None;
-        if let Some(seg) = self.segments.last() {
+        // A segment of an earlier format is never appended to: the next write starts a
+        // new segment in the current format (the old one is already durable).
+        if let Some(old) = self
+            .segments
+            .last()
+            .filter(|s| s.version != SEGMENT_VERSION)
+        {
+            // Durable before a newer segment follows it (see the crate docs).
+            File::open(&old.path)
+                .and_then(|f| f.sync_data())
+                .at(&old.path)?;
+        }
+        if let Some(seg) = self
+            .segments
+            .last()
+            .filter(|s| s.version == SEGMENT_VERSION)
+        {
             let f = OpenOptions::new()
                 .append(true)
                 .open(&seg.path)
@@ -822,7 +863,13 @@ impl LogStore {
                 }
             }
             let buf = fs::read(path).at(path)?;
-            let (offsets, payloads, tail) = match scan_segment(path, *first, &buf, is_last)? {
+            let (offsets, payloads, tail, version) = match scan_segment(
+                path,
+                *first,
+                &buf,
+                is_last,
+                &opts.v1_payload_prefix,
+            )? {
                 Scanned::TornHeader(reason) => {
                     tracing::warn!(file = %path.display(), offset = 0, %reason, "removing torn segment at end of log");
                     fs::remove_file(path).at(path)?;
@@ -834,7 +881,8 @@ impl LogStore {
                     offsets,
                     payloads,
                     tail,
-                } => (offsets, payloads, tail),
+                    version,
+                } => (offsets, payloads, tail, version),
             };
             let mut size = buf.len() as u64;
             if let Some((offset, reason)) = tail {
@@ -893,6 +941,7 @@ impl LogStore {
                 path: path.clone(),
                 offsets,
                 size,
+                version,
             });
         }
         // A last segment entirely <= purged (interrupted purge of the whole log).

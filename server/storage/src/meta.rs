@@ -7,7 +7,9 @@ use crate::error::{IoContext, StorageError};
 use crate::fsutil::{self, le_u32, TMP_SUFFIX};
 
 const META_MAGIC: &[u8; 4] = b"RZKM";
-const META_VERSION: u32 = 1;
+/// Metadata file format written by this code; version 1 (rzk 0.1.0) is read too.
+const META_VERSION: u32 = 2;
+const META_VERSION_V1: u32 = 1;
 const META_HEADER: usize = 16;
 
 /// Encodes a value in the metadata file format (see crate docs).
@@ -28,8 +30,8 @@ pub(crate) fn encode_meta(value: &[u8]) -> Result<Vec<u8>, StorageError> {
     Ok(out)
 }
 
-/// Decodes and verifies a metadata file's content.
-pub(crate) fn decode_meta(path: &Path, buf: &[u8]) -> Result<Vec<u8>, StorageError> {
+/// Decodes and verifies a metadata file's content: (format version, value).
+pub(crate) fn decode_meta(path: &Path, buf: &[u8]) -> Result<(u32, Vec<u8>), StorageError> {
     if buf.len() < META_HEADER {
         return Err(StorageError::corrupt(
             path,
@@ -41,11 +43,13 @@ pub(crate) fn decode_meta(path: &Path, buf: &[u8]) -> Result<Vec<u8>, StorageErr
         return Err(StorageError::corrupt(path, 0, "bad magic"));
     }
     let version = le_u32(buf, 4).unwrap_or(0);
-    if version != META_VERSION {
+    if version != META_VERSION && version != META_VERSION_V1 {
         return Err(StorageError::corrupt(
             path,
             4,
-            format!("unsupported version {version}"),
+            format!(
+                "unsupported version {version} (this build reads {META_VERSION_V1} and {META_VERSION})"
+            ),
         ));
     }
     let len = le_u32(buf, 8).unwrap_or(0) as usize;
@@ -64,11 +68,16 @@ pub(crate) fn decode_meta(path: &Path, buf: &[u8]) -> Result<Vec<u8>, StorageErr
     if h.finalize() != stored_crc {
         return Err(StorageError::corrupt(path, 12, "checksum mismatch"));
     }
-    Ok(value.to_vec())
+    Ok((version, value.to_vec()))
 }
 
-/// Reads and verifies a metadata file; `Ok(None)` if it does not exist.
+/// Reads and verifies a metadata file; `Ok(None)` if it does not exist. Both versions hold
+/// the value unchanged (used for the storage-internal `purged` marker).
 pub(crate) fn read_meta_file(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
+    Ok(read_meta_versioned(path)?.map(|(_, v)| v))
+}
+
+fn read_meta_versioned(path: &Path) -> Result<Option<(u32, Vec<u8>)>, StorageError> {
     match fsutil::read_optional(path)? {
         None => Ok(None),
         Some(buf) => decode_meta(path, &buf).map(Some),
@@ -90,14 +99,25 @@ fn valid_name(name: &str) -> bool {
 /// `<name>.tmp`, fsyncs it, renames it over `<name>` and fsyncs the directory, so a crash
 /// leaves either the old or the new value. A file whose checksum does not verify is
 /// reported as [`StorageError::Corrupt`] by [`load`](MetaStore::load), never silently ignored.
+///
+/// Values written by this code are stored as given, in format version 2, where the caller's
+/// value carries its own format tag. Values of version-1 files (rzk 0.1.0) had none: `load`
+/// returns them with the prefix given to [`open_with_v1_prefix`](MetaStore::open_with_v1_prefix)
+/// in front, so callers see one shape.
 #[derive(Debug, Clone)]
 pub struct MetaStore {
     dir: PathBuf,
+    v1_prefix: Vec<u8>,
 }
 
 impl MetaStore {
     /// Opens (creating if needed) the directory and removes leftover `*.tmp` files.
     pub fn open(dir: &Path) -> Result<MetaStore, StorageError> {
+        Self::open_with_v1_prefix(dir, Vec::new())
+    }
+
+    /// As [`open`](MetaStore::open); values read from version-1 files get `v1_prefix` in front.
+    pub fn open_with_v1_prefix(dir: &Path, v1_prefix: Vec<u8>) -> Result<MetaStore, StorageError> {
         fs::create_dir_all(dir).at(dir)?;
         for ent in fs::read_dir(dir).at(dir)? {
             let ent = ent.at(dir)?;
@@ -110,6 +130,7 @@ impl MetaStore {
         }
         Ok(MetaStore {
             dir: dir.to_path_buf(),
+            v1_prefix,
         })
     }
 
@@ -137,7 +158,15 @@ impl MetaStore {
     /// Loads the value stored under `name`; `Ok(None)` if never saved, `Corrupt` if damaged.
     pub fn load(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let path = self.path_of(name)?;
-        read_meta_file(&path)
+        Ok(read_meta_versioned(&path)?.map(|(version, value)| {
+            if version == META_VERSION_V1 && !self.v1_prefix.is_empty() {
+                let mut v = self.v1_prefix.clone();
+                v.extend_from_slice(&value);
+                v
+            } else {
+                value
+            }
+        }))
     }
 
     /// Durably removes the value stored under `name` (no error if absent).

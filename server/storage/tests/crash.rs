@@ -24,6 +24,7 @@ fn opts() -> LogOptions {
         // then leave a torn record behind).
         segment_bytes: 16 * 1024,
         write_buffer_bytes: 48,
+        ..LogOptions::default()
     }
 }
 

@@ -646,3 +646,83 @@ fn reader_handle_sees_appends() {
     assert_eq!(log.stats().appends, 2); // 10 entries in chunks of 7
     assert_eq!(log.stats().entries, 10);
 }
+
+/// Rewrites every segment of `dir` as rzk 0.1.0 wrote it: header version 1, same records.
+fn downgrade_segments_to_v1(dir: &Path) {
+    for path in segment_files(dir) {
+        let mut b = std::fs::read(&path).unwrap();
+        b[4..8].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, b).unwrap();
+    }
+}
+
+#[test]
+fn version_1_segments_are_read_with_the_prefix_and_never_appended_to() {
+    init_tracing();
+    let tmp = TempDir::new("v1-segments");
+    {
+        let mut log = open(tmp.path(), small());
+        append_range(&mut log, 1, 30, 1);
+        log.sync().unwrap();
+    }
+    downgrade_segments_to_v1(tmp.path());
+    let v1_files = segment_files(tmp.path());
+    let opts = LogOptions {
+        v1_payload_prefix: vec![0xA1],
+        ..small()
+    };
+    let mut log = open(tmp.path(), opts.clone());
+    for i in 1..=30 {
+        let mut want = vec![0xA1];
+        want.extend_from_slice(&payload_v(i, 1));
+        assert_eq!(&*log.get(i).unwrap(), want.as_slice(), "v1 entry {i}");
+    }
+    // New entries go to a new (version 2) segment, stored as given.
+    append_range(&mut log, 31, 35, 2);
+    log.sync().unwrap();
+    assert_entries(&log, 31, 35, 2);
+    let files = segment_files(tmp.path());
+    assert_eq!(
+        files.len(),
+        v1_files.len() + 1,
+        "a new segment after the v1 ones"
+    );
+    let newest = std::fs::read(files.last().unwrap()).unwrap();
+    assert_eq!(&newest[4..8], &rzk_storage::SEGMENT_VERSION.to_le_bytes());
+    assert_eq!(segment_first(files.last().unwrap()), 31);
+    // Reopen: both kinds read back; truncating into the v1 segment keeps it v1 and the
+    // replacement entries start a v2 segment again.
+    drop(log);
+    let mut log = open(tmp.path(), opts.clone());
+    assert_eq!(log.get(30).unwrap()[0], 0xA1);
+    assert_entries(&log, 31, 35, 2);
+    log.truncate_from(29).unwrap();
+    append_range(&mut log, 29, 33, 3);
+    log.sync().unwrap();
+    drop(log);
+    let log = open(tmp.path(), opts);
+    assert_eq!(log.get(28).unwrap()[0], 0xA1);
+    assert_entries(&log, 29, 33, 3);
+    assert_eq!(log.last_index(), Some(33));
+}
+
+#[test]
+fn unknown_segment_version_is_a_clear_error() {
+    init_tracing();
+    let tmp = TempDir::new("v9-segment");
+    {
+        let mut log = open(tmp.path(), small());
+        append_range(&mut log, 1, 3, 1);
+        log.sync().unwrap();
+    }
+    let path = segment_files(tmp.path()).remove(0);
+    let mut b = std::fs::read(&path).unwrap();
+    b[4..8].copy_from_slice(&9u32.to_le_bytes());
+    std::fs::write(&path, b).unwrap();
+    match LogStore::open(tmp.path(), small()) {
+        Err(StorageError::Corrupt { reason, .. }) => {
+            assert!(reason.contains("unsupported version 9"), "{reason}")
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}

@@ -172,3 +172,26 @@ fn meta_save_load_and_corruption() {
         );
     }
 }
+
+#[test]
+fn version_1_meta_values_are_read_with_the_prefix() {
+    let tmp = TempDir::new("meta-v1");
+    let store = MetaStore::open(tmp.path()).unwrap();
+    store.save("vote", b"legacy").unwrap();
+    // Turn the file into what rzk 0.1.0 wrote: version 1, crc over the header with version 1.
+    let path = tmp.path().join("vote");
+    let mut b = std::fs::read(&path).unwrap();
+    b[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&b[0..12]);
+    h.update(&b[16..]);
+    let crc = h.finalize();
+    b[12..16].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, b).unwrap();
+    let store = MetaStore::open_with_v1_prefix(tmp.path(), vec![1]).unwrap();
+    assert_eq!(store.load("vote").unwrap().unwrap(), b"\x01legacy".to_vec());
+    // A value saved now is stored (version 2) and returned as given.
+    store.save("vote", b"\x02new").unwrap();
+    assert_eq!(store.load("vote").unwrap().unwrap(), b"\x02new".to_vec());
+    assert_eq!(&std::fs::read(&path).unwrap()[4..8], &2u32.to_le_bytes());
+}

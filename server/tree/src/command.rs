@@ -38,6 +38,10 @@ pub enum Command {
     SetConfig { data: Vec<u8> },
     /// No state change; marks a point in the log (leader changes, sync).
     Noop,
+    /// Raises the cluster feature level (rzk-raft records it; no tree change). Appended after
+    /// every rzk 0.1.0 variant and proposed only once every member runs a release that knows
+    /// it: 0.1.0 members cannot decode it.
+    SetFeatureLevel { level: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -411,7 +411,7 @@ impl DataTree {
         }
         let t = entry.time_ms;
         let res = match &entry.cmd {
-            Command::Noop => CmdResult::Done,
+            Command::Noop | Command::SetFeatureLevel { .. } => CmdResult::Done,
             Command::CreateSession {
                 session_id,
                 timeout_ms,
