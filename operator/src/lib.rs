@@ -4,7 +4,7 @@
 //! * [`builders`]: pure functions from a cluster to the objects it owns.
 //! * [`plan`]: the day-2 decision (scale through reconfig, rolling updates leader last), pure.
 //! * [`ensemble`]: observing the servers (roles, ids, membership, replication lag).
-//! * [`reconcile`]: the controller (server-side apply, one step per reconcile, status, events).
+//! * [`reconcile`]: the controller (server-side apply, status, events); [`steps`]: the day-2 steps it runs.
 //! * [`zkclient`]: a minimal ZooKeeper client (session, super-user auth, `reconfig`) and HTTP GET.
 //! * [`auth`]: the per-cluster super password (derived, never stored) and its digest.
 //! * [`fourlw`]: `ruok`/`srvr`/`conf` client used to read the servers' health and roles.
@@ -17,4 +17,5 @@ pub mod fourlw;
 pub mod metrics;
 pub mod plan;
 pub mod reconcile;
+pub mod steps;
 pub mod zkclient;

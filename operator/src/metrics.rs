@@ -56,6 +56,20 @@ impl Default for Metrics {
     }
 }
 
+/// The day-2 gauges of one cluster (see [`Metrics::set_ensemble`]).
+#[derive(Clone, Copy, Debug)]
+pub struct EnsembleGauges<'a> {
+    /// Pods running the current revision.
+    pub updated: i32,
+    pub voters: usize,
+    /// Followers within [`crate::plan::SYNCED_LAG`] of the leader.
+    pub synced_followers: usize,
+    pub leader: Option<i64>,
+    /// Replication lag per server id (None: unknown).
+    pub lag: &'a std::collections::BTreeMap<i64, Option<u64>>,
+    pub halted: bool,
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
@@ -187,18 +201,15 @@ impl Metrics {
     }
 
     /// Record the ensemble's day-2 state of a cluster.
-    #[allow(clippy::too_many_arguments)]
-    pub fn set_ensemble(
-        &self,
-        ns: &str,
-        name: &str,
-        updated: i32,
-        voters: usize,
-        synced_followers: usize,
-        leader: Option<i64>,
-        lag: &std::collections::BTreeMap<i64, Option<u64>>,
-        halted: bool,
-    ) {
+    pub fn set_ensemble(&self, ns: &str, name: &str, g: &EnsembleGauges<'_>) {
+        let EnsembleGauges {
+            updated,
+            voters,
+            synced_followers,
+            leader,
+            lag,
+            halted,
+        } = *g;
         self.updated_replicas
             .with_label_values(&[ns, name])
             .set(i64::from(updated));
