@@ -17,20 +17,24 @@
 //! [`ServerConfig::apply_myid`]), or [`ServerConfig::default_standalone`]
 //! when there is no config file.
 
-mod config;
+mod ensemble;
 mod error;
+mod keys;
 mod myid;
+mod parser;
 pub mod properties;
 mod render;
 mod server_line;
+mod types;
+mod values;
 
-pub use config::{
-    load, parse_file, parse_str, AdminServerConfig, FourLetterWords, MetricsConfig, Origin,
-    ServerConfig, DEFAULT_CLIENT_PORT, DEFAULT_JUTE_MAX_BUFFER, DEFAULT_PROVIDER,
-    ELECTION_ALG_FAST_LEADER, KNOWN_FOUR_LETTER_WORDS, MIN_SNAP_RETAIN_COUNT, PROMETHEUS_PROVIDER,
-    STANDALONE_TICK_TIME, ZK_DEFAULT_TICK_TIME,
-};
 pub use error::{ConfigError, ConfigWarning, WarningKind};
 pub use myid::{parse_myid, read_myid};
+pub use parser::{load, parse_file, parse_str};
 pub use render::ConfRuntime;
 pub use server_line::{bracket_host, parse_server_assignment, PeerRole, ServerSpec};
+pub use types::{
+    AdminServerConfig, FourLetterWords, MetricsConfig, Origin, ServerConfig, DEFAULT_CLIENT_PORT,
+    DEFAULT_JUTE_MAX_BUFFER, DEFAULT_PROVIDER, ELECTION_ALG_FAST_LEADER, KNOWN_FOUR_LETTER_WORDS,
+    MIN_SNAP_RETAIN_COUNT, PROMETHEUS_PROVIDER, STANDALONE_TICK_TIME, ZK_DEFAULT_TICK_TIME,
+};

@@ -26,7 +26,7 @@ pub fn read_myid(data_dir: &Path) -> Result<Option<u64>, ConfigError> {
             })
         }
     }
-    let text = crate::config::read_text(&path, &name)?;
+    let text = crate::parser::read_text(&path, &name)?;
     parse_myid(&text, &name).map(Some)
 }
 

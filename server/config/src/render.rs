@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::config::ServerConfig;
 use crate::properties::escape_value;
+use crate::types::ServerConfig;
 
 /// Runtime facts that ZooKeeper's `conf` command prints next to the
 /// configuration. Everything defaults to what a fresh server would show.

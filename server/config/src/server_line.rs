@@ -298,6 +298,19 @@ pub(crate) fn parse_group_value(value: &str) -> Result<Vec<u64>, String> {
         .collect()
 }
 
+/// Parses one `server.N=host:quorumPort:electionPort[:role][;[clientAddr:]clientPort]` assignment, as
+/// found in zoo.cfg and in the `joiningServers` of a reconfig request.
+pub fn parse_server_assignment(s: &str) -> Result<ServerSpec, String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected server.N=..., got {s:?}"))?;
+    let id = k
+        .trim()
+        .strip_prefix("server.")
+        .ok_or_else(|| format!("expected server.N, got {k:?}"))?;
+    parse_server_value(parse_id(id)?, v.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,17 +432,4 @@ mod tests {
         assert!(parse_group_value("1::3").is_err());
         assert!(parse_group_value("a").is_err());
     }
-}
-
-/// Parses one `server.N=host:quorumPort:electionPort[:role][;[clientAddr:]clientPort]` assignment, as
-/// found in zoo.cfg and in the `joiningServers` of a reconfig request.
-pub fn parse_server_assignment(s: &str) -> Result<ServerSpec, String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected server.N=..., got {s:?}"))?;
-    let id = k
-        .trim()
-        .strip_prefix("server.")
-        .ok_or_else(|| format!("expected server.N, got {k:?}"))?;
-    parse_server_value(parse_id(id)?, v.trim())
 }
