@@ -4,6 +4,7 @@
 #      metrics/admin, operator builder and CRD-freshness tests
 #   2. compat: real clients (kazoo, zkCli.sh) against Apache ZooKeeper AND rzk, same scenarios
 #   3. ensemble: multi-process rzk ensembles with faults, reconfig and a history checker
+#   3b. upgrade: golden data dirs of every earlier release, a rolling upgrade from the previous one
 #   4. matrix: Curator/Java, kazoo recipes, go-zookeeper, C client, zookeeper-client (Rust) on
 #      3-node rzk and Apache ZooKeeper ensembles
 #   5. k8s: operator + Helm chart on a real control plane built from Go modules (cached)
@@ -36,6 +37,7 @@ export RZK_BIN="$ROOT/target/debug/rzk-server"
 step "cargo test" cargo test --workspace --locked -- --test-threads=2
 step "compat suite against Apache ZooKeeper and rzk" ./tests/compat/run.sh both
 step "ensemble faults and history checker" ./tests/ensemble/run.sh
+step "upgrades: earlier releases' data dirs, rolling upgrade from the previous release" ./tests/upgrade/run.sh
 if [ -x tests/matrix/run.sh ]; then
   step "client compatibility matrix" ./tests/matrix/run.sh both
 fi

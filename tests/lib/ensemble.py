@@ -499,6 +499,7 @@ class Member:
         self.paused = False
         self._log = None
         self.starts = 0
+        self.bin = None  # this member's rzk-server binary; None = rzk_bin() (upgrade tests set it)
 
     @property
     def hosts(self):
@@ -647,8 +648,10 @@ class Ensemble:
 
     def start(self, timeout=60.0):
         """Start every member, bootstrap through the proxy, wait until all serve with one leader."""
-        if not os.access(rzk_bin(), os.X_OK):
-            raise RuntimeError("rzk binary %s missing (cargo build -p rzk-server)" % rzk_bin())
+        for m in self.members.values():
+            b = m.bin or rzk_bin()
+            if not os.access(b, os.X_OK):
+                raise RuntimeError("rzk binary %s missing (cargo build -p rzk-server)" % b)
         self.proxy = ProxyControl(os.path.join(self.dir, "proxy.log"))
         b = self.bootstrapper()
         for i in self.ids():
@@ -711,12 +714,13 @@ class Ensemble:
             return
         if m._log is None:
             m._log = open(m.log_path, "ab")
-        m._log.write(("\n===== start #%d at %.3f =====\n" % (m.starts + 1, time.time())).encode())
+        m._log.write(("\n===== start #%d at %.3f (%s) =====\n"
+                      % (m.starts + 1, time.time(), m.bin or rzk_bin())).encode())
         m._log.flush()
         env = dict(os.environ)
         env["RZK_LOG"] = self.log_filter
         m.proc = subprocess.Popen(
-            [rzk_bin(), "start-foreground", m.cfg_path],
+            [m.bin or rzk_bin(), "start-foreground", m.cfg_path],
             cwd=m.dir,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -89,6 +89,24 @@ impl RaftNode {
                 return Box::pin(self.reconfigure_as_leader(change, false)).await;
             }
         }
+        // A member whose release cannot decode the entries of the feature level in force
+        // cannot join (see `features`).
+        let level = self.feature_level();
+        for (id, m, _) in &change.upsert {
+            let known = cur.voters.get(id).or(cur.learners.get(id));
+            if known.is_none() {
+                if let Some(p) = self.probe(*id, &m.quorum_addr).await {
+                    if p.feature_level_max < level {
+                        return Err(ReconfigError::BadArguments(format!(
+                            "server {id} runs rzk {} which supports cluster feature level {} \
+                             only; this cluster is at level {level}: upgrade it first",
+                            p.release.as_deref().unwrap_or("0.1.0"),
+                            p.feature_level_max
+                        )));
+                    }
+                }
+            }
+        }
         // New members first catch up as learners.
         for (id, m, _) in &change.upsert {
             let known = cur.voters.get(id).or(cur.learners.get(id));

@@ -7,6 +7,7 @@
 mod batcher;
 mod bootstrap;
 mod error;
+mod features;
 mod format;
 mod forward;
 mod leader;
@@ -17,6 +18,7 @@ mod state_machine;
 mod types;
 
 pub use error::{ElectError, ProposeError, ReconfigError, StartError, TransferError};
+pub use features::PeerSupport;
 pub use leader::MembershipChange;
 pub use node::{
     MembersView, Pending, RaftNode, RaftNodeConfig, RaftStatus, Role, TouchSink, SYNCED_LAG,

@@ -122,6 +122,8 @@ pub(crate) struct Inner {
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
     /// The cluster feature level applied so far (kept by the state machine).
     pub(crate) feature_level: Arc<std::sync::atomic::AtomicU32>,
+    /// Connections the leader uses to learn each member's supported feature level.
+    pub(crate) probes: Mutex<HashMap<u64, (String, Arc<RpcConn>)>>,
 }
 
 /// A running Raft member holding the replicated [`DataTree`].
@@ -192,8 +194,10 @@ impl RaftNode {
                 removed_in: Default::default(),
                 slots,
                 feature_level,
+                probes: Mutex::new(HashMap::new()),
             }),
         };
+        tokio::spawn(node.clone().raise_feature_level_loop());
         if let Some(addr) = &cfg.listen {
             let listener = TcpListener::bind(addr)
                 .await

@@ -1,6 +1,7 @@
 //! The sending end: [`RpcConn`] (one ordered, lazily reconnecting connection to a peer, matching
 //! answers by request id) and openraft's [`RaftNetwork`] over it.
 
+use super::hello::{self, PeerInfo};
 use super::{encode_frame, read_frame, PeerError, PeerRequest, PeerResponse};
 use crate::types::*;
 use openraft::error::{
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,11 +30,16 @@ struct Live {
     dead: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// How long the accepting member may take to answer a hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A lazily (re)connecting request/response channel to one peer address.
 pub(crate) struct RpcConn {
     addr: String,
     live: tokio::sync::Mutex<Option<Live>>,
     next_id: AtomicU64,
+    /// What the peer said in the handshake of the current (or last) connection.
+    peer: Mutex<Option<PeerInfo>>,
 }
 
 impl RpcConn {
@@ -41,10 +48,24 @@ impl RpcConn {
             addr,
             live: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
+            peer: Mutex::new(None),
         }
     }
 
-    async fn connect(&self) -> Result<Live, PeerError> {
+    /// The peer's protocol and feature level as of the last handshake (`None` before the
+    /// first connection).
+    pub(crate) fn peer_info(&self) -> Option<PeerInfo> {
+        self.peer.lock().clone()
+    }
+
+    fn unreachable(&self, reason: impl Into<String>) -> PeerError {
+        PeerError::Unreachable {
+            addr: self.addr.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    async fn tcp(&self) -> Result<TcpStream, PeerError> {
         let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&self.addr))
             .await
             .map_err(|_| PeerError::Unreachable {
@@ -56,7 +77,72 @@ impl RpcConn {
                 reason: e.to_string(),
             })?;
         let _ = stream.set_nodelay(true);
-        let (mut rd, wr) = stream.into_split();
+        Ok(stream)
+    }
+
+    /// Sends our hello and reads the answer. `Ok(None)`: the peer closed the connection without
+    /// answering, which is what an rzk 0.1.0 member does.
+    async fn handshake(&self, stream: &mut TcpStream) -> Result<Option<PeerInfo>, PeerError> {
+        let frame = super::encode_raw_frame(hello::HELLO_ID, &hello::encode_hello(&hello::ours()));
+        if stream.write_all(&frame).await.is_err() {
+            return Ok(None);
+        }
+        let answer = match tokio::time::timeout(HELLO_TIMEOUT, read_frame(stream)).await {
+            Err(_) => return Err(self.unreachable("no answer to the protocol handshake")),
+            Ok(Ok(Some(f))) => f,
+            // Closed (or reset) without an answer: a member without the handshake.
+            Ok(Ok(None)) | Ok(Err(_)) => return Ok(None),
+        };
+        let protocol_err = |reason: String| PeerError::Protocol {
+            addr: self.addr.clone(),
+            reason,
+        };
+        let (id, body) = answer;
+        let rest = hello::strip_magic(&body)
+            .filter(|_| id == hello::HELLO_ID)
+            .ok_or_else(|| {
+                protocol_err("the first frame answering a hello is not a hello".into())
+            })?;
+        let ack = hello::decode_ack(rest)
+            .map_err(|e| protocol_err(format!("undecodable hello answer: {e}")))?;
+        if ack.protocol < hello::PROTOCOL_V1 || ack.protocol > hello::PROTOCOL_MAX {
+            return Err(protocol_err(format!(
+                "peer chose protocol {} that this build does not speak",
+                ack.protocol
+            )));
+        }
+        Ok(Some(PeerInfo {
+            protocol: ack.protocol,
+            feature_level_max: ack.feature_level_max,
+            release: Some(ack.release),
+        }))
+    }
+
+    async fn connect(&self) -> Result<Live, PeerError> {
+        let mut stream = self.tcp().await?;
+        let info = match self.handshake(&mut stream).await? {
+            Some(info) => info,
+            None => {
+                // rzk 0.1.0 closed the connection on our hello: talk protocol 1 on a new one.
+                stream = self.tcp().await?;
+                PeerInfo::v1()
+            }
+        };
+        let changed = self.peer.lock().replace(info.clone()).as_ref() != Some(&info);
+        if changed {
+            tracing::info!(
+                peer = %self.addr,
+                protocol = info.protocol,
+                feature_level_max = info.feature_level_max,
+                release = info.release.as_deref().unwrap_or("0.1.0 (no handshake)"),
+                "peer protocol negotiated"
+            );
+        }
+        let (rd, wr) = stream.into_split();
+        Ok(self.run(rd, wr))
+    }
+
+    fn run(&self, mut rd: OwnedReadHalf, wr: tokio::net::tcp::OwnedWriteHalf) -> Live {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -92,7 +178,7 @@ impl RpcConn {
             d3.store(true, Ordering::Relaxed);
             p2.lock().clear();
         });
-        Ok(Live { tx, pending, dead })
+        Live { tx, pending, dead }
     }
 
     /// Queues `req` (in call order) and returns a receiver for its response.

@@ -5,10 +5,13 @@
 //! Both ends of [`PeerRequest`] are here: [`client`] sends (the Raft network and [`RpcConn`]),
 //! [`server`] answers ([`serve_peers`]).
 //!
-//! Members of different versions talk to each other: do not change the shape or the variant order
-//! of [`PeerRequest`], [`PeerResponse`] or the types they carry.
+//! Members of different versions talk to each other: each connection starts with a protocol
+//! handshake ([`hello`]). Do not change the shape or the variant order of [`PeerRequest`],
+//! [`PeerResponse`] or the types they carry; new messages are new variants at the end, sent
+//! only on connections whose negotiated protocol has them.
 
 mod client;
+pub(crate) mod hello;
 mod server;
 
 pub(crate) use client::{Network, RpcConn};
@@ -99,10 +102,13 @@ pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(
 }
 
 pub(crate) fn encode_frame<T: Serialize>(id: u64, msg: &T) -> Vec<u8> {
-    let body = postcard::to_allocvec(msg).unwrap_or_default();
+    encode_raw_frame(id, &postcard::to_allocvec(msg).unwrap_or_default())
+}
+
+pub(crate) fn encode_raw_frame(id: u64, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 12);
     out.extend_from_slice(&((body.len() + 8) as u32).to_be_bytes());
     out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     out
 }

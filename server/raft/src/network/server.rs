@@ -1,7 +1,8 @@
 //! The answering end: accepts peer connections on the quorum port and serves each
 //! [`PeerRequest`] (Raft RPCs into openraft, forwarded requests into the [`RaftNode`]).
 
-use super::{encode_frame, read_frame, PeerRequest, PeerResponse};
+use super::hello::{self, HelloAck};
+use super::{encode_frame, encode_raw_frame, read_frame, PeerRequest, PeerResponse};
 use crate::error::{ProposeError, ReconfigError};
 use crate::node::RaftNode;
 use std::time::Duration;
@@ -45,7 +46,37 @@ async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::
         }
     });
     let raft = node.inner.raft.clone();
+    let mut first = true;
     while let Some((id, body)) = read_frame(&mut rd).await? {
+        if std::mem::take(&mut first) {
+            if let Some(rest) = hello::strip_magic(&body).filter(|_| id == hello::HELLO_ID) {
+                let offer = match hello::decode_hello(rest) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "undecodable peer hello; closing");
+                        break;
+                    }
+                };
+                let Some(protocol) = hello::choose(&offer) else {
+                    tracing::warn!(
+                        release = %offer.release,
+                        offered = ?(offer.protocol_min, offer.protocol_max),
+                        speaks = ?(hello::PROTOCOL_V1, hello::PROTOCOL_MAX),
+                        "peer offers no protocol this build speaks; closing"
+                    );
+                    break;
+                };
+                tracing::debug!(release = %offer.release, protocol, "peer hello");
+                let ack = HelloAck {
+                    protocol,
+                    feature_level_max: hello::FEATURE_LEVEL_MAX,
+                    release: env!("CARGO_PKG_VERSION").to_string(),
+                };
+                let _ = tx.send(encode_raw_frame(hello::HELLO_ID, &hello::encode_ack(&ack)));
+                continue;
+            }
+            // No hello: an rzk 0.1.0 member, protocol 1. Its first frame is a request.
+        }
         let req: PeerRequest = match postcard::from_bytes(&body) {
             Ok(r) => r,
             Err(e) => {
