@@ -11,7 +11,8 @@
 //! cannot be bound the server logs it and runs on, like ZooKeeper.
 
 use crate::http::{Request, Response};
-use crate::metrics::{self, Observer};
+use crate::metrics::{self, round4, Observer};
+use crate::report::{DirSizes, Report};
 use crate::server::{now_ms, Shared};
 use rzk_config::PeerRole;
 use serde_json::{json, Map, Value};
@@ -58,66 +59,41 @@ const TRANSFER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
 
-fn du(path: &std::path::Path) -> u64 {
-    fn walk(p: &std::path::Path, depth: u32) -> u64 {
-        if depth > 16 {
-            return 0;
-        }
-        std::fs::read_dir(p)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| match e.metadata() {
-                        Ok(m) if m.is_dir() => walk(&e.path(), depth + 1),
-                        Ok(m) => m.len(),
-                        Err(_) => 0,
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    walk(path, 0)
-}
-
-fn round4(v: f64) -> f64 {
-    (v * 10000.0).round() / 10000.0
-}
-
-fn server_stats(s: &Shared, obs: &Observer) -> Value {
-    let st = s.raft.get().map(|r| r.status());
-    let (min, avg, max) = s.stats.latency_ms();
-    let tree = s.tree.read();
+/// The `server_stats` object of `srvr`/`stats` (`leader_uptime_ms` from the [`Observer`]).
+pub(crate) fn server_stats(r: &Report, leader_uptime_ms: Option<u64>) -> Value {
     json!({
-        "server_state": metrics::role_name(s, st.as_ref()),
+        "server_state": r.role.as_str(),
         "provider_null": false,
-        "avg_latency": round4(avg),
-        "max_latency": max.round() as u64,
-        "min_latency": min.round() as u64,
-        "packets_received": s.stats.packets_received.load(Relaxed),
-        "packets_sent": s.stats.packets_sent.load(Relaxed),
-        "num_alive_client_connections": s.conns.lock().len(),
-        "outstanding_requests": s.stats.outstanding.load(Relaxed).max(0),
-        "last_processed_zxid": tree.last_zxid(),
-        "data_dir_size": du(&s.cfg.data_dir),
-        "log_dir_size": du(&s.cfg.data_log_dir),
+        "avg_latency": round4(r.latency.avg),
+        "max_latency": r.latency.max,
+        "min_latency": r.latency.min,
+        "packets_received": r.packets_received,
+        "packets_sent": r.packets_sent,
+        "num_alive_client_connections": r.connections,
+        "outstanding_requests": r.outstanding_requests,
+        "last_processed_zxid": r.zxid,
+        "data_dir_size": r.dirs.data_dir,
+        "log_dir_size": r.dirs.log_dir,
         "fsync_threshold_exceed_count": 0,
         "auth_failed_count": 0,
         "non_mtlslocal_conn_count": 0,
         "non_mtlsremote_conn_count": 0,
-        "uptime": s.started.elapsed().as_millis() as u64,
+        "uptime": r.uptime_ms,
         "client_response_stats": { "last_buffer_size": -1, "max_buffer_size": -1, "min_buffer_size": -1 },
-        "rzk_leader_uptime": obs.leader_uptime_ms(),
+        "rzk_leader_uptime": leader_uptime_ms,
     })
 }
 
-fn srvr_fields(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
+/// The fields `srvr` and `stats` share.
+fn srvr_fields(r: &Report, leader_uptime_ms: Option<u64>, out: &mut Map<String, Value>) {
     out.insert("version".into(), json!(crate::fourlw::VERSION));
     out.insert("read_only".into(), json!(false));
-    out.insert("server_stats".into(), server_stats(s, obs));
+    out.insert("server_stats".into(), server_stats(r, leader_uptime_ms));
     out.insert(
         "client_response".into(),
         json!({ "last_buffer_size": -1, "max_buffer_size": -1, "min_buffer_size": -1 }),
     );
-    out.insert("node_count".into(), json!(s.tree.read().node_count()));
+    out.insert("node_count".into(), json!(r.znodes));
 }
 
 fn connections(s: &Shared, detailed: bool) -> Value {
@@ -180,7 +156,8 @@ fn monitor(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
             json!(format!("{v}"))
         }
     };
-    for fam in metrics::gather(s, obs) {
+    let (r, families) = metrics::gather(s, obs);
+    for fam in families {
         let name = fam.name().to_string();
         for m in fam.get_metric() {
             let labels: Vec<String> = m
@@ -224,13 +201,7 @@ fn monitor(s: &Shared, obs: &Observer, out: &mut Map<String, Value>) {
             }
         }
     }
-    out.insert(
-        "server_state".into(),
-        json!(metrics::role_name(
-            s,
-            s.raft.get().map(|r| r.status()).as_ref()
-        )),
-    );
+    out.insert("server_state".into(), json!(r.role.as_str()));
     out.insert("version".into(), json!(crate::fourlw::VERSION));
 }
 
@@ -428,9 +399,9 @@ pub fn run(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value
             // voter) before this leader restarts. Answers when another member leads, or the error.
             transfer_leadership(s, st.as_ref(), query, &mut out);
         }
-        "server_stats" => srvr_fields(s, obs, &mut out),
+        "server_stats" => srvr_fields(&Report::take(s), obs.leader_uptime_ms(), &mut out),
         "stats" => {
-            srvr_fields(s, obs, &mut out);
+            srvr_fields(&Report::take(s), obs.leader_uptime_ms(), &mut out);
             out.insert("connections".into(), connections(s, false));
             out.insert("secure_connections".into(), json!([]));
         }
@@ -526,8 +497,9 @@ pub fn run(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value
         }
         "environment" => environment(&mut out),
         "dirs" => {
-            out.insert("datadir_size".into(), json!(du(&s.cfg.data_dir)));
-            out.insert("logdir_size".into(), json!(du(&s.cfg.data_log_dir)));
+            let dirs = DirSizes::of(&s.cfg);
+            out.insert("datadir_size".into(), json!(dirs.data_dir));
+            out.insert("logdir_size".into(), json!(dirs.log_dir));
         }
         "is_read_only" => {
             out.insert("read_only".into(), json!(false));
@@ -553,23 +525,15 @@ pub fn run(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value
             out.insert("current_config".into(), voting_view(s));
         }
         "observers" => {
-            let mut obs_list = Vec::new();
-            let mut synced = 0;
-            if let Some(st) = st.as_ref().filter(|st| st.role == rzk_raft::Role::Leader) {
-                let lag = metrics::synced_lag(s);
-                for (id, matched, behind, voter) in metrics::replication(st) {
-                    if voter {
-                        continue;
-                    }
-                    if matched.is_some() && behind <= lag {
-                        synced += 1;
-                    }
-                    obs_list.push(
-                        json!({ "sid": id, "matched_index": matched, "lag_entries": behind }),
-                    );
-                }
-            }
-            out.insert("synced_observers".into(), json!(synced));
+            let r = Report::take(s);
+            let rep = r.replication.unwrap_or_default();
+            let obs_list: Vec<Value> = rep
+                .peers
+                .iter()
+                .filter(|p| !p.voter)
+                .map(|p| json!({ "sid": p.id, "matched_index": p.matched, "lag_entries": p.lag }))
+                .collect();
+            out.insert("synced_observers".into(), json!(rep.synced_observers()));
             out.insert("observers".into(), Value::Array(obs_list));
         }
         "zabstate" => {

@@ -1,5 +1,6 @@
 //! Four-letter words on the client port, in ZooKeeper 3.8's output formats.
 
+use crate::report::{DirSizes, Report};
 use crate::server::Shared;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -42,11 +43,7 @@ fn conn_lines(s: &Shared, detailed: bool) -> String {
                 .map(|d| d.as_millis())
                 .unwrap_or(0);
             let d = c.detail.lock().clone();
-            let avg = if d.count == 0 {
-                0
-            } else {
-                d.total_ms / d.count
-            };
+            let avg = d.total_ms.checked_div(d.count).unwrap_or(0);
             let _ = write!(
                 out,
                 ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
@@ -58,125 +55,79 @@ fn conn_lines(s: &Shared, detailed: bool) -> String {
     out
 }
 
-fn du(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => du(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn summary(s: &Shared, out: &mut String) {
-    let (min, avg, max) = s.stats.latency_ms();
-    let tree = s.tree.read();
+/// The `srvr` lines after the version (also the tail of `stat`).
+pub(crate) fn summary(r: &Report, out: &mut String) {
     let _ = write!(
         out,
         "Latency min/avg/max: {}/{:.4}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
-        min.round() as u64,
-        avg,
-        max.round() as u64,
-        s.stats.packets_received.load(Relaxed),
-        s.stats.packets_sent.load(Relaxed),
-        s.conns.lock().len(),
-        s.stats.outstanding.load(Relaxed).max(0),
-        tree.last_zxid(),
-        s.mode(),
-        tree.node_count()
+        r.latency.min,
+        r.latency.avg,
+        r.latency.max,
+        r.packets_received,
+        r.packets_sent,
+        r.connections,
+        r.outstanding_requests,
+        r.zxid,
+        r.role,
+        r.znodes
     );
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
-/// A follower within this many log entries of the leader counts as synced.
-pub const SYNCED_LAG: u64 = 100;
-
-/// `mntr` key/value pairs (also used by metrics).
-pub fn mntr_pairs(s: &Shared) -> Vec<(String, String)> {
-    let (min, avg, max) = s.stats.latency_ms();
-    let tree = s.tree.read();
-    let w = s.watches.lock();
+/// `mntr` key/value pairs, in ZooKeeper's order.
+pub fn mntr_pairs(r: &Report) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = vec![
         ("zk_version".into(), VERSION.into()),
-        ("zk_server_state".into(), s.mode().into()),
-        ("zk_avg_latency".into(), format!("{avg:.4}")),
-        ("zk_max_latency".into(), format!("{}", max.round() as u64)),
-        ("zk_min_latency".into(), format!("{}", min.round() as u64)),
-        (
-            "zk_packets_received".into(),
-            s.stats.packets_received.load(Relaxed).to_string(),
-        ),
-        (
-            "zk_packets_sent".into(),
-            s.stats.packets_sent.load(Relaxed).to_string(),
-        ),
-        (
-            "zk_num_alive_connections".into(),
-            s.conns.lock().len().to_string(),
-        ),
+        ("zk_server_state".into(), r.role.to_string()),
+        ("zk_avg_latency".into(), format!("{:.4}", r.latency.avg)),
+        ("zk_max_latency".into(), r.latency.max.to_string()),
+        ("zk_min_latency".into(), r.latency.min.to_string()),
+        ("zk_packets_received".into(), r.packets_received.to_string()),
+        ("zk_packets_sent".into(), r.packets_sent.to_string()),
+        ("zk_num_alive_connections".into(), r.connections.to_string()),
         (
             "zk_outstanding_requests".into(),
-            s.stats.outstanding.load(Relaxed).max(0).to_string(),
+            r.outstanding_requests.to_string(),
         ),
-        ("zk_znode_count".into(), tree.node_count().to_string()),
-        ("zk_watch_count".into(), w.watch_count().to_string()),
-        (
-            "zk_ephemerals_count".into(),
-            tree.ephemeral_count().to_string(),
-        ),
+        ("zk_znode_count".into(), r.znodes.to_string()),
+        ("zk_watch_count".into(), r.watches.to_string()),
+        ("zk_ephemerals_count".into(), r.ephemerals.to_string()),
         (
             "zk_approximate_data_size".into(),
-            tree.approximate_data_size().to_string(),
+            r.approximate_data_size.to_string(),
         ),
         (
             "zk_open_file_descriptor_count".into(),
-            open_fds().to_string(),
+            r.open_fds.unwrap_or(0).to_string(),
         ),
-        ("zk_max_file_descriptor_count".into(), "1048576".into()),
         (
-            "zk_global_sessions".into(),
-            tree.sessions().len().to_string(),
+            "zk_max_file_descriptor_count".into(),
+            r.max_fds_or_default().to_string(),
         ),
+        ("zk_global_sessions".into(), r.global_sessions.to_string()),
         ("zk_local_sessions".into(), "0".into()),
-        (
-            "zk_uptime".into(),
-            s.started.elapsed().as_millis().to_string(),
-        ),
+        ("zk_uptime".into(), r.uptime_ms.to_string()),
     ];
-    if let Some(r) = s.raft.get() {
-        let st = r.status();
-        if s.is_leader() && s.cfg.is_distributed() {
-            // "Synced" = acknowledged the leader's log up to a small lag (ZooKeeper: in sync with the leader).
-            let synced = st.synced(SYNCED_LAG);
-            let followers = st.voters.iter().filter(|v| **v != st.id).count();
-            let synced_voters = synced.iter().filter(|id| st.voters.contains(id)).count();
-            let synced_observers = synced.iter().filter(|id| st.learners.contains(id)).count();
-            v.push((
-                "zk_learners".into(),
-                (followers + st.learners.len()).to_string(),
-            ));
-            v.push(("zk_followers".into(), followers.to_string()));
-            v.push(("zk_synced_followers".into(), synced_voters.to_string()));
-            v.push((
-                "zk_synced_non_voting_followers".into(),
-                synced_observers.to_string(),
-            ));
-            v.push(("zk_synced_observers".into(), synced_observers.to_string()));
-            v.push(("zk_pending_syncs".into(), "0".into()));
-        }
-        if s.cfg.is_distributed() {
-            // ZooKeeper reports the number of voting members here.
-            v.push(("zk_quorum_size".into(), st.voters.len().to_string()));
-        }
+    if let Some(rep) = &r.replication {
+        // "Synced" = acknowledged the leader's log up to a small lag (ZooKeeper: in sync with the leader).
+        v.push(("zk_learners".into(), rep.learners().to_string()));
+        v.push(("zk_followers".into(), rep.followers().to_string()));
+        v.push((
+            "zk_synced_followers".into(),
+            rep.synced_followers().to_string(),
+        ));
+        v.push((
+            "zk_synced_non_voting_followers".into(),
+            rep.synced_observers().to_string(),
+        ));
+        v.push((
+            "zk_synced_observers".into(),
+            rep.synced_observers().to_string(),
+        ));
+        v.push(("zk_pending_syncs".into(), "0".into()));
+    }
+    if let Some(n) = r.quorum_size {
+        // ZooKeeper reports the number of voting members here.
+        v.push(("zk_quorum_size".into(), n.to_string()));
     }
     v
 }
@@ -196,13 +147,13 @@ pub fn run(s: &Shared, cmd: &str) -> String {
         "isro" => out.push_str("rw"),
         "srvr" => {
             let _ = writeln!(out, "Zookeeper version: {VERSION}");
-            summary(s, &mut out);
+            summary(&Report::take(s), &mut out);
         }
         "stat" => {
             let _ = writeln!(out, "Zookeeper version: {VERSION}\nClients:");
             out.push_str(&conn_lines(s, false));
             out.push('\n');
-            summary(s, &mut out);
+            summary(&Report::take(s), &mut out);
         }
         "cons" => {
             out.push_str(&conn_lines(s, true));
@@ -216,13 +167,14 @@ pub fn run(s: &Shared, cmd: &str) -> String {
         "conf" => {
             let c = &s.cfg;
             let client = c.client_address().map(|a| a.1).unwrap_or(2181);
+            let dirs = DirSizes::of(c);
             let _ = write!(
                 out,
                 "clientPort={client}\nsecureClientPort=-1\ndataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId={}\n",
                 c.data_dir.display(),
-                du(&c.data_dir),
+                dirs.data_dir,
                 c.data_log_dir.display(),
-                du(&c.data_log_dir),
+                dirs.log_dir,
                 c.tick_time,
                 c.max_client_cnxns,
                 c.min_session_timeout,
@@ -241,7 +193,7 @@ pub fn run(s: &Shared, cmd: &str) -> String {
             }
         }
         "mntr" => {
-            for (k, v) in mntr_pairs(s) {
+            for (k, v) in mntr_pairs(&Report::take(s)) {
                 let _ = writeln!(out, "{k}\t{v}");
             }
         }
@@ -340,11 +292,11 @@ pub fn run(s: &Shared, cmd: &str) -> String {
             }
         }
         "dirs" => {
+            let dirs = DirSizes::of(&s.cfg);
             let _ = write!(
                 out,
                 "datadir_size: {}\nlogdir_size: {}\n",
-                du(&s.cfg.data_dir),
-                du(&s.cfg.data_log_dir)
+                dirs.data_dir, dirs.log_dir
             );
         }
         _ => {

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod fourlw;
 pub mod http;
 pub mod metrics;
+pub mod report;
 pub mod server;
 pub mod stats;
 pub mod watches;
@@ -24,7 +25,7 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
     observer.start(shared.clone());
     metrics::spawn(shared.clone(), observer.clone()).await;
     admin::spawn(shared.clone(), observer).await;
-    tracing::info!(%host, port, mode = shared.mode(), "serving clients");
+    tracing::info!(%host, port, role = %shared.role(), "serving clients");
     tokio::select! {
         _ = conn::serve(shared.clone(), listener) => {}
         sig = shutdown_signal() => {

@@ -188,15 +188,10 @@ impl Shared {
         }
     }
 
-    pub fn mode(&self) -> &'static str {
-        if !self.cfg.is_distributed() {
-            return "standalone";
-        }
-        match self.raft.get().map(|r| r.status().role) {
-            Some(Role::Leader) => "leader",
-            Some(Role::Learner) => "observer",
-            _ => "follower",
-        }
+    /// What this server is now (one word for srvr, mntr, the admin JSON and /metrics).
+    pub fn role(&self) -> crate::report::Role {
+        let st = self.raft.get().map(|r| r.status());
+        crate::report::Role::of(self.cfg.is_distributed(), st.as_ref())
     }
 
     /// Whether this member may serve clients: standalone, or part of a live quorum (a follower

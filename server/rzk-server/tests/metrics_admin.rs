@@ -248,6 +248,127 @@ impl Scrape {
     }
 }
 
+/// srvr and mntr (four-letter words), the admin JSON (`srvr`, `mntr`) and `/metrics` render one
+/// report: every value two of them show agrees. Retried for a while, as a client request (or a
+/// ping) between the reads may move a counter.
+fn assert_reports_agree(s: &Server) {
+    let mut last = String::new();
+    for _ in 0..50 {
+        match reports_disagree(s) {
+            None => return,
+            Some(why) => last = why,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("srvr/mntr, admin JSON and /metrics disagree: {last}");
+}
+
+fn reports_disagree(s: &Server) -> Option<String> {
+    let mntr_text = four_letter(s.client, "mntr").expect("mntr");
+    let mntr: BTreeMap<&str, &str> = mntr_text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .collect();
+    let srvr_text = four_letter(s.client, "srvr").expect("srvr");
+    let srvr: BTreeMap<&str, &str> = srvr_text
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .collect();
+    let admin_srvr = s.admin("srvr");
+    let stats = &admin_srvr["server_stats"];
+    let monitor = s.admin("mntr");
+    let scrape = s.scrape();
+    let mut bad = Vec::new();
+    let mut same = |what: String, values: Vec<Option<f64>>| {
+        if values.iter().any(|v| *v != values[0]) || values[0].is_none() {
+            bad.push(format!("{what}: {values:?}"));
+        }
+    };
+    let zk = |k: &str| mntr.get(k).and_then(|v| v.parse::<f64>().ok());
+    // (mntr key, metric = admin monitor key, admin server_stats key)
+    for (key, metric, admin) in [
+        ("zk_znode_count", "znode_count", None),
+        ("zk_watch_count", "watch_count", None),
+        ("zk_ephemerals_count", "ephemerals_count", None),
+        ("zk_approximate_data_size", "approximate_data_size", None),
+        ("zk_global_sessions", "global_sessions", None),
+        (
+            "zk_num_alive_connections",
+            "num_alive_connections",
+            Some("num_alive_client_connections"),
+        ),
+        (
+            "zk_outstanding_requests",
+            "outstanding_requests",
+            Some("outstanding_requests"),
+        ),
+        (
+            "zk_packets_received",
+            "packets_received",
+            Some("packets_received"),
+        ),
+        ("zk_packets_sent", "packets_sent", Some("packets_sent")),
+        ("zk_avg_latency", "avg_latency", Some("avg_latency")),
+        ("zk_min_latency", "min_latency", Some("min_latency")),
+        ("zk_max_latency", "max_latency", Some("max_latency")),
+    ] {
+        let mut values = vec![
+            zk(key),
+            scrape.samples.get(metric).copied(),
+            monitor[metric].as_f64(),
+        ];
+        values.extend(admin.map(|a| stats[a].as_f64()));
+        same(key.to_string(), values);
+    }
+    // Ensemble and leader-only values: present in all or none.
+    for (key, metric) in [
+        ("zk_quorum_size", "quorum_size"),
+        ("zk_learners", "learners"),
+        ("zk_synced_followers", "synced_followers"),
+        ("zk_synced_observers", "synced_observers"),
+    ] {
+        let values = vec![
+            zk(key),
+            scrape.samples.get(metric).copied(),
+            monitor[metric].as_f64(),
+        ];
+        if values.iter().any(Option::is_some) {
+            same(key.to_string(), values);
+        }
+    }
+    let zxid = srvr
+        .get("Zxid")
+        .and_then(|z| i64::from_str_radix(z.trim_start_matches("0x"), 16).ok());
+    same(
+        "zxid".into(),
+        vec![
+            zxid.map(|z| z as f64),
+            scrape.samples.get("rzk_last_zxid").copied(),
+            stats["last_processed_zxid"].as_f64(),
+        ],
+    );
+    let node_count = srvr.get("Node count").and_then(|v| v.parse::<f64>().ok());
+    same(
+        "node count".into(),
+        vec![
+            node_count,
+            zk("zk_znode_count"),
+            admin_srvr["node_count"].as_f64(),
+        ],
+    );
+    let roles = [
+        srvr.get("Mode").copied(),
+        mntr.get("zk_server_state").copied(),
+        stats["server_state"].as_str(),
+        monitor["server_state"].as_str(),
+        Some(role_of(&scrape)),
+    ];
+    if roles.iter().any(|r| *r != roles[0]) {
+        bad.push(format!("role: {roles:?}"));
+    }
+    (!bad.is_empty()).then(|| bad.join("; "))
+}
+
 fn zk_fixture_names() -> BTreeSet<String> {
     std::fs::read_to_string(fixtures().join("zk38_metric_names.txt"))
         .unwrap()
@@ -394,6 +515,8 @@ async fn metrics_follow_the_server_state() {
             .map(String::as_str),
         Some("histogram")
     );
+
+    assert_reports_agree(&s);
 
     // The 4lw mntr and the scrape agree on the tree.
     let mntr = four_letter(s.client, "mntr").unwrap();
@@ -908,6 +1031,8 @@ async fn ensemble_roles_lag_and_leader_change() {
         let m = servers[leader].scrape();
         m.samples.get("synced_followers") == Some(&2.0) && m.samples.get("learners") == Some(&2.0)
     });
+    assert_reports_agree(&servers[leader]);
+    assert_reports_agree(&servers[followers[0]]);
     let m = servers[leader].scrape();
     assert_eq!(m.get("quorum_size"), 3.0);
     assert!(m.get("leader_uptime") >= 0.0);
