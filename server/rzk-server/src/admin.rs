@@ -72,8 +72,8 @@ pub(crate) fn server_stats(r: &Report, leader_uptime_ms: Option<u64>) -> Value {
         "num_alive_client_connections": r.connections,
         "outstanding_requests": r.outstanding_requests,
         "last_processed_zxid": r.zxid,
-        "data_dir_size": r.dirs.data_dir,
-        "log_dir_size": r.dirs.log_dir,
+        "data_dir_size": r.dirs.map(|d| d.data_dir),
+        "log_dir_size": r.dirs.map(|d| d.log_dir),
         "fsync_threshold_exceed_count": 0,
         "auth_failed_count": 0,
         "non_mtlslocal_conn_count": 0,
@@ -399,9 +399,9 @@ pub fn run(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value
             // voter) before this leader restarts. Answers when another member leads, or the error.
             transfer_leadership(s, st.as_ref(), query, &mut out);
         }
-        "server_stats" => srvr_fields(&Report::take(s), obs.leader_uptime_ms(), &mut out),
+        "server_stats" => srvr_fields(&Report::take_with_dirs(s), obs.leader_uptime_ms(), &mut out),
         "stats" => {
-            srvr_fields(&Report::take(s), obs.leader_uptime_ms(), &mut out);
+            srvr_fields(&Report::take_with_dirs(s), obs.leader_uptime_ms(), &mut out);
             out.insert("connections".into(), connections(s, false));
             out.insert("secure_connections".into(), json!([]));
         }

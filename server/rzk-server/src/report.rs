@@ -196,7 +196,8 @@ pub struct Report {
     pub uptime_ms: u64,
     pub open_fds: Option<u64>,
     pub max_fds: Option<u64>,
-    pub dirs: DirSizes,
+    /// Only when asked for ([`Report::take_with_dirs`]): measuring walks the directories.
+    pub dirs: Option<DirSizes>,
     /// This member's Raft status (None until replication started).
     pub raft: Option<RaftStatus>,
     /// Voting members, in an ensemble.
@@ -210,7 +211,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// Reads everything now.
+    /// Reads everything now, except the directory sizes.
     pub fn take(s: &Shared) -> Report {
         let st = s.raft.get().map(|r| r.status());
         let distributed = s.cfg.is_distributed();
@@ -254,7 +255,7 @@ impl Report {
                 .ok()
                 .map(|d| d.count() as u64),
             max_fds: max_fds(),
-            dirs: DirSizes::of(&s.cfg),
+            dirs: None,
             quorum_size: st
                 .as_ref()
                 .filter(|_| distributed)
@@ -263,6 +264,14 @@ impl Report {
             commit_index: st.as_ref().and_then(commit_index),
             quorum_healthy: quorum_healthy(&s.cfg, st.as_ref()),
             raft: st,
+        }
+    }
+
+    /// [`Report::take`] with the directory sizes.
+    pub fn take_with_dirs(s: &Shared) -> Report {
+        Report {
+            dirs: Some(DirSizes::of(&s.cfg)),
+            ..Report::take(s)
         }
     }
 
@@ -381,10 +390,10 @@ mod tests {
             uptime_ms: 98765,
             open_fds: Some(33),
             max_fds: Some(4096),
-            dirs: DirSizes {
+            dirs: Some(DirSizes {
                 data_dir: 2048,
                 log_dir: 1024,
-            },
+            }),
             raft: None,
             quorum_size: Some(3),
             replication: Some(Replication {
