@@ -121,6 +121,10 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
         c.snap_count = n.max(2);
         Ok(())
     }),
+    ("snapSizeLimitInKb", |c, v, x| {
+        c.snap_size_limit_kb = x.val(any_int(v))?;
+        Ok(())
+    }),
     ("preAllocSize", |c, v, x| {
         c.pre_alloc_size_kb = x.val(decoded_positive(v, i64::MAX))? as u64;
         Ok(())
@@ -446,7 +450,6 @@ const IGNORED_KEYS: &[&str] = &[
     "connectToLearnerMasterLimit",
     "quorum.cnxn.threads.size",
     "maxCnxns",
-    "snapSizeLimitInKb",
     "txnLogSizeLimitInKb",
     "commitLogCount",
     "maxResponseCacheSize",

@@ -180,6 +180,9 @@ pub struct ServerConfig {
     pub global_outstanding_limit: u32,
     /// `snapCount`, default 100000 (values below 2 become 2, as in ZooKeeper).
     pub snap_count: u32,
+    /// `snapSizeLimitInKb`: a snapshot once the log written since the last one exceeds this;
+    /// 0 or less disables the limit. Default 4194304 (4 GiB), as in ZooKeeper.
+    pub snap_size_limit_kb: i64,
     /// `preAllocSize` in KiB, default 65536 (64 MiB).
     pub pre_alloc_size_kb: u64,
     /// `syncEnabled` (observers log transactions to disk), default true.
@@ -257,6 +260,7 @@ impl ServerConfig {
             jute_max_buffer: DEFAULT_JUTE_MAX_BUFFER,
             global_outstanding_limit: 1000,
             snap_count: 100_000,
+            snap_size_limit_kb: 4_194_304,
             pre_alloc_size_kb: 65536,
             sync_enabled: true,
             force_sync: true,

@@ -14,6 +14,7 @@ mod leader;
 mod log_store;
 mod network;
 mod node;
+mod snapshot_policy;
 mod state_machine;
 mod types;
 
@@ -23,5 +24,6 @@ pub use leader::MembershipChange;
 pub use node::{
     MembersView, Pending, RaftNode, RaftNodeConfig, RaftStatus, Role, TouchSink, SYNCED_LAG,
 };
+pub use snapshot_policy::SnapshotPolicy;
 pub use state_machine::ApplyHook;
 pub use types::Member;

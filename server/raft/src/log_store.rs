@@ -36,13 +36,19 @@ fn decode_entry(index: u64, bytes: &[u8]) -> Result<RaftEntry, StorageError> {
 pub struct LogStore {
     writer: Arc<LogWriter>,
     meta: Arc<MetaStore>,
+    counters: Arc<crate::snapshot_policy::Counters>,
 }
 
 impl LogStore {
-    pub fn new(writer: LogWriter, meta: MetaStore) -> Self {
+    pub fn new(
+        writer: LogWriter,
+        meta: MetaStore,
+        counters: Arc<crate::snapshot_policy::Counters>,
+    ) -> Self {
         LogStore {
             writer: Arc::new(writer),
             meta: Arc::new(meta),
+            counters,
         }
     }
 
@@ -94,8 +100,11 @@ impl RaftLogReader<TypeConfig> for Reader {
         &mut self,
         range: RB,
     ) -> Result<Vec<RaftEntry>, StorageError> {
+        // Entries older than the cache come from the segment files (positioned reads, mostly
+        // from the page cache: lagging followers, recovery).
         self.log
-            .range(range)
+            .try_range(range)
+            .map_err(|e| sto_err(ErrorSubject::Logs, ErrorVerb::Read, e))?
             .into_iter()
             .map(|(i, b)| decode_entry(i, &b))
             .collect()
@@ -122,7 +131,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let purged: Option<LogId> = self.load(PURGED)?;
         let reader = self.writer.reader();
         let last = match reader.last_index() {
-            Some(i) => match reader.get(i) {
+            Some(i) => match reader
+                .try_get(i)
+                .map_err(|e| sto_err(ErrorSubject::Logs, ErrorVerb::Read, e))?
+            {
                 Some(b) => Some(decode_entry(i, &b)?.log_id),
                 None => purged,
             },
@@ -165,6 +177,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for e in entries {
             let b = crate::format::encode_entry(&e)
                 .map_err(|err| sto_err(ErrorSubject::Log(e.log_id), ErrorVerb::Write, err))?;
+            self.counters
+                .log_bytes
+                .fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
             batch.push((e.log_id.index, b));
         }
         self.writer.append_async(

@@ -34,8 +34,10 @@ pub struct RaftNodeConfig {
     pub observers: BTreeSet<u64>,
     /// Address to accept peer connections on (None: single node, no peers).
     pub listen: Option<String>,
-    /// Take a snapshot (and purge older log) after this many entries.
-    pub snapshot_every: u64,
+    /// When to take a snapshot (and purge older log).
+    pub snapshot: crate::SnapshotPolicy,
+    /// Payload bytes of the newest log entries kept in memory (`rzk.logCacheBytes`).
+    pub log_cache_bytes: usize,
     /// How many snapshot files to keep (ZooKeeper's autopurge.snapRetainCount).
     pub snapshots_keep: usize,
     pub heartbeat_ms: u64,
@@ -140,6 +142,7 @@ impl RaftNode {
     ) -> Result<Self, StartError> {
         let log_opts = LogOptions {
             v1_payload_prefix: crate::format::V1_PREFIX.to_vec(),
+            cache_bytes: cfg.log_cache_bytes,
             ..LogOptions::default()
         };
         let (log, report) = rzk_storage::LogStore::open(&cfg.dir.join("log"), log_opts)?;
@@ -160,16 +163,26 @@ impl RaftNode {
             },
         )?;
         let feature_level = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let sm = StateMachine::open(tree, snapshots, hook, feature_level.clone())?;
+        let counters = Arc::new(crate::snapshot_policy::Counters::default());
+        let sm = StateMachine::open(
+            tree,
+            snapshots,
+            hook,
+            feature_level.clone(),
+            counters.clone(),
+        )?;
         let writer = LogWriter::new(log)?;
-        let store = LogStore::new(writer, meta.clone());
+        let store = LogStore::new(writer, meta.clone(), counters.clone());
 
         let config = Config {
             cluster_name: "rzk".into(),
             heartbeat_interval: cfg.heartbeat_ms,
             election_timeout_min: cfg.election_timeout_ms.0,
             election_timeout_max: cfg.election_timeout_ms.1,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
+            snapshot_policy: match cfg.snapshot.every_entries {
+                Some(n) => SnapshotPolicy::LogsSinceLast(n),
+                None => SnapshotPolicy::Never,
+            },
             max_in_snapshot_log_to_keep: 1000,
             max_payload_entries: 256,
             ..Default::default()
@@ -182,6 +195,11 @@ impl RaftNode {
         let (batch_tx, batch_rx) = mpsc::unbounded_channel();
         let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT as usize));
         tokio::spawn(batcher(raft.clone(), batch_rx, slots.clone()));
+        tokio::spawn(crate::snapshot_policy::run(
+            raft.clone(),
+            cfg.snapshot,
+            counters,
+        ));
         let node = RaftNode {
             inner: Arc::new(Inner {
                 batch_tx,

@@ -36,6 +36,8 @@ pub struct StateMachine {
     current: Option<(SnapshotMeta, Vec<u8>)>,
     /// The cluster feature level as of `last_applied` (shared with the node's status).
     feature_level: Arc<AtomicU32>,
+    /// Transactions applied, for the snapshot policy.
+    counters: Arc<crate::snapshot_policy::Counters>,
 }
 
 impl StateMachine {
@@ -45,6 +47,7 @@ impl StateMachine {
         snapshots: SnapshotStore,
         hook: Arc<dyn ApplyHook>,
         feature_level: Arc<AtomicU32>,
+        counters: Arc<crate::snapshot_policy::Counters>,
     ) -> Result<Self, rzk_storage::StorageError> {
         feature_level.store(format::FEATURE_LEVEL_V1, Ordering::SeqCst);
         let mut sm = StateMachine {
@@ -55,6 +58,7 @@ impl StateMachine {
             hook,
             current: None,
             feature_level,
+            counters,
         };
         if let Some(snap) = sm.snapshots.load_latest()? {
             match (
@@ -170,6 +174,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     out.push(Vec::new());
                 }
                 EntryPayload::Normal(batch) => {
+                    self.counters
+                        .txns
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let mut results = Vec::with_capacity(batch.len());
                     for (pos, entry) in batch.iter().enumerate() {
                         let zxid = zxid_of(index, pos);

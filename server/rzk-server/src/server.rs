@@ -313,11 +313,21 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
     } else {
         None
     };
-    let snapshot_every = cfg
-        .rzk_knob("snapshotEveryEntries")
+    // ZooKeeper's snapshot triggers (transactions, log size); rzk.snapshotEveryEntries switches
+    // to counting Raft entries instead (tests).
+    let snapshot = rzk_raft::SnapshotPolicy {
+        snap_count: cfg.snap_count.max(2) as u64,
+        size_limit_bytes: (cfg.snap_size_limit_kb > 0)
+            .then(|| (cfg.snap_size_limit_kb as u64).saturating_mul(1024)),
+        every_entries: cfg
+            .rzk_knob("snapshotEveryEntries")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|n| n.max(100)),
+    };
+    let log_cache_bytes = cfg
+        .rzk_knob("logCacheBytes")
         .and_then(|v| v.parse().ok())
-        .unwrap_or(cfg.snap_count as u64)
-        .max(100);
+        .unwrap_or(16 * 1024 * 1024);
     let tick = cfg.tick_time as u64;
     let sink = {
         let weak = Arc::downgrade(&shared);
@@ -340,7 +350,8 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         members,
         observers,
         listen,
-        snapshot_every,
+        snapshot,
+        log_cache_bytes,
         snapshots_keep: cfg.snap_retain_count.max(3) as usize,
         // openraft 0.9 uses the heartbeat interval as the AppendEntries deadline, so it must cover a
         // peer round trip plus a follower fsync under load; elections follow after lease + timeout.

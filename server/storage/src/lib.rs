@@ -80,8 +80,8 @@ mod writer;
 
 pub use crate::error::StorageError;
 pub use crate::log::{
-    LogOptions, LogReader, LogStats, LogStore, RecoveryReport, TailTruncation, RECORD_HEADER_LEN,
-    SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_V1,
+    Entries, LogOptions, LogReader, LogStats, LogStore, RecoveryReport, TailTruncation,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, SEGMENT_VERSION_V1,
 };
 pub use crate::meta::MetaStore;
 pub use crate::snapshot::{Snapshot, SnapshotId, SnapshotOptions, SnapshotStore};

@@ -16,7 +16,7 @@ pub type Done = Box<dyn FnOnce(Result<(), StorageError>) + Send + 'static>;
 /// sustained load.
 const MAX_BATCH: usize = 4096;
 
-enum Request {
+enum Op {
     Append {
         entries: Vec<(u64, Arc<[u8]>)>,
         done: Done,
@@ -32,6 +32,13 @@ enum Request {
         upto: u64,
         done: Done,
     },
+}
+
+/// A queued operation, with the in-memory truncation count when it was queued (the writer
+/// evicts cached entries only while no newer truncation is pending: see `MemLog::evict`).
+struct Request {
+    op: Op,
+    truncations: u64,
 }
 
 /// Group-commit front end for a [`LogStore`].
@@ -72,11 +79,14 @@ fn call(done: Done, result: Result<(), StorageError>) {
     }
 }
 
-fn commit(disk: &mut DiskLog, pending: &mut Vec<Done>) {
+fn commit(disk: &mut DiskLog, pending: &mut Vec<Done>, truncations: u64) {
     if pending.is_empty() {
         return;
     }
     let r = disk.sync();
+    if r.is_ok() {
+        disk.shared.evict(disk.written_upto(), truncations);
+    }
     for done in pending.drain(..) {
         call(done, r.clone());
     }
@@ -85,6 +95,7 @@ fn commit(disk: &mut DiskLog, pending: &mut Vec<Done>) {
 fn run(mut disk: DiskLog, rx: Receiver<Request>) -> DiskLog {
     let mut pending: Vec<Done> = Vec::new();
     let mut batch: Vec<Request> = Vec::new();
+    let mut seen = 0;
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -94,8 +105,10 @@ fn run(mut disk: DiskLog, rx: Receiver<Request>) -> DiskLog {
             }
         }
         for req in batch.drain(..) {
-            match req {
-                Request::Append { entries, done } => {
+            // The files match the in-memory log as of `seen` only once this request is done.
+            let t = req.truncations;
+            match req.op {
+                Op::Append { entries, done } => {
                     let mut result = Ok(());
                     for (index, payload) in &entries {
                         if let Err(e) = disk.write_entry(*index, payload) {
@@ -118,18 +131,19 @@ fn run(mut disk: DiskLog, rx: Receiver<Request>) -> DiskLog {
                         }
                     }
                 }
-                Request::Flush { done } => pending.push(done),
-                Request::Truncate { from, done } => {
-                    commit(&mut disk, &mut pending);
+                Op::Flush { done } => pending.push(done),
+                Op::Truncate { from, done } => {
+                    commit(&mut disk, &mut pending, seen);
                     call(done, disk.truncate_from(from));
                 }
-                Request::Purge { upto, done } => {
-                    commit(&mut disk, &mut pending);
+                Op::Purge { upto, done } => {
+                    commit(&mut disk, &mut pending, seen);
                     call(done, disk.purge_upto(upto));
                 }
             }
+            seen = t;
         }
-        commit(&mut disk, &mut pending);
+        commit(&mut disk, &mut pending, seen);
     }
     disk
 }
@@ -196,13 +210,21 @@ impl LogWriter {
             mem.push(*i, d.clone());
         }
         // Sending while holding the lock keeps queue order == in-memory order.
-        self.send(Request::Append { entries, done });
+        let truncations = mem.truncations;
+        self.send(Request {
+            op: Op::Append { entries, done },
+            truncations,
+        });
     }
 
     /// `done` runs once everything queued before this call is durable.
     pub fn flush_async(&self, done: Done) {
         let _mem = self.shared.mem_write();
-        self.send(Request::Flush { done });
+        let truncations = _mem.truncations;
+        self.send(Request {
+            op: Op::Flush { done },
+            truncations,
+        });
     }
 
     /// Queues a truncation of all entries with index >= `from` (removed from memory at once);
@@ -215,7 +237,11 @@ impl LogWriter {
             return;
         }
         mem.truncate_from(from);
-        self.send(Request::Truncate { from, done });
+        let truncations = mem.truncations;
+        self.send(Request {
+            op: Op::Truncate { from, done },
+            truncations,
+        });
     }
 
     /// Queues a purge of all entries with index <= `upto` (removed from memory at once);
@@ -228,7 +254,11 @@ impl LogWriter {
             return;
         }
         mem.purge_upto(upto);
-        self.send(Request::Purge { upto, done });
+        let truncations = mem.truncations;
+        self.send(Request {
+            op: Op::Purge { upto, done },
+            truncations,
+        });
     }
 
     /// Processes everything queued, stops the thread and hands the [`LogStore`] back.
@@ -248,11 +278,11 @@ fn disk_dir(disk: &DiskLog) -> std::path::PathBuf {
 }
 
 fn fail_request(req: Request, err: StorageError) {
-    let done = match req {
-        Request::Append { done, .. }
-        | Request::Flush { done }
-        | Request::Truncate { done, .. }
-        | Request::Purge { done, .. } => done,
+    let done = match req.op {
+        Op::Append { done, .. }
+        | Op::Flush { done }
+        | Op::Truncate { done, .. }
+        | Op::Purge { done, .. } => done,
     };
     call(done, Err(err));
 }

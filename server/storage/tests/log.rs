@@ -11,8 +11,12 @@ use common::{
 };
 use rzk_storage::{LogOptions, LogStore, StorageError, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 
+/// Small segments, and no cache: every durable entry is read back from the files.
 fn small() -> LogOptions {
-    LogOptions::with_segment_bytes(1024)
+    LogOptions {
+        cache_bytes: 0,
+        ..LogOptions::with_segment_bytes(1024)
+    }
 }
 
 fn open(dir: &Path, opts: LogOptions) -> LogStore {
