@@ -10,6 +10,7 @@ mod error;
 mod features;
 mod format;
 mod forward;
+pub mod import;
 mod leader;
 mod log_store;
 mod network;

@@ -9,7 +9,7 @@ use std::ops::RangeBounds;
 use std::sync::Arc;
 
 const VOTE: &str = "vote";
-const PURGED: &str = "purged";
+pub(crate) const PURGED: &str = "purged";
 
 fn sto_err(
     subject: ErrorSubject<u64>,

@@ -3,6 +3,10 @@
 //! rzk-server start-foreground [zoo.cfg]   run in the foreground (no config: 127.0.0.1:2181, ./rzk-data)
 //! rzk-server start [zoo.cfg]              run in the background, pidfile in dataDir
 //! rzk-server stop|status|restart [zoo.cfg]
+//! rzk-server import-zookeeper ZK_DATA_DIR RZK_DATA_DIR [--config zoo.cfg]   ZooKeeper's data -> rzk
+//! rzk-server export-zookeeper RZK_DATA_DIR OUT_DIR                         rzk -> ZooKeeper snapshot
+
+mod migrate;
 
 use anyhow::{bail, Context};
 use rzk_config::ServerConfig;
@@ -174,10 +178,12 @@ fn real_main() -> anyhow::Result<()> {
                 Err(e) => bail!("Error contacting service. It is probably not running. ({e})"),
             }
         }
+        "import-zookeeper" => migrate::import(&args[2..]),
+        "export-zookeeper" => migrate::export(&args[2..]),
         "version" | "--version" => {
             println!("rzk-server {}", rzk_server::fourlw::VERSION);
             Ok(())
         }
-        other => bail!("usage: rzk-server {{start|start-foreground|stop|restart|status|version}} [zoo.cfg] (got {other:?})"),
+        other => bail!("usage: rzk-server {{start|start-foreground|stop|restart|status|version|import-zookeeper|export-zookeeper}} [zoo.cfg] (got {other:?})"),
     }
 }

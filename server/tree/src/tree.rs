@@ -181,6 +181,52 @@ impl DataTree {
         t
     }
 
+    /// A tree holding another store's znodes (rzk-server's `import-zookeeper`): each
+    /// `(path, data, acl, stat)` is kept as given, `stat.cversion` as ZooKeeper persists it
+    /// (child creations: the sequence counter). Children are derived from the paths; the
+    /// system nodes of [`DataTree::new`] that `nodes` lacks are kept. A node whose parent is
+    /// missing is refused (`Err(path)`).
+    pub fn from_parts(
+        nodes: impl IntoIterator<Item = (String, Option<Vec<u8>>, Vec<Acl>, Stat)>,
+        sessions: BTreeMap<i64, SessionInfo>,
+        last_zxid: i64,
+    ) -> Result<DataTree, String> {
+        let mut t = DataTree::new();
+        for (p, data, acl, stat) in nodes {
+            t.nodes.insert(
+                p.as_str().into(),
+                Box::new(Node {
+                    data,
+                    acl: Arc::new(acl),
+                    stat,
+                    children: BTreeSet::new(),
+                }),
+            );
+        }
+        for n in t.nodes.values_mut() {
+            n.children.clear();
+        }
+        let paths: Vec<String> = t.nodes.keys().map(|k| k.to_string()).collect();
+        for p in &paths {
+            if p == "/" {
+                continue;
+            }
+            if path::validate(p).is_err() {
+                return Err(p.clone());
+            }
+            match t.nodes.get_mut(path::parent(p)) {
+                Some(parent) => {
+                    parent.children.insert(path::name(p).to_string());
+                }
+                None => return Err(p.clone()),
+            }
+        }
+        t.sessions = sessions;
+        t.last_zxid = last_zxid;
+        t.rebuild_indexes();
+        Ok(t)
+    }
+
     /// Rebuilds the derived indexes after deserializing a snapshot.
     pub fn rebuild_indexes(&mut self) {
         self.ephemerals.clear();
