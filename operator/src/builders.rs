@@ -40,10 +40,11 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, ExecAction,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, ExecAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -76,6 +77,15 @@ pub const CONFIG_HASH_ANNOTATION: &str = "rzk.dev/config-hash";
 pub const TEMPLATE_HASH_ANNOTATION: &str = "rzk.dev/template-hash";
 /// Label of the per-revision zoo.cfg ConfigMaps (value: `zoo.cfg`).
 pub const CONFIG_LABEL: &str = "rzk.dev/config";
+/// Uid and gid the server runs as (the `rzk` user of the server image, deploy/Dockerfile).
+pub const SERVER_UID: i64 = 1000;
+/// Mount path of the server's scratch emptyDir (the root filesystem is read-only).
+pub const TMP_DIR: &str = "/tmp";
+/// A leader that gets SIGTERM hands its leadership over within this bound (rzk-server).
+pub const SIGTERM_HANDOVER_SECONDS: i64 = 8;
+/// Default `terminationGracePeriodSeconds`: the hand-over, then 30 s to close the sessions and
+/// flush the log.
+pub const DEFAULT_TERMINATION_GRACE_SECONDS: i64 = SIGTERM_HANDOVER_SECONDS + 30;
 /// Four-letter words the operator and the probes use (added to a user's whitelist).
 pub const REQUIRED_4LW: [&str; 4] = ["srvr", "ruok", "conf", "mntr"];
 /// `app.kubernetes.io/name` of everything the operator creates.
@@ -192,11 +202,22 @@ fn owner_ref(zk: &ZookeeperCluster) -> OwnerReference {
         })
 }
 
+/// Metadata of an owned object: the cluster's own labels and annotations (but kubectl's
+/// `kubectl.kubernetes.io/*` bookkeeping), then the operator's labels, which win.
 fn meta(zk: &ZookeeperCluster, name: String) -> ObjectMeta {
+    let mut l = zk.labels().clone();
+    l.extend(labels(zk));
+    let annotations: BTreeMap<String, String> = zk
+        .annotations()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     ObjectMeta {
         name: Some(name),
         namespace: zk.namespace(),
-        labels: Some(labels(zk)),
+        labels: Some(l),
+        annotations: (!annotations.is_empty()).then_some(annotations),
         owner_references: Some(vec![owner_ref(zk)]),
         ..Default::default()
     }
@@ -400,7 +421,10 @@ pub fn client_service(zk: &ZookeeperCluster) -> Service {
     let p = &zk.spec.ports;
     let mut metadata = meta(zk, client_service_name(zk));
     if !zk.spec.service.annotations.is_empty() {
-        metadata.annotations = Some(zk.spec.service.annotations.clone());
+        metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .extend(zk.spec.service.annotations.clone());
     }
     Service {
         metadata,
@@ -471,6 +495,97 @@ pub fn srvr_probe_command(client_port: i32) -> Vec<String> {
     ]
 }
 
+/// `base` with the fields `over` sets replaced (a shallow, field-by-field merge of two
+/// Kubernetes objects of the same type).
+fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(base: T, over: Option<&T>) -> T {
+    let Some(over) = over else { return base };
+    let (Ok(serde_json::Value::Object(mut b)), Ok(serde_json::Value::Object(o))) =
+        (serde_json::to_value(&base), serde_json::to_value(over))
+    else {
+        return base;
+    };
+    b.extend(o.into_iter().filter(|(_, v)| !v.is_null()));
+    serde_json::from_value(serde_json::Value::Object(b)).unwrap_or(base)
+}
+
+/// The security context of every container: the Pod Security "restricted" level by default,
+/// `podTemplate.containerSecurityContext` merged over it.
+pub fn container_security_context(zk: &ZookeeperCluster) -> SecurityContext {
+    let restricted = SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        run_as_non_root: Some(true),
+        run_as_user: Some(SERVER_UID),
+        run_as_group: Some(SERVER_UID),
+        read_only_root_filesystem: Some(true),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let over = zk.spec.pod_template.as_ref();
+    overlay(
+        restricted,
+        over.and_then(|o| o.container_security_context.as_ref()),
+    )
+}
+
+/// The pod security context: uid/gid/fsGroup 1000 (the data volume is writable), runAsNonRoot,
+/// seccomp RuntimeDefault; `podTemplate.securityContext` merged over it.
+pub fn pod_security_context(zk: &ZookeeperCluster) -> PodSecurityContext {
+    let default = PodSecurityContext {
+        run_as_user: Some(SERVER_UID),
+        run_as_group: Some(SERVER_UID),
+        fs_group: Some(SERVER_UID),
+        run_as_non_root: Some(true),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let over = zk.spec.pod_template.as_ref();
+    overlay(default, over.and_then(|o| o.security_context.as_ref()))
+}
+
+fn requirements(req: [(&str, &str); 2], lim: [(&str, &str); 2]) -> ResourceRequirements {
+    let q = |l: [(&str, &str); 2]| {
+        l.iter()
+            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+            .collect::<BTreeMap<_, _>>()
+    };
+    ResourceRequirements {
+        requests: Some(q(req)),
+        limits: Some(q(lim)),
+        ..Default::default()
+    }
+}
+
+/// The server container's resources: `spec.resources`, else requests and limits for CPU and
+/// memory (never BestEffort; accepted by a quota that requires both).
+pub fn server_resources(zk: &ZookeeperCluster) -> ResourceRequirements {
+    zk.spec.resources.clone().unwrap_or_else(|| {
+        requirements(
+            [("cpu", "100m"), ("memory", "256Mi")],
+            [("cpu", "1"), ("memory", "1Gi")],
+        )
+    })
+}
+
+/// The init container's resources: `spec.initResources`, else small requests and limits.
+pub fn init_resources(zk: &ZookeeperCluster) -> ResourceRequirements {
+    zk.spec.init_resources.clone().unwrap_or_else(|| {
+        requirements(
+            [("cpu", "10m"), ("memory", "16Mi")],
+            [("cpu", "100m"), ("memory", "64Mi")],
+        )
+    })
+}
+
 /// Shell run by the init container `init-myid` (see the module documentation). Needs `sh`,
 /// `cat`, `grep` and `find` (busybox has them).
 pub const INIT_MYID_SCRIPT: &str = r#"set -eu
@@ -534,6 +649,8 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
         volume_mounts: Some(vec![data_mount.clone(), members_mount.clone()]),
         // The reason of a refusal (exit 3) shows in the pod status.
         termination_message_policy: Some("FallbackToLogsOnError".into()),
+        resources: Some(init_resources(zk)),
+        security_context: Some(container_security_context(zk)),
         ..Default::default()
     };
     env.extend(overrides.env.iter().cloned());
@@ -564,19 +681,35 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
             failure_threshold: Some(2),
             ..Default::default()
         }),
+        // Liveness and readiness start once the server answers `ruok` (up to 5 minutes, e.g.
+        // loading a large snapshot).
+        startup_probe: Some(Probe {
+            exec: Some(ExecAction {
+                command: Some(ruok_probe_command(p.client)),
+            }),
+            period_seconds: Some(2),
+            timeout_seconds: Some(3),
+            failure_threshold: Some(150),
+            ..Default::default()
+        }),
         liveness_probe: Some(Probe {
             exec: Some(ExecAction {
                 command: Some(ruok_probe_command(p.client)),
             }),
-            initial_delay_seconds: Some(10),
             period_seconds: Some(10),
             timeout_seconds: Some(3),
             failure_threshold: Some(6),
             ..Default::default()
         }),
-        resources: s.resources.clone(),
+        resources: Some(server_resources(zk)),
+        security_context: Some(container_security_context(zk)),
         volume_mounts: Some(vec![
             data_mount,
+            VolumeMount {
+                name: "tmp".into(),
+                mount_path: TMP_DIR.into(),
+                ..Default::default()
+            },
             VolumeMount {
                 name: "config".into(),
                 mount_path: CONF_DIR.into(),
@@ -623,15 +756,6 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
             c
         })
         .collect();
-    let security_context = overrides.security_context.clone().or_else(|| {
-        Some(PodSecurityContext {
-            run_as_user: Some(1000),
-            run_as_group: Some(1000),
-            fs_group: Some(1000),
-            run_as_non_root: Some(true),
-            ..Default::default()
-        })
-    });
 
     let pod_spec = PodSpec {
         init_containers: Some(vec![init]),
@@ -653,6 +777,14 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
                 }),
                 ..Default::default()
             },
+            Volume {
+                name: "tmp".into(),
+                empty_dir: Some(EmptyDirVolumeSource {
+                    size_limit: Some(Quantity("64Mi".into())),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
         ]),
         affinity,
         tolerations: (!s.tolerations.is_empty()).then(|| s.tolerations.clone()),
@@ -661,10 +793,18 @@ pub fn statefulset(zk: &ZookeeperCluster, replicas: i32, zoo_cfg: &str) -> State
             .then(|| overrides.node_selector.clone()),
         priority_class_name: overrides.priority_class_name.clone(),
         service_account_name: overrides.service_account_name.clone(),
-        security_context,
+        security_context: Some(pod_security_context(zk)),
+        // The servers do not talk to the Kubernetes API.
+        automount_service_account_token: Some(
+            overrides.automount_service_account_token.unwrap_or(false),
+        ),
         image_pull_secrets: (!overrides.image_pull_secrets.is_empty())
             .then(|| overrides.image_pull_secrets.clone()),
-        termination_grace_period_seconds: overrides.termination_grace_period_seconds,
+        termination_grace_period_seconds: Some(
+            overrides
+                .termination_grace_period_seconds
+                .unwrap_or(DEFAULT_TERMINATION_GRACE_SECONDS),
+        ),
         ..Default::default()
     };
 

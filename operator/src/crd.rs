@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration,
-    TopologySpreadConstraint,
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements,
+    SecurityContext, Toleration, TopologySpreadConstraint,
 };
 use kube::{CustomResource, CustomResourceExt, KubeSchema};
 use schemars::JsonSchema;
@@ -46,6 +46,7 @@ pub const DEFAULT_VERSION: &str = "0.1.0";
     doc = "A ZooKeeper-compatible rzk ensemble run by rzk-operator: a StatefulSet of servers, their zoo.cfg, a headless Service for peers, a client Service and a PodDisruptionBudget."
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("(has(self.storage) && has(self.storage.storageClassName) ? self.storage.storageClassName : '') == (has(oldSelf.storage) && has(oldSelf.storage.storageClassName) ? oldSelf.storage.storageClassName : '')").message("storage.storageClassName is immutable: it cannot be added, changed or removed once the cluster exists (StatefulSet volumeClaimTemplates cannot change)").field_path(".storage.storageClassName"))]
 pub struct ZookeeperClusterSpec {
     /// Number of servers in the ensemble (1 to 9). Odd counts are recommended: an even count
     /// tolerates no more failures than one server fewer (4 servers survive 1 failure, like 3).
@@ -80,12 +81,14 @@ pub struct ZookeeperClusterSpec {
     /// Extra zoo.cfg keys (e.g. `tickTime: "2000"`, `maxClientCnxns: "100"`,
     /// `autopurge.snapRetainCount: "5"`). Keys the operator owns (`dataDir`, `dataLogDir`,
     /// `clientPort`, `clientPortAddress`, `server.N`, `dynamicConfigFile`, `reconfigEnabled`,
-    /// `standaloneEnabled`, `DigestAuthenticationProvider.superDigest`) cannot be set here. A
+    /// `standaloneEnabled`, `DigestAuthenticationProvider.superDigest`) and the ports it
+    /// exposes (`admin.serverPort`, `metricsProvider.httpPort`: see `ports`) cannot be set here. A
     /// `4lw.commands.whitelist` is extended with the words the operator needs (srvr, ruok,
     /// conf, mntr). A change rolls the servers one at a time (leader last).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
     #[x_kube(validation = kube::core::Rule::new("self.all(k, !(k in ['dataDir', 'dataLogDir', 'clientPort', 'clientPortAddress', 'dynamicConfigFile', 'reconfigEnabled', 'standaloneEnabled', 'DigestAuthenticationProvider.superDigest', 'zookeeper.DigestAuthenticationProvider.superDigest']) && !k.startsWith('server.'))").message("config may not set dataDir, dataLogDir, clientPort, clientPortAddress, dynamicConfigFile, reconfigEnabled, standaloneEnabled, the superDigest or server.N: the operator manages them"))]
+    #[x_kube(validation = kube::core::Rule::new("!('admin.serverPort' in self) && !('metricsProvider.httpPort' in self) && !('secureClientPort' in self)").message("config may not set admin.serverPort, metricsProvider.httpPort or secureClientPort: set spec.ports.admin / spec.ports.metrics instead (the pod ports and Services follow them; TLS is not supported)"))]
     pub config: BTreeMap<String, String>,
 
     /// Persistent storage of each server (one PersistentVolumeClaim per pod, from the
@@ -93,9 +96,17 @@ pub struct ZookeeperClusterSpec {
     #[serde(default)]
     pub storage: StorageSpec,
 
-    /// CPU/memory requests and limits of the server container.
+    /// CPU/memory requests and limits of the server container. When unset: requests cpu
+    /// 100m, memory 256Mi; limits cpu 1, memory 1Gi (so the pods are never BestEffort and pass
+    /// a ResourceQuota that requires requests and limits). When set, it is used as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// CPU/memory requests and limits of the init container `init-myid` (it writes the server
+    /// id; a shell script). When unset: requests cpu 10m, memory 16Mi; limits cpu 100m, memory
+    /// 64Mi. When set, it is used as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_resources: Option<ResourceRequirements>,
 
     /// Scheduling affinity of the server pods. When unset, a preferred pod anti-affinity
     /// spreads servers across nodes.
@@ -173,12 +184,16 @@ pub struct StorageSpec {
     /// Size of each server's PersistentVolumeClaim (a Kubernetes quantity, e.g. `10Gi`).
     #[serde(default = "default_storage_size")]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("storage.size is immutable (StatefulSet volumeClaimTemplates cannot change)"))]
-    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"))]
+    #[x_kube(validation = kube::core::Rule::new("isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))").message("storage.size must be a quantity greater than 0, e.g. 10Gi"))]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+    )]
     pub size: String,
 
-    /// StorageClass of the claims; the cluster's default class when unset. Immutable.
+    /// StorageClass of the claims; the cluster's default class when unset. Immutable: it
+    /// cannot be added, changed or removed once the cluster exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("storage.storageClassName is immutable"))]
     pub storage_class_name: Option<String>,
 
     /// What happens to the claims when the ZookeeperCluster is deleted: `Retain` (default)
@@ -318,16 +333,31 @@ pub struct PodTemplateOverrides {
     /// ServiceAccount the server pods run as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
-    /// Pod security context. Defaults to fsGroup 1000 so the data volume is writable.
+    /// Pod security context, merged field by field over the default: runAsUser/runAsGroup/
+    /// fsGroup 1000 (the data volume is writable by the server), runAsNonRoot, seccompProfile
+    /// RuntimeDefault (the Pod Security "restricted" level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_context: Option<PodSecurityContext>,
+    /// Security context of every container (the server and `init-myid`), merged field by
+    /// field over the default, which passes the Pod Security "restricted" level:
+    /// allowPrivilegeEscalation false, capabilities drop ALL, runAsNonRoot, runAsUser/runAsGroup
+    /// 1000, readOnlyRootFilesystem (the server writes only to its data volume; /tmp is an
+    /// emptyDir), seccompProfile RuntimeDefault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_security_context: Option<SecurityContext>,
+    /// Mount a ServiceAccount token into the server pods. Default false: the servers do not
+    /// talk to the Kubernetes API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
     /// Secrets used to pull the image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<LocalObjectReference>,
     /// Extra environment variables of the server container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
-    /// Grace period for a server to shut down, in seconds.
+    /// Grace period for a server to shut down, in seconds. Default 38: a leader that gets
+    /// SIGTERM first hands its leadership over (at most 8 s), then closes its sessions and
+    /// flushes its log. Below 8 a leader may be killed mid hand-over (an election instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub termination_grace_period_seconds: Option<i64>,
@@ -502,12 +532,41 @@ fn default_max_unavailable() -> i32 {
 pub fn crd_yaml() -> String {
     let mut crd = serde_json::to_value(ZookeeperCluster::crd()).expect("CRD serializes");
     unwrap_descriptions(&mut crd);
+    quantity_patterns(&mut crd);
     let yaml = serde_saphyr::to_string(&crd).expect("CRD serializes to YAML");
     format!(
         "# Generated by `rzk-operator crd` from operator/src/crd.rs -- do not edit.\n\
          # Regenerate: cargo run -p rzk-operator -- crd > crds/zookeepercluster.yaml\n\
          # (and copy it to charts/rzk-operator/crds/zookeepercluster.yaml)\n{yaml}"
     )
+}
+
+/// Pattern of a Kubernetes quantity (resource.Quantity's parser).
+pub const QUANTITY_PATTERN: &str = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
+
+/// k8s-openapi's schema of a Quantity (`resources.requests.cpu`, ...) accepts any string: give
+/// every such node the quantity pattern, so the API server refuses e.g. `cpu: lots` naming the
+/// field, and a one-line description instead of the type's long essay.
+fn quantity_patterns(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let is_quantity = map.get("x-kubernetes-int-or-string") == Some(&true.into())
+                && map
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .is_some_and(|d| d.starts_with("Quantity is a fixed-point"));
+            if is_quantity {
+                map.insert(
+                    "description".into(),
+                    "A Kubernetes quantity, e.g. 500m, 2, 256Mi, 1.5Gi.".into(),
+                );
+                map.insert("pattern".into(), QUANTITY_PATTERN.into());
+            }
+            map.values_mut().for_each(quantity_patterns);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(quantity_patterns),
+        _ => {}
+    }
 }
 
 /// Doc comments are wrapped at ~100 columns; join single line breaks inside a paragraph so that

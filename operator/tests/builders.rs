@@ -239,7 +239,7 @@ fn statefulset_shape() {
         .as_ref()
         .unwrap()
         .iter()
-        .map(|v| v.config_map.as_ref().unwrap().name.clone())
+        .filter_map(|v| v.config_map.as_ref().map(|c| c.name.clone()))
         .collect();
     assert_eq!(
         vols,

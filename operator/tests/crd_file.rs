@@ -50,3 +50,56 @@ fn crd_yaml_round_trips() {
     );
     assert_eq!(crd.spec.names.short_names.as_ref().unwrap()[0], "zk");
 }
+
+/// The schema refuses the mistakes `tests/k8s/e2e.sh` submits to a real API server: here, that
+/// the rules and patterns are in the generated CRD where the API server will find them.
+#[test]
+fn schema_catches_mistakes() {
+    let crd: serde_json::Value =
+        serde_saphyr::from_str(&rzk_operator::crd::crd_yaml()).expect("CRD YAML parses");
+    let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    let rules = |v: &serde_json::Value| -> Vec<String> {
+        v["x-kubernetes-validations"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["rule"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let p = &spec["properties"];
+    for res in ["resources", "initResources"] {
+        for kind in ["requests", "limits"] {
+            let q = &p[res]["properties"][kind]["additionalProperties"];
+            assert_eq!(
+                q["pattern"].as_str(),
+                Some(rzk_operator::crd::QUANTITY_PATTERN),
+                "{res}.{kind}"
+            );
+            assert_eq!(q["x-kubernetes-int-or-string"], true);
+        }
+    }
+    let size = rules(&p["storage"]["properties"]["size"]);
+    assert!(
+        size.iter()
+            .any(|r| r.contains("isGreaterThan(quantity('0'))")),
+        "{size:?}"
+    );
+    // A transition rule on the parent: it fires also when storageClassName did not exist.
+    let spec_rules = rules(spec);
+    assert!(
+        spec_rules
+            .iter()
+            .any(|r| r.contains("oldSelf.storage.storageClassName")
+                && r.contains("has(oldSelf.storage)")),
+        "{spec_rules:?}"
+    );
+    let config = rules(&p["config"]);
+    for key in ["clientPort", "admin.serverPort", "metricsProvider.httpPort"] {
+        assert!(
+            config.iter().any(|r| r.contains(&format!("'{key}'"))),
+            "{key}: {config:?}"
+        );
+    }
+}

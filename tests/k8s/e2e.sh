@@ -9,7 +9,7 @@
 # chart's least-privilege RBAC is what the operator really gets.
 #
 # Env: REPLICAS (default 3; 1 for a one-server ensemble), KEEP=1 leaves everything running,
-#      SKIP_CARGO_BUILD=1 uses the binaries already in target/debug.
+#      SKIP_CARGO_BUILD=1 uses the binaries already built (RZK_BIN_DIR, default ${CARGO_TARGET_DIR:-target}/debug).
 # Prints `N passed, M failed` at the end; exits non-zero on any failure.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -41,6 +41,28 @@ check "operator /healthz" curl -sf "http://$OP_METRICS/healthz" -o /dev/null
 # ---- a ZookeeperCluster ---------------------------------------------------------------------------
 say "ZookeeperCluster e2e with $REPLICAS replica(s)"
 kubectl create namespace "$NS" >/dev/null
+# The namespace enforces the Pod Security "restricted" level (the PodSecurity admission plugin
+# refuses any other pod) and a ResourceQuota that requires CPU/memory requests and limits on
+# every container: the servers' pods must pass both to exist at all.
+kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
+  pod-security.kubernetes.io/enforce-version=latest >/dev/null || die "label namespace"
+kubectl apply -n "$NS" -f - >/dev/null <<EOF || die "ResourceQuota"
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute}
+spec:
+  hard: {requests.cpu: "20", requests.memory: 40Gi, limits.cpu: "40", limits.memory: 80Gi, pods: "20"}
+EOF
+restricted_sc='{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},"runAsNonRoot":true,"runAsUser":1000,"seccompProfile":{"type":"RuntimeDefault"}}'
+for _ in $(seq 1 40); do [ -n "$(kubectl get -n "$NS" resourcequota compute -o jsonpath='{.status.hard.pods}')" ] && break; sleep 0.5; done
+probe_pod() { # name containers-json-fragment: a server dry run of a pod in $NS, its output
+  kubectl run -n "$NS" "$1" --image=x --restart=Never --dry-run=server \
+    --overrides="{\"spec\":{\"containers\":[{\"name\":\"x\",\"image\":\"x\"$2}]}}" 2>&1; }
+limits=',"resources":{"limits":{"cpu":"1","memory":"1Gi"}}'
+pod_says() { local out; out=$(probe_pod "$1" "$2"); grep -q -- "$3" <<<"$out"; } # name fragment expected-output
+check "the namespace refuses a restricted pod without limits (quota)" pod_says q ",\"securityContext\":$restricted_sc" 'must specify'
+check "the namespace refuses a pod with limits but no securityContext (PodSecurity)" pod_says p "$limits" 'violates PodSecurity "restricted'
+check "... and accepts a pod with both" pod_says o ",\"securityContext\":$restricted_sc$limits" 'created (server dry run)'
 manifest() { # replicas [extra spec lines]
   cat <<EOF
 apiVersion: rzk.dev/v1alpha1
@@ -82,6 +104,10 @@ check "member roles: $roles" [ "$roles" = "$want_roles" ]
 check "condition Degraded=False" [ "$(jq_ "[c['status'] for c in s['status']['conditions'] if c['type']=='Degraded'][0]")" = False ]
 check "printer columns show the leader" bash -c "kubectl get -n $NS zk e2e | grep -q ' $LEADER '"
 check "Events recorded for the cluster" bash -c "kubectl get events -n $NS --field-selector involvedObject.kind=ZookeeperCluster -o name | grep -q ."
+check "every pod passed the restricted level and the quota (all $REPLICAS created)" [ "$(kubectl get -n "$NS" pods -l app.kubernetes.io/instance=e2e -o name | wc -l)" = "$REPLICAS" ]
+check "the quota counts the servers' limits" bash -c "kubectl get -n $NS resourcequota compute -o jsonpath='{.status.used.limits\.memory}' | grep -q '[1-9]'"
+check "no pod creation was refused (no FailedCreate Event)" bash -c "! kubectl get events -n $NS --field-selector reason=FailedCreate -o name | grep -q ."
+check "server pods mount no ServiceAccount token" [ "$(kubectl get -n "$NS" pod e2e-0 -o jsonpath='{.spec.automountServiceAccountToken}')" = false ]
 check "owner references on owned objects" bash -c \
   "for o in sts/e2e svc/e2e svc/e2e-headless cm/e2e-members pdb/e2e; do kubectl get -n $NS \$o -o jsonpath='{.metadata.ownerReferences[0].kind}' | grep -q ZookeeperCluster || exit 1; done"
 check "headless Service publishes not-ready addresses" [ "$(kubectl get -n "$NS" svc e2e-headless -o jsonpath='{.spec.publishNotReadyAddresses}')" = true ]
@@ -137,8 +163,17 @@ reject "bad storage size" "should match" "  storage: {size: lots}"
 check "even replica counts are accepted (documented; 3 -> 5 passes through 4)" bash -c \
   "printf 'apiVersion: rzk.dev/v1alpha1\nkind: ZookeeperCluster\nmetadata: {name: even, namespace: $NS}\nspec: {replicas: 4}\n' | kubectl apply --dry-run=server -f - >/dev/null"
 reject "operator-owned membership keys" "the operator manages them" "  config: {reconfigEnabled: \"false\"}"
+reject "a non-quantity resources.requests.cpu" "spec.resources.requests.cpu" "  resources: {requests: {cpu: lots}}"
+reject "a non-quantity initResources.limits.memory" "spec.initResources.limits.memory" "  initResources: {limits: {memory: 1Gig}}"
+reject "storage size 0" "storage.size must be a quantity greater than 0" "  storage: {size: \"0\"}"
+reject "config admin.serverPort (spec.ports.admin)" "set spec.ports.admin" "  config: {admin.serverPort: \"9090\"}"
+reject "config metricsProvider.httpPort (spec.ports.metrics)" "spec.ports.metrics" "  config: {metricsProvider.httpPort: \"7001\"}"
+reject "config clientPort (spec.ports.client)" "clientPort" "  config: {clientPort: \"2182\"}"
 out=$(kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"storage":{"size":"2Gi"}}}' 2>&1)
-check "storage.size is immutable" grep -q "immutable" <<<"$out"
+check "storage.size is immutable" grep -q "storage.size is immutable" <<<"$out"
+out=$(kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"storage":{"storageClassName":"fast"}}}' 2>&1)
+check "storage.storageClassName cannot be added to a live cluster: $(grep -o 'spec.storage.storageClassName.*' <<<"$out" | cut -c1-90)" \
+  grep -q "spec.storage.storageClassName: .*storage.storageClassName is immutable" <<<"$out"
 
 # ---- a config change rolls the servers one at a time, keeping the quorum -------------------------
 say "config change -> rolling restart"

@@ -8,7 +8,9 @@
 #   VOLUMES_DIR ($CACHE/volumes)    the pods' persistent volumes
 #   K8S_API_PORT (26443), K8S_ETCD_PORT (23790), ADDRESS_PREFIX (127.0.1): pods are PREFIX.N
 #   OPERATOR_METRICS_PORT (18080)   the local operator's /metrics
-#   KEEP=1 leaves everything running; SKIP_CARGO_BUILD=1 uses target/debug as it is.
+#   KEEP=1 leaves everything running; SKIP_CARGO_BUILD=1 uses the binaries as they are.
+#   RZK_BIN_DIR (${CARGO_TARGET_DIR:-target}/debug)  where rzk-server and rzk-operator are (and are
+#                                   built: cargo honours CARGO_TARGET_DIR)
 # shellcheck shell=bash
 
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -22,6 +24,7 @@ export K8S_API_PORT="${K8S_API_PORT:-26443}" K8S_ETCD_PORT="${K8S_ETCD_PORT:-237
 ADDRESS_PREFIX="${ADDRESS_PREFIX:-127.0.1}"
 OP_METRICS="127.0.0.1:${OPERATOR_METRICS_PORT:-18080}"
 PY="$ROOT/.cache/venv/bin/python"
+RZK_BIN_DIR="${RZK_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}"
 T_START=$(date +%s)
 passed=0; failed=0
 TAG="${TAG:-e2e}"
@@ -44,7 +47,7 @@ build_all() {
   say "control plane binaries"
   "$ROOT/tests/k8s/build-control-plane.sh" || die "build-control-plane.sh"
   if [ "${SKIP_CARGO_BUILD:-0}" != 1 ]; then
-    say "cargo build rzk-server rzk-operator"
+    say "cargo build rzk-server rzk-operator (into ${CARGO_TARGET_DIR:-$ROOT/target})"
     (cd "$ROOT" && cargo build -q -p rzk-server -p rzk-operator) || die "cargo build"
   fi
   [ -x "$PY" ] && "$PY" -c 'import kazoo' 2>/dev/null || "$ROOT/tests/install-deps.sh" || die "install-deps"
@@ -60,7 +63,7 @@ start_test_ground() {
   API=$(sed -n 's/^ *server: //p' "$KUBECONFIG" | head -1)
   nohup python3 "$ROOT/tests/k8s/kubelet/kubelet.py" --server "$API" --ca "$RUN_DIR/pki/ca.crt" \
     --cert "$RUN_DIR/pki/admin.crt" --key "$RUN_DIR/pki/admin.key" --state-dir "$RUN_DIR/kubelet" \
-    --volumes-dir "$VOLUMES" --path "$ROOT/target/debug" --address-prefix "$ADDRESS_PREFIX" \
+    --volumes-dir "$VOLUMES" --path "$RZK_BIN_DIR" --address-prefix "$ADDRESS_PREFIX" \
     > "$RUN_DIR/logs/test-kubelet.log" 2>&1 &
   echo $! > "$RUN_DIR/pids/test-kubelet.pid"
   for _ in $(seq 1 60); do kubectl get node rzk-test-node >/dev/null 2>&1 && break; sleep 0.5; done
@@ -96,7 +99,7 @@ EOF
   chmod 600 "$RUN_DIR/auth-key"
 }
 start_operator() {
-  KUBECONFIG="$RUN_DIR/operator.kubeconfig" RUST_LOG="${OPERATOR_LOG:-info,kube=warn}" nohup "$ROOT/target/debug/rzk-operator" run \
+  KUBECONFIG="$RUN_DIR/operator.kubeconfig" RUST_LOG="${OPERATOR_LOG:-info,kube=warn}" nohup "$RZK_BIN_DIR/rzk-operator" run \
     --metrics-addr "$OP_METRICS" --auth-key-file "$RUN_DIR/auth-key" >> "$RUN_DIR/logs/rzk-operator.log" 2>&1 &
   echo $! > "$RUN_DIR/pids/rzk-operator.pid"
   for _ in $(seq 1 50); do curl -sf "http://$OP_METRICS/healthz" >/dev/null && break; sleep 0.2; done

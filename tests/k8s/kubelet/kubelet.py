@@ -421,11 +421,23 @@ class PodRunner:
                     self.next_start = time.time() + min(10, 1 + self.restarts)
                     self.last_error = str(e)
         running = self.proc is not None and self.proc.poll() is None
-        if running and not self.probe("liveness", c.get("livenessProbe"), running):
+        # startupProbe: liveness and readiness wait until it succeeds once (per process); failing
+        # failureThreshold times in a row restarts the container, as a kubelet does.
+        started = running
+        startup = c.get("startupProbe")
+        if not running:
+            self.probes.pop("startup", None)
+        elif startup and not self.probes.get("startup", {}).get("result"):
+            started = self.probe("startup", startup, running)
+            if not started and self.probes["startup"]["fails"] >= startup.get("failureThreshold", 3):
+                log(f"{self.ns}/{self.name}: startup probe failed; restarting")
+                self.stop(2)
+                running = started = False
+        if started and not self.probe("liveness", c.get("livenessProbe"), running):
             log(f"{self.ns}/{self.name}: liveness probe failed; restarting")
             self.stop(2)
-            running = False
-        self.ready = running and self.probe("readiness", c.get("readinessProbe"), running)
+            running = started = False
+        self.ready = started and self.probe("readiness", c.get("readinessProbe"), running)
         t = now_rfc3339()
         if self.ready != self.last_ready:
             self.ready_since, self.last_ready = t, self.ready
@@ -453,7 +465,7 @@ class PodRunner:
                 "image": c.get("image", ""),
                 "imageID": "",
                 "ready": self.ready,
-                "started": running,
+                "started": started,
                 "restartCount": self.restarts,
                 "state": state,
             }],
