@@ -187,6 +187,18 @@ rolled() { for _ in $(seq 1 180); do
   [ "$(kubectl get -n "$NS" zk e2e -o jsonpath='{.status.updatedReplicas} {.status.readyReplicas} {.status.conditions[?(@.type=="Progressing")].status}')" = "$REPLICAS $REPLICAS False" ] && return 0; sleep 1; done; return 1; }
 check "rolling update completed (operator-driven, OnDelete)" rolled
 check "cluster Available after the rollout" kubectl wait -n "$NS" zk/e2e --for=condition=Available --timeout=60s
+# Events about different objects stay separate (kube's recorder folds equal ones into a series).
+events_of() { kubectl get events -n "$NS" --field-selector "reason=$1" -o json | python3 -c "
+import json, sys
+evs = json.load(sys.stdin)['items']
+objs = [((e.get('related') or {}).get('kind'), (e.get('related') or {}).get('name')) for e in evs]
+print(len(evs), len(set(o for o in objs if o[1])), sum(1 for e in evs if e.get('series')))"; }
+restarted=$(events_of RestartingPod)
+want=$(( REPLICAS > 1 ? REPLICAS - 1 : 1 ))
+check "one RestartingPod Event per restarted pod, none folded (events, pods named, series: $restarted)" \
+  bash -c "set -- $restarted; [ \$1 -ge $want ] && [ \$1 = \$2 ] && [ \$3 = 0 ]"
+created=$(events_of Created)
+check "a Created Event per owned object (events, objects named, series: $created)" bash -c "set -- $created; [ \$1 -ge 6 ] && [ \$1 = \$2 ]"
 check "servers run the new zoo.cfg" bash -c "grep -l '^maxClientCnxns=300' $RUN_DIR/kubelet/pods/${NS}_e2e-*/configmaps/*/config/zoo.cfg | wc -l | grep -qx $REPLICAS"
 HOSTS=$(endpoints "$NS" e2e)
 check "data survived the rolling restart" "$PY" tests/k8s/e2e_client.py read "$HOSTS" /e2e/hello "from-kubernetes"

@@ -9,7 +9,7 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::events::truncate;
+use super::events::{object_reference, truncate};
 use super::{Error, Reconciler};
 use crate::builders::{self, MANAGER};
 use crate::crd::{ServerIdStatus, ZookeeperCluster};
@@ -66,7 +66,8 @@ impl Reconciler<'_> {
                 pdb_api
                     .delete(&builders::pdb_name(zk), &Default::default())
                     .await?;
-                self.event(
+                self.event_on(
+                    object_reference(&existing),
                     "Deleted",
                     "DeletePodDisruptionBudget",
                     format!("Deleted PodDisruptionBudget {}", builders::pdb_name(zk)),
@@ -141,7 +142,8 @@ impl Reconciler<'_> {
         let after_rv = after.meta().resource_version.clone();
         match before {
             None => {
-                self.event(
+                self.event_on(
+                    object_reference(&after),
                     "Created",
                     &format!("Create{kind}"),
                     format!("Created {kind} {name}"),
@@ -150,7 +152,8 @@ impl Reconciler<'_> {
             }
             Some(rv) if Some(&rv) != after_rv.as_ref() => {
                 tracing::info!(%kind, %name, "updated");
-                self.event(
+                self.event_on(
+                    object_reference(&after),
                     "Updated",
                     &format!("Update{kind}"),
                     format!("Updated {kind} {name}"),

@@ -27,7 +27,7 @@
 //! * [`ids`]: server ids adopted when the status has none.
 
 mod apply;
-pub(crate) mod events;
+pub mod events;
 mod ids;
 mod status;
 

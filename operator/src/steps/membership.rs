@@ -21,7 +21,8 @@ impl Reconciler<'_> {
         self.operation("add_member", res.is_ok());
         match res {
             Ok(cfg) => {
-                self.event(
+                self.event_on(
+                    self.pod_ref(&builders::pod_name(&self.zk, ordinal)),
                     "MemberAdded",
                     "Reconfig",
                     format!(
@@ -35,7 +36,8 @@ impl Reconciler<'_> {
             }
             Err(source) => {
                 let e = StepError::AddMember { id, source };
-                self.warn_event("ReconfigFailed", "Reconfig", e.to_string())
+                let pod = self.pod_ref(&builders::pod_name(&self.zk, ordinal));
+                self.warn_event_on(pod, "ReconfigFailed", "Reconfig", e.to_string())
                     .await;
                 Err(e)
             }
@@ -53,12 +55,14 @@ impl Reconciler<'_> {
         self.operation("remove_member", res.is_ok());
         match res {
             Ok(cfg) => {
-                self.event(
-                    "MemberRemoved",
-                    "Reconfig",
-                    format!("server(s) {leaving} left the ensemble: {}", one_line(&cfg)),
-                )
-                .await;
+                let note = format!("server(s) {leaving} left the ensemble: {}", one_line(&cfg));
+                match self.pod_of_ids(ids) {
+                    Some(pod) => {
+                        let pod = self.pod_ref(&pod);
+                        self.event_on(pod, "MemberRemoved", "Reconfig", note).await
+                    }
+                    None => self.event("MemberRemoved", "Reconfig", note).await,
+                }
                 Ok(())
             }
             // Already gone (a previous attempt succeeded): fine.
@@ -82,6 +86,14 @@ impl Reconciler<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// The pod running one of `ids` (the one an Event about their removal names).
+    fn pod_of_ids(&self, ids: &[i64]) -> Option<String> {
+        self.pod_obs
+            .iter()
+            .find(|p| p.server_id.is_some_and(|s| ids.contains(&s)))
+            .map(|p| p.name.clone())
     }
 
     /// Run `reconfig` on the leader as the super user; returns the new configuration.

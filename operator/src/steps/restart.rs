@@ -45,7 +45,8 @@ impl Reconciler<'_> {
                     .and_then(|p| p.mode.clone())
                     .unwrap_or_else(|| "down".into());
                 if replace {
-                    self.warn_event(
+                    self.warn_event_on(
+                        self.pod_ref(&pname),
                         "MemberReplaced",
                         "DeletePod",
                         format!(
@@ -55,7 +56,8 @@ impl Reconciler<'_> {
                     )
                     .await;
                 } else {
-                    self.event(
+                    self.event_on(
+                        self.pod_ref(&pname),
                         "RestartingPod",
                         "DeletePod",
                         format!(

@@ -87,7 +87,8 @@ impl Reconciler<'_> {
                     Some(true) => {
                         self.operation("transfer_leadership", true);
                         let new_leader = field("leader").and_then(|l| l.as_i64());
-                        self.event(
+                        self.event_on(
+                            self.pod_ref(&target),
                             "LeadershipTransfer",
                             "Transfer",
                             format!(
@@ -105,14 +106,20 @@ impl Reconciler<'_> {
                         let why = field("error")
                             .and_then(|e| e.as_str())
                             .unwrap_or("no reason given");
+                        let pod = self.pod_ref(&target);
                         let e = StepError::TransferRefused {
                             from: lp.name.clone(),
                             to: target,
                             to_id,
                             why: why.to_string(),
                         };
-                        self.warn_event("LeadershipTransferFailed", "Transfer", e.to_string())
-                            .await;
+                        self.warn_event_on(
+                            pod,
+                            "LeadershipTransferFailed",
+                            "Transfer",
+                            e.to_string(),
+                        )
+                        .await;
                         return Err(e);
                     }
                     None => tracing::info!(
@@ -132,7 +139,8 @@ impl Reconciler<'_> {
             == Some(true));
         self.operation("transfer_leadership", ok);
         if ok {
-            self.event(
+            self.event_on(
+                self.pod_ref(&target),
                 "LeadershipTransfer",
                 "Elect",
                 format!("asked {target} to take over leadership from server {from} (attempt {attempt} of {TRANSFER_ATTEMPTS}): {}", plan.message),
@@ -140,6 +148,7 @@ impl Reconciler<'_> {
             .await;
             return Ok(());
         }
+        let pod = self.pod_ref(&target);
         let e = match res {
             Ok((code, body)) => StepError::ElectRefused {
                 target,
@@ -148,7 +157,7 @@ impl Reconciler<'_> {
             },
             Err(source) => StepError::Elect { target, source },
         };
-        self.warn_event("LeadershipTransferFailed", "Elect", e.to_string())
+        self.warn_event_on(pod, "LeadershipTransferFailed", "Elect", e.to_string())
             .await;
         Err(e)
     }
@@ -171,7 +180,8 @@ impl Reconciler<'_> {
             let Some(p) = self.pod_obs.iter().find(|p| p.server_id == Some(leader)) else {
                 return Err(StepError::LeaderPodNotFound { why });
             };
-            self.warn_event(
+            self.warn_event_on(
+                self.pod_ref(&p.name),
                 "LeadershipTransferFailed",
                 "DeletePod",
                 format!(
