@@ -9,13 +9,17 @@
 //! * [`auth`]: the per-cluster super password (derived, never stored) and its digest.
 //! * [`fourlw`]: `ruok`/`srvr`/`conf` client used to read the servers' health and roles.
 //! * [`metrics`]: the operator's Prometheus metrics.
+//! * [`logging`]: text or JSON log lines.
+//! * [`render`]: the objects of a cluster as YAML, without an API server (`rzk-operator render`).
 pub mod auth;
 pub mod builders;
 pub mod crd;
 pub mod ensemble;
 pub mod fourlw;
+pub mod logging;
 pub mod metrics;
 pub mod plan;
 pub mod reconcile;
+pub mod render;
 pub mod steps;
 pub mod zkclient;
