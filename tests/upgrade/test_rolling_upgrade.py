@@ -24,9 +24,13 @@ def retrying_client(ens, timeout=30.0):
     return c
 
 
-def feature_level_raised(ens, mid):
-    with open(ens.members[mid].log_path, "rb") as f:
-        return b"cluster feature level raised" in f.read()
+def feature_level(ens, mid):
+    """rzk_feature_level from mntr (None: a release without feature levels, i.e. v0.1.0)."""
+    for line in ens.members[mid].four("mntr").splitlines():
+        k, _, v = line.partition("\t")
+        if k == "rzk_feature_level":
+            return int(v)
+    return None
 
 
 def test_rolling_upgrade_from_previous_release(versioned_ensemble, old_bin, new_bin):
@@ -45,6 +49,7 @@ def test_rolling_upgrade_from_previous_release(versioned_ensemble, old_bin, new_
     for w in writers:
         w.start()
     acked_total = lambda: sum(len(w.acked) for w in writers)  # noqa: E731
+    assert {feature_level(ens, i) for i in ens.ids()} == {None}
     try:
         wait_until(lambda: acked_total() >= 30, 20, "writes on the old release")
         leader = ens.wait_leader()
@@ -60,9 +65,12 @@ def test_rolling_upgrade_from_previous_release(versioned_ensemble, old_bin, new_
                        % (m, {i: ("new" if ens.members[i].bin == new_bin else "old") for i in ens.ids()}))
             z = max(v for v in ens.zxids([ens.wait_leader()]).values() if v)
             wait_until(lambda: (ens.zxids([m])[m] or 0) >= z, 30, "member %d catching up to zxid %#x" % (m, z))
+            if m != order[-1]:
+                # An old member is left: the level must stay at 1 (0.1.0 could not decode more).
+                assert feature_level(ens, m) == 1, "feature level raised while a 0.1.0 member runs"
         # Every member runs this build now: the leader raises the feature level, all apply it.
-        wait_until(lambda: all(feature_level_raised(ens, i) for i in ens.ids()), 30,
-                   "the cluster feature level raised on every member")
+        wait_until(lambda: all(feature_level(ens, i) == 2 for i in ens.ids()), 30,
+                   "the cluster feature level raised to 2 on every member")
         mid = acked_total()
         wait_until(lambda: acked_total() >= mid + 30, 30, "writes after the feature level change")
     finally:

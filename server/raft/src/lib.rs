@@ -26,5 +26,8 @@ pub use node::{
     MembersView, Pending, RaftNode, RaftNodeConfig, RaftStatus, Role, TouchSink, SYNCED_LAG,
 };
 pub use snapshot_policy::SnapshotPolicy;
+/// The highest cluster feature level this release supports (see ARCHITECTURE.md, "Formats and
+/// versions").
+pub const FEATURE_LEVEL_MAX: u32 = network::hello::FEATURE_LEVEL_MAX;
 pub use state_machine::ApplyHook;
 pub use types::Member;

@@ -71,6 +71,12 @@ pub(crate) fn summary(r: &Report, out: &mut String) {
         r.role,
         r.znodes
     );
+    // After ZooKeeper's lines, as ZooKeeper's own quorum-mode extras ("Proposal sizes") are.
+    let _ = writeln!(
+        out,
+        "Feature level: {} (this release supports up to {})",
+        r.feature_level, r.feature_level_max
+    );
 }
 
 /// `mntr` key/value pairs, in ZooKeeper's order.
@@ -129,6 +135,11 @@ pub fn mntr_pairs(r: &Report) -> Vec<(String, String)> {
         // ZooKeeper reports the number of voting members here.
         v.push(("zk_quorum_size".into(), n.to_string()));
     }
+    v.push(("rzk_feature_level".into(), r.feature_level.to_string()));
+    v.push((
+        "rzk_feature_level_supported".into(),
+        r.feature_level_max.to_string(),
+    ));
     v
 }
 

@@ -497,6 +497,16 @@ fn report_families(r: &Report, leader_uptime_ms: Option<u64>, f: &mut Families) 
     );
     f.gauge("rzk_last_zxid", "Last applied zxid", r.zxid as f64);
     f.gauge(
+        "rzk_feature_level",
+        "Cluster feature level in force (formats and entry kinds every member can read)",
+        r.feature_level as f64,
+    );
+    f.gauge(
+        "rzk_feature_level_supported",
+        "Highest cluster feature level this release supports",
+        r.feature_level_max as f64,
+    );
+    f.gauge(
         "local_sessions",
         "Number of local sessions (rzk has none)",
         0.0,

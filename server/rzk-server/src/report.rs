@@ -208,6 +208,10 @@ pub struct Report {
     pub commit_index: Option<u64>,
     /// Part of a quorum that can commit writes, as far as this member can tell.
     pub quorum_healthy: bool,
+    /// The cluster feature level in force (ARCHITECTURE.md, "Formats and versions").
+    pub feature_level: u32,
+    /// The highest feature level this release supports.
+    pub feature_level_max: u32,
 }
 
 impl Report {
@@ -263,6 +267,8 @@ impl Report {
             replication,
             commit_index: st.as_ref().and_then(commit_index),
             quorum_healthy: quorum_healthy(&s.cfg, st.as_ref()),
+            feature_level: st.as_ref().map_or(1, |st| st.feature_level),
+            feature_level_max: rzk_raft::FEATURE_LEVEL_MAX,
             raft: st,
         }
     }
@@ -402,6 +408,8 @@ mod tests {
             }),
             commit_index: Some(98),
             quorum_healthy: true,
+            feature_level: 2,
+            feature_level_max: 2,
         }
     }
 
@@ -498,6 +506,12 @@ mod tests {
             ("zk_synced_followers", "synced_followers", None),
             ("zk_synced_observers", "synced_observers", None),
             ("zk_quorum_size", "quorum_size", None),
+            ("rzk_feature_level", "rzk_feature_level", None),
+            (
+                "rzk_feature_level_supported",
+                "rzk_feature_level_supported",
+                None,
+            ),
         ] {
             let m = num(&mntr[zk]);
             assert_eq!(m, metrics[metric], "{zk} vs {metric}");
@@ -510,6 +524,13 @@ mod tests {
 
         // srvr
         assert_eq!(srvr["Node count"], mntr["zk_znode_count"]);
+        assert_eq!(
+            srvr["Feature level"],
+            format!(
+                "{} (this release supports up to {})",
+                mntr["rzk_feature_level"], mntr["rzk_feature_level_supported"]
+            )
+        );
         assert_eq!(srvr["Connections"], mntr["zk_num_alive_connections"]);
         assert_eq!(srvr["Received"], mntr["zk_packets_received"]);
         assert_eq!(srvr["Sent"], mntr["zk_packets_sent"]);
