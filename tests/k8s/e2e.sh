@@ -29,6 +29,7 @@ say "helm install"
 check "helm lint" helm lint charts/rzk-operator >/dev/null
 check "chart renders a ServiceMonitor when enabled" bash -c "helm template t charts/rzk-operator --set serviceMonitor.enabled=true | grep -q 'kind: ServiceMonitor'"
 check "chart renders namespaced RBAC (Role) on request" bash -c "helm template t charts/rzk-operator --set rbac.namespaced=true --set operator.watchNamespace=apps | grep -q 'kind: RoleBinding'"
+check "chart passes operator.logFormat to the operator (LOG_FORMAT)" bash -c "helm template t charts/rzk-operator --set operator.logFormat=json | grep -A1 'name: LOG_FORMAT' | grep -q '\"json\"'"
 check "chart mounts the generated auth key Secret" bash -c "helm template t charts/rzk-operator | grep -q 'secretName: t-rzk-operator-auth'"
 check "chart CRD identical to crds/zookeepercluster.yaml" cmp -s crds/zookeepercluster.yaml charts/rzk-operator/crds/zookeepercluster.yaml
 helm_install
