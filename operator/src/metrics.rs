@@ -22,6 +22,9 @@ pub struct Metrics {
     pub reconciliations: IntCounterVec,
     /// `rzk_operator_reconcile_errors_total{reason}`
     pub reconcile_errors: IntCounterVec,
+    /// `rzk_operator_step_failures_total{reason}`: failed day-2 steps, by the Degraded reason
+    /// they set ([`crate::steps::StepError::reason`]).
+    pub step_failures: IntCounterVec,
     /// `rzk_operator_reconcile_duration_seconds`
     pub reconcile_duration: Histogram,
     /// `rzk_cluster_members{namespace,cluster,role}`
@@ -161,7 +164,20 @@ impl Metrics {
             &["namespace", "cluster", "operation", "result"],
         )
         .unwrap();
-        for c in [&reconciliations, &reconcile_errors, &operations] {
+        let step_failures = IntCounterVec::new(
+            Opts::new(
+                "rzk_operator_step_failures_total",
+                "Failed day-2 steps by reason (ReconfigFailed, LeadershipTransferFailed, PodDeletionFailed); retried",
+            ),
+            &["reason"],
+        )
+        .unwrap();
+        for c in [
+            &reconciliations,
+            &reconcile_errors,
+            &step_failures,
+            &operations,
+        ] {
             registry.register(Box::new(c.clone())).unwrap();
         }
         for g in [
@@ -196,6 +212,7 @@ impl Metrics {
             member_lag,
             halted,
             operations,
+            step_failures,
             lag_ids: Default::default(),
         }
     }

@@ -265,3 +265,66 @@ fn scale_down_is_progressing_until_removed_pods_are_gone() {
     let s = status(&zk, &ms, &ensemble(&[1, 2, 3], Some(2)), Phase::Settled);
     assert_eq!(cond(&s, "Progressing"), "False");
 }
+
+/// A failed step sets Degraded with the step's own reason (also the label of
+/// `rzk_operator_step_failures_total`) and its message.
+#[test]
+fn a_failed_step_is_degraded_with_its_reason() {
+    use rzk_operator::steps::StepError;
+    use rzk_operator::zkclient::ZkError;
+    let zk = cluster(3);
+    let ms = [
+        member(1, true, Some("follower")),
+        member(2, true, Some("leader")),
+        member(3, true, Some("follower")),
+    ];
+    let ens = ensemble(&[1, 2, 3], Some(2));
+    let plan = Plan {
+        action: Action::None,
+        phase: Phase::Settled,
+        message: "m".into(),
+        halted: None,
+    };
+    let cases = [
+        (
+            StepError::AddMember {
+                id: 4,
+                source: ZkError::SessionRefused { addr: "a:1".into() },
+            },
+            "ReconfigFailed",
+            "adding server 4 failed: a:1: session refused",
+        ),
+        (
+            StepError::NoCandidateAddress(2),
+            "LeadershipTransferFailed",
+            "no address for the new leader candidate ordinal 2",
+        ),
+        (
+            StepError::LeaderPodNotFound { why: "w".into() },
+            "PodDeletionFailed",
+            "w; its pod is not found",
+        ),
+    ];
+    let ids = ids(3);
+    for (e, reason, msg) in &cases {
+        assert_eq!(e.reason(), *reason);
+        let s = compute_status(&StatusInput {
+            zk: &zk,
+            sts: None,
+            replicas: 3,
+            pods: &ms,
+            ens: &ens,
+            ens_error: None,
+            ids: &ids,
+            next_id: 4,
+            plan: &plan,
+            template_hash: "r1",
+            apply_error: None,
+            step_error: Some(e),
+            build: &BuildContext::default(),
+        });
+        let d = s.conditions.iter().find(|c| c.type_ == "Degraded").unwrap();
+        assert_eq!((d.status.as_str(), d.reason.as_str()), ("True", *reason));
+        assert_eq!(d.message, *msg);
+    }
+}

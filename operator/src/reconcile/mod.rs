@@ -242,6 +242,12 @@ async fn reconcile_inner(cached: &ZookeeperCluster, ctx: &Context) -> Result<Act
         Ok(_) => r.execute(&plan).await.err(),
         Err(_) => None,
     };
+    if let Some(e) = &step_error {
+        ctx.metrics
+            .step_failures
+            .with_label_values(&[e.reason()])
+            .inc();
+    }
     // 7. Status (written only when it changed), metrics, the Events of status changes.
     let status = r.status(&ids, &plan, &applied, step_error.as_ref());
     r.record_metrics(&status, &plan);
