@@ -123,18 +123,18 @@ struct SnapshotBodyV1 {
 }
 
 #[derive(Serialize)]
-struct SnapshotBodyRefV1<'a> {
+struct SnapshotBodyRefV1<'a, T> {
     last_applied: Option<LogId>,
     membership: &'a StoredMembership,
-    tree: &'a DataTree,
+    tree: &'a T,
 }
 
 #[derive(Serialize)]
-struct SnapshotBodyRefV2<'a> {
+struct SnapshotBodyRefV2<'a, T> {
     last_applied: Option<LogId>,
     membership: &'a StoredMembership,
     feature_level: u32,
-    tree: &'a DataTree,
+    tree: &'a T,
 }
 
 #[derive(Deserialize)]
@@ -155,13 +155,14 @@ pub fn snapshot_format_for(feature_level: u32) -> u8 {
     }
 }
 
-/// Encodes a snapshot body. `format` comes from [`snapshot_format_for`].
-pub fn encode_snapshot_body(
+/// Encodes a snapshot body. `format` comes from [`snapshot_format_for`]; `tree` is a
+/// [`DataTree`] or its [`rzk_tree::TreeImage`] (same bytes).
+pub fn encode_snapshot_body<T: Serialize>(
     format: u8,
     last_applied: Option<LogId>,
     membership: &StoredMembership,
     feature_level: u32,
-    tree: &DataTree,
+    tree: &T,
 ) -> Result<Vec<u8>, FormatError> {
     if format == FORMAT_V1 {
         postcard::to_allocvec(&SnapshotBodyRefV1 {

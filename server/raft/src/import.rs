@@ -131,3 +131,61 @@ pub fn read_state(dir: &Path) -> Result<(DataTree, u64), ImportError> {
     }
     Ok((tree, last))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rzk_tree::{Acl, SessionInfo, Stat};
+
+    fn tmpdir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("rzk-import-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn imported_dir_reads_back_at_its_index_and_is_written_once() {
+        let zk_last = 0x5_0000_1234i64;
+        let index = import_index(zk_last);
+        assert!(zxid_of(index, 0) > zk_last);
+        let stat = Stat {
+            czxid: 0x5_0000_0001,
+            mzxid: zk_last,
+            version: 7,
+            cversion: 3,
+            ephemeral_owner: 0x42,
+            ..Stat::default()
+        };
+        let sessions = BTreeMap::from([(
+            0x42,
+            SessionInfo {
+                timeout_ms: 30000,
+                passwd: vec![1; 16],
+            },
+        )]);
+        let tree = DataTree::from_parts(
+            [(
+                "/e".to_string(),
+                Some(b"x".to_vec()),
+                Acl::world_all(),
+                stat,
+            )],
+            sessions,
+            import_zxid(index),
+        )
+        .unwrap();
+        let dir = tmpdir("roundtrip");
+        let members = BTreeMap::from([(1, Member::default())]);
+        write_imported(&dir, &tree, members.clone(), &BTreeSet::new(), index).unwrap();
+        let (back, last) = read_state(&dir).unwrap();
+        assert_eq!(last, index);
+        assert_eq!(back.last_zxid(), import_zxid(index));
+        assert_eq!(back.exists("/e").unwrap().version, 7);
+        assert_eq!(back.ephemerals_of(0x42, "/"), vec!["/e".to_string()]);
+        assert!(matches!(
+            write_imported(&dir, &tree, members, &BTreeSet::new(), index),
+            Err(ImportError::Invalid(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

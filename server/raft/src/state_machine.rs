@@ -33,7 +33,6 @@ pub struct StateMachine {
     membership: StoredMembership,
     snapshots: SnapshotStore,
     hook: Arc<dyn ApplyHook>,
-    current: Option<(SnapshotMeta, Vec<u8>)>,
     /// The cluster feature level as of `last_applied` (shared with the node's status).
     feature_level: Arc<AtomicU32>,
     /// Transactions applied, for the snapshot policy.
@@ -56,7 +55,6 @@ impl StateMachine {
             membership: StoredMembership::default(),
             snapshots,
             hook,
-            current: None,
             feature_level,
             counters,
         };
@@ -65,9 +63,8 @@ impl StateMachine {
                 format::decode_snapshot_meta(&snap.meta),
                 format::decode_snapshot_body(&snap.data),
             ) {
-                (Ok(meta), Ok(body)) => {
+                (Ok(_meta), Ok(body)) => {
                     sm.install(body);
-                    sm.current = Some((meta, snap.data));
                     tracing::info!(
                         last_applied = ?sm.last_applied,
                         feature_level = sm.feature_level.load(Ordering::SeqCst),
@@ -94,19 +91,54 @@ impl StateMachine {
             .store(body.feature_level, Ordering::SeqCst);
     }
 
-    fn build(&mut self) -> Result<(SnapshotMeta, Vec<u8>), StorageError> {
-        // Written in the newest format every member can read (followers may be sent it).
+    /// What a snapshot of the state as of now needs, taken quickly: a copy of the tree's
+    /// replicated part ([`rzk_tree::TreeImage`]) under the read lock. Encoding and writing the
+    /// file happen later, in [`Builder::build_snapshot`], while applies go on.
+    fn prepare(&self) -> Prepared {
         let level = self.feature_level.load(Ordering::SeqCst);
-        let fmt = format::snapshot_format_for(level);
-        let data = {
-            let tree = self.tree.read();
-            format::encode_snapshot_body(fmt, self.last_applied, &self.membership, level, &tree)
-                .map_err(|e| sto_err(ErrorVerb::Write, e))?
-        };
+        let started = std::time::Instant::now();
+        let image = self.tree.read().image();
+        tracing::debug!(
+            znodes = image.node_count(),
+            copy_ms = started.elapsed().as_millis() as u64,
+            "snapshot image taken"
+        );
+        Prepared {
+            image,
+            last_applied: self.last_applied,
+            membership: self.membership.clone(),
+            feature_level: level,
+            snapshots: self.snapshots.clone(),
+        }
+    }
+}
+
+struct Prepared {
+    image: rzk_tree::TreeImage,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    feature_level: u32,
+    snapshots: SnapshotStore,
+}
+
+impl Prepared {
+    /// Encodes (in the newest format every member can read: followers may be sent it) and
+    /// writes the snapshot file (fsynced, atomically renamed).
+    fn write(self) -> Result<(SnapshotMeta, Vec<u8>), StorageError> {
+        let fmt = format::snapshot_format_for(self.feature_level);
+        let data = format::encode_snapshot_body(
+            fmt,
+            self.last_applied,
+            &self.membership,
+            self.feature_level,
+            &self.image,
+        )
+        .map_err(|e| sto_err(ErrorVerb::Write, e))?;
+        drop(self.image);
         let idx = self.last_applied.map_or(0, |l| l.index);
         let meta = SnapshotMeta {
             last_log_id: self.last_applied,
-            last_membership: self.membership.clone(),
+            last_membership: self.membership,
             snapshot_id: format!(
                 "{}-{}",
                 idx,
@@ -118,24 +150,34 @@ impl StateMachine {
         self.snapshots
             .save(idx, &meta_bytes, &data)
             .map_err(|e| sto_err(ErrorVerb::Write, e))?;
-        self.current = Some((meta.clone(), data.clone()));
         Ok((meta, data))
     }
 }
 
-/// Builds a snapshot of the state machine as of the moment it is called.
+/// Builds a snapshot of the state machine as of the moment it was created (openraft runs
+/// `build_snapshot` in a task of its own; the work runs on a blocking thread).
 pub struct Builder {
-    sm: Arc<tokio::sync::Mutex<Option<(SnapshotMeta, Vec<u8>)>>>,
+    prepared: Option<Prepared>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for Builder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (meta, data) = self.sm.lock().await.take().ok_or_else(|| {
+        let prepared = self.prepared.take().ok_or_else(|| {
             sto_err(
                 ErrorVerb::Write,
-                std::io::Error::other("snapshot was not prepared"),
+                std::io::Error::other("snapshot builder used twice"),
             )
         })?;
+        let started = std::time::Instant::now();
+        let (meta, data) = tokio::task::spawn_blocking(move || prepared.write())
+            .await
+            .map_err(|e| sto_err(ErrorVerb::Write, std::io::Error::other(e.to_string())))??;
+        tracing::info!(
+            last_log_id = ?meta.last_log_id,
+            bytes = data.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "snapshot written"
+        );
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -217,16 +259,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        // Serialize now, while no apply can run concurrently (openraft calls this from the SM task).
-        let built = match self.build() {
-            Ok(b) => Some(b),
-            Err(e) => {
-                tracing::error!(error = %e, "building snapshot failed");
-                None
-            }
-        };
+        // Called from the state machine task: no apply runs while the image is copied.
         Builder {
-            sm: Arc::new(tokio::sync::Mutex::new(built)),
+            prepared: Some(self.prepare()),
         }
     }
 
@@ -249,14 +284,23 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .save(meta.last_log_id.map_or(0, |l| l.index), &meta_bytes, &data)
             .map_err(|e| sto_err(ErrorVerb::Write, e))?;
         self.install(body);
-        self.current = Some((meta.clone(), data));
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.current.clone().map(|(meta, data)| Snapshot {
+        // Read back from its file: no copy of the snapshot stays in memory between uses.
+        let Some(snap) = self
+            .snapshots
+            .load_latest()
+            .map_err(|e| sto_err(ErrorVerb::Read, e))?
+        else {
+            return Ok(None);
+        };
+        let meta =
+            format::decode_snapshot_meta(&snap.meta).map_err(|e| sto_err(ErrorVerb::Read, e))?;
+        Ok(Some(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(Cursor::new(snap.data)),
         }))
     }
 }

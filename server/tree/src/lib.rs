@@ -11,7 +11,7 @@ pub mod tree;
 
 pub use acl::{Acl, Id};
 pub use command::{CmdResult, Command, Entry, OpResult, WatchEvent, WriteOp};
-pub use tree::{DataTree, Node, SessionInfo, Stat};
+pub use tree::{DataTree, Node, SessionInfo, Stat, TreeImage};
 
 use rzk_proto::ErrorCode;
 

@@ -111,6 +111,24 @@ pub struct DataTree {
     last_zxid: i64,
 }
 
+/// A copy of the replicated part of a [`DataTree`] (what a snapshot holds), taken with
+/// [`DataTree::image`] so that serializing it can happen while the tree keeps changing.
+/// It serializes to exactly the bytes of the tree it was taken from (same fields, same order;
+/// the indexes a tree rebuilds after loading are not part of either).
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeImage {
+    nodes: NodeMap,
+    sessions: BTreeMap<i64, SessionInfo>,
+    last_zxid: i64,
+}
+
+impl TreeImage {
+    /// Number of znodes in the image.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
 /// Path -> node. Boxed nodes keep the table small (it is sized in powers of two, so up to half of it
 /// is empty slots); foldhash (randomly seeded) is several times faster than SipHash on paths.
 type NodeMap = HashMap<Box<str>, Box<Node>, foldhash::fast::RandomState>;
@@ -147,6 +165,15 @@ enum UndoOp {
 type Undo = Vec<UndoOp>;
 
 impl DataTree {
+    /// Copies the replicated state for a snapshot (see [`TreeImage`]).
+    pub fn image(&self) -> TreeImage {
+        TreeImage {
+            nodes: self.nodes.clone(),
+            sessions: self.sessions.clone(),
+            last_zxid: self.last_zxid,
+        }
+    }
+
     pub fn new() -> Self {
         let mut t = DataTree {
             nodes: NodeMap::default(),

@@ -2127,6 +2127,22 @@ fn paths(t: &DataTree) -> Vec<String> {
 }
 
 #[test]
+fn image_serializes_exactly_like_the_tree() {
+    let mut h = rich_tree();
+    let image = h.t.image();
+    assert_eq!(
+        postcard::to_allocvec(&image).unwrap(),
+        postcard::to_allocvec(&h.t).unwrap()
+    );
+    assert_eq!(image.node_count(), h.t.node_count());
+    // The image is a copy: later changes to the tree do not show in it.
+    let before = postcard::to_allocvec(&image).unwrap();
+    h.w(0, &[sup()], set_data("/y", b"changed after the image", -1));
+    assert_eq!(postcard::to_allocvec(&image).unwrap(), before);
+    assert_ne!(postcard::to_allocvec(&h.t).unwrap(), before);
+}
+
+#[test]
 fn snapshot_round_trip_preserves_everything() {
     let h = rich_tree();
     let bytes = postcard::to_allocvec(&h.t).unwrap();
