@@ -82,13 +82,15 @@ pub struct ZookeeperClusterSpec {
     /// `autopurge.snapRetainCount: "5"`). Keys the operator owns (`dataDir`, `dataLogDir`,
     /// `clientPort`, `clientPortAddress`, `server.N`, `dynamicConfigFile`, `reconfigEnabled`,
     /// `standaloneEnabled`, `DigestAuthenticationProvider.superDigest`) and the ports it
-    /// exposes (`admin.serverPort`, `metricsProvider.httpPort`: see `ports`) cannot be set here. A
+    /// exposes (`admin.serverPort`, `metricsProvider.httpPort`: see `ports`; `admin.enableServer`,
+    /// `admin.serverAddress`, `metricsProvider.httpHost`) cannot be set here. A
     /// `4lw.commands.whitelist` is extended with the words the operator needs (srvr, ruok,
     /// conf, mntr). A change rolls the servers one at a time (leader last).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
     #[x_kube(validation = kube::core::Rule::new("self.all(k, !(k in ['dataDir', 'dataLogDir', 'clientPort', 'clientPortAddress', 'dynamicConfigFile', 'reconfigEnabled', 'standaloneEnabled', 'DigestAuthenticationProvider.superDigest', 'zookeeper.DigestAuthenticationProvider.superDigest']) && !k.startsWith('server.'))").message("config may not set dataDir, dataLogDir, clientPort, clientPortAddress, dynamicConfigFile, reconfigEnabled, standaloneEnabled, the superDigest or server.N: the operator manages them"))]
     #[x_kube(validation = kube::core::Rule::new("!('admin.serverPort' in self) && !('metricsProvider.httpPort' in self) && !('secureClientPort' in self)").message("config may not set admin.serverPort, metricsProvider.httpPort or secureClientPort: set spec.ports.admin / spec.ports.metrics instead (the pod ports and Services follow them; TLS is not supported)"))]
+    #[x_kube(validation = kube::core::Rule::new("!('admin.enableServer' in self) && !('admin.serverAddress' in self) && !('metricsProvider.httpHost' in self)").message("config may not set admin.enableServer, admin.serverAddress or metricsProvider.httpHost: the operator reaches the AdminServer (replication lag, leadership transfer) and the metrics on the pod address"))]
     pub config: BTreeMap<String, String>,
 
     /// Persistent storage of each server (one PersistentVolumeClaim per pod, from the

@@ -96,7 +96,14 @@ fn schema_catches_mistakes() {
         "{spec_rules:?}"
     );
     let config = rules(&p["config"]);
-    for key in ["clientPort", "admin.serverPort", "metricsProvider.httpPort"] {
+    for key in [
+        "clientPort",
+        "admin.serverPort",
+        "metricsProvider.httpPort",
+        "admin.enableServer",
+        "admin.serverAddress",
+        "metricsProvider.httpHost",
+    ] {
         assert!(
             config.iter().any(|r| r.contains(&format!("'{key}'"))),
             "{key}: {config:?}"

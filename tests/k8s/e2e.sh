@@ -170,6 +170,7 @@ reject "storage size 0" "storage.size must be a quantity greater than 0" "  stor
 reject "config admin.serverPort (spec.ports.admin)" "set spec.ports.admin" "  config: {admin.serverPort: \"9090\"}"
 reject "config metricsProvider.httpPort (spec.ports.metrics)" "spec.ports.metrics" "  config: {metricsProvider.httpPort: \"7001\"}"
 reject "config clientPort (spec.ports.client)" "clientPort" "  config: {clientPort: \"2182\"}"
+reject "config admin.enableServer (the operator needs the AdminServer)" "the operator reaches the AdminServer" "  config: {admin.enableServer: \"false\"}"
 out=$(kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"storage":{"size":"2Gi"}}}' 2>&1)
 check "storage.size is immutable" grep -q "storage.size is immutable" <<<"$out"
 out=$(kubectl patch -n "$NS" zk e2e --type=merge -p '{"spec":{"storage":{"storageClassName":"fast"}}}' 2>&1)
