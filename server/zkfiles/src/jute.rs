@@ -6,8 +6,8 @@
 pub enum JuteError {
     #[error("unexpected end of data (wanted {wanted} bytes, {left} left)")]
     Eof { wanted: usize, left: usize },
-    #[error("invalid length {0}")]
-    BadLength(i32),
+    #[error("invalid length {len} ({left} bytes left: truncated or damaged)")]
+    BadLength { len: i32, left: usize },
     #[error("string is not UTF-8")]
     NotUtf8,
 }
@@ -74,8 +74,9 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         if n < 0 || (n as usize).saturating_mul(min_item) > self.remaining() {
+            let left = self.remaining();
             self.pos = start;
-            return Err(JuteError::BadLength(n));
+            return Err(JuteError::BadLength { len: n, left });
         }
         Ok(Some(n as usize))
     }
@@ -192,7 +193,13 @@ mod tests {
         assert!(matches!(r.i32(), Err(JuteError::Eof { .. })));
         // A huge length is refused without allocating.
         let mut r = Reader::new(&[0x7f, 0xff, 0xff, 0xff, 0]);
-        assert_eq!(r.buffer(), Err(JuteError::BadLength(i32::MAX)));
+        assert_eq!(
+            r.buffer(),
+            Err(JuteError::BadLength {
+                len: i32::MAX,
+                left: 1
+            })
+        );
         assert_eq!(r.pos(), 0);
     }
 }

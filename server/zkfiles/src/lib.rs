@@ -24,23 +24,22 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ZkError {
+    // The cause is part of the message (not a `#[source]`), so that callers printing the
+    // error chain do not repeat it.
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
         source: std::io::Error,
     },
     #[error("{}: {source}{}", path.display(), if *compressed { " (offset in the decompressed stream)" } else { "" })]
     Snapshot {
         path: PathBuf,
         compressed: bool,
-        #[source]
         source: snapshot::SnapError,
     },
     #[error("{}: {source}", path.display())]
     Log {
         path: PathBuf,
-        #[source]
         source: txnlog::LogError,
     },
     #[error("{}: no snapshot.* file (ZooKeeper writes one at startup; is this a ZooKeeper dataDir?)", dir.display())]
@@ -160,7 +159,6 @@ pub fn load(snap_dir: &Path, log_dir: &Path) -> Result<(ZkTree, LoadReport), ZkE
             source,
         })?;
         if let txnlog::End::Torn(off) = end {
-            tracing::warn!(file = %path.display(), offset = off, "transaction log ends in a partial record (crash while writing); replay stops there, as in ZooKeeper");
             report.torn_tails.push((path.clone(), off));
         }
         for rec in records {

@@ -88,6 +88,7 @@ impl ZkTree {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_node(
         &mut self,
         path: &str,
@@ -207,7 +208,7 @@ impl ZkTree {
             Txn::Reconfig { .. } => stats.reconfigs += 1,
             _ => {}
         }
-        if !self.apply_op(hdr, txn, stats) {
+        if !self.apply_op(hdr, txn) {
             stats.failed_ops += 1;
         }
         if hdr.zxid > self.last_zxid {
@@ -216,7 +217,7 @@ impl ZkTree {
     }
 
     /// Returns false if the operation failed (ignored, as in ZooKeeper's restore).
-    fn apply_op(&mut self, hdr: &TxnHeader, txn: &Txn, stats: &mut ReplayStats) -> bool {
+    fn apply_op(&mut self, hdr: &TxnHeader, txn: &Txn) -> bool {
         let (zxid, time) = (hdr.zxid, hdr.time);
         match txn {
             Txn::Create {
@@ -304,7 +305,7 @@ impl ZkTree {
                 }
                 let mut ok = true;
                 for o in ops {
-                    ok &= self.apply_op(hdr, o, stats);
+                    ok &= self.apply_op(hdr, o);
                 }
                 ok
             }

@@ -259,10 +259,15 @@ pub fn parse(bytes: &[u8], zxid: i64) -> Result<(ZkTree, SnapInfo), SnapError> {
         seal(&mut r)?;
     }
     if r.remaining() > 0 {
-        tracing::warn!(
-            bytes = r.remaining(),
-            "ignoring bytes after the snapshot's last seal"
-        );
+        // ZooKeeper would take a cut trailer for an older snapshot; a file cut anywhere is
+        // refused here, so a crash while writing it is noticed.
+        return Err(at(
+            r.pos(),
+            format!(
+                "{} unexpected bytes after the snapshot's checksum (truncated digest trailer?)",
+                r.remaining()
+            ),
+        ));
     }
     Ok((tree, info))
 }

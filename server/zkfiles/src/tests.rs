@@ -138,15 +138,15 @@ fn snapshot_plus_log_tail() {
 #[test]
 fn truncated_or_damaged_snapshot_is_an_error_with_an_offset() {
     let snap = sample_snapshot();
-    // Every prefix that cuts the tree or its checksum fails; one that cuts only the 3.6+ digest
-    // trailer reads as an older snapshot (the tree is complete and checksummed), as in ZooKeeper.
+    // Every prefix fails but the one that ends right after the first checksum: that is a
+    // complete 3.5 snapshot (no digest trailer).
     let first_seal_end = snap.len() - (8 + 4 + 8 + 13);
     for n in 0..snap.len() {
         let r = snapshot::parse(&snap[..n], 4);
-        if n < first_seal_end {
-            assert!(r.is_err(), "prefix {n} of {} parsed", snap.len());
-        } else if n == first_seal_end {
+        if n == first_seal_end {
             assert!(r.is_ok());
+        } else {
+            assert!(r.is_err(), "prefix {n} of {} parsed", snap.len());
         }
     }
     let mut bad = snap.clone();

@@ -41,11 +41,7 @@ pub enum LogError {
         actual: i64,
     },
     #[error("at byte {offset}: {source}")]
-    Txn {
-        offset: u64,
-        #[source]
-        source: TxnError,
-    },
+    Txn { offset: u64, source: TxnError },
 }
 
 /// Parses a whole log file. Records come back in file order.
