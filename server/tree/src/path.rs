@@ -62,15 +62,12 @@ fn validate_ascii(p: &[u8]) -> Result<(), String> {
         match c {
             0 => return Err(format!("null character not allowed @{i}")),
             b'/' if last == b'/' => return Err(format!("empty node name specified @{i}")),
-            b'.' if last == b'.' => {
-                if p[i - 2] == b'/' && next_is_end_or_slash {
-                    return Err(format!("relative paths not allowed @{i}"));
-                }
+            // "/.." and "/." as a whole name.
+            b'.' if last == b'.' && p[i - 2] == b'/' && next_is_end_or_slash => {
+                return Err(format!("relative paths not allowed @{i}"));
             }
-            b'.' => {
-                if last == b'/' && next_is_end_or_slash {
-                    return Err(format!("relative paths not allowed @{i}"));
-                }
+            b'.' if last == b'/' && next_is_end_or_slash => {
+                return Err(format!("relative paths not allowed @{i}"));
             }
             1..=0x1f | 0x7f => return Err(format!("invalid character @{i}")),
             _ => {}

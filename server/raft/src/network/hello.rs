@@ -2,8 +2,8 @@
 //!
 //! A connecting member sends, as its first frame, request id 0 (ordinary ids start at 1) with
 //! a [`Hello`] body: [`MAGIC`] then postcard. The accepting member answers with frame id 0, a
-//! [`HelloAck`] naming the protocol both use on this connection. rzk 0.1.0 members (protocol
-//! 1) have no hello: they fail to decode it as a `PeerRequest` (its first byte is no variant
+//! [`HelloAck`] naming the protocol both use on this connection. rzk 0.1.0 members (protocol 1)
+//! have no hello: they fail to decode it as a `PeerRequest` (its first byte is no variant
 //! tag), log "undecodable peer request" and close the connection; the connecting member then
 //! reconnects and speaks protocol 1. A connection whose first frame is not a hello comes from
 //! a 0.1.0 member and is served as protocol 1.
