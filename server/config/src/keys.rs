@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::error::{quote, ConfigError, WarningKind};
 use crate::parser::Ctx;
+use crate::security;
 use crate::server_line::{parse_host, parse_port, PeerRole};
 use crate::types::{
     FourLetterWords, ServerConfig, DEFAULT_PROVIDER, ELECTION_ALG_FAST_LEADER,
@@ -252,6 +253,20 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
         c.local_sessions_upgrading_enabled = x.val(boolean(v))?;
         Ok(())
     }),
+    // Security (security.rs).
+    ("secureClientPort", security::secure_client_port),
+    (
+        "secureClientPortAddress",
+        security::secure_client_port_address,
+    ),
+    ("client.portUnification", security::port_unification),
+    ("client.certReload", security::cert_reload),
+    ("admin.forceHttps", security::admin_force_https),
+    (
+        "X509AuthenticationProvider.superUser",
+        security::x509_super_user,
+    ),
+    ("serverCnxnFactory", security::server_cnxn_factory),
 ];
 
 /// Key families (`prefix` + name), tried in order when [`KEYS`] has no exact match.
@@ -269,6 +284,8 @@ pub(crate) const PREFIXES: &[(&str, Setter)] = &[
         c.metrics.extra.insert(name.to_string(), v.to_string());
         Ok(())
     }),
+    ("ssl.", security::ssl_key),
+    ("authProvider.", security::auth_provider),
     ("server.", ensemble),
     ("group.", ensemble),
     ("weight.", ensemble),
@@ -382,28 +399,24 @@ const SYSPROP_KEYS: &[&str] = &[
     "admin.serverAddress",
     "admin.serverPort",
     "admin.commandURL",
+    "admin.forceHttps",
+    "client.portUnification",
+    "client.certReload",
+    "X509AuthenticationProvider.superUser",
+    "serverCnxnFactory",
 ];
+
+/// Key families ZooKeeper reads as Java system properties (`zookeeper.ssl.keyStore.location`).
+const SYSPROP_PREFIXES: &[&str] = &["ssl.", "authProvider."];
 
 /// Keys ZooKeeper accepts that rzk does not implement: (key, reason).
 const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
-    (
-        "secureClientPort",
-        "TLS client connections are not supported",
-    ),
-    (
-        "secureClientPortAddress",
-        "TLS client connections are not supported",
-    ),
     ("sslQuorum", "TLS between servers is not supported"),
     (
         "sslQuorumReloadCertFiles",
         "TLS between servers is not supported",
     ),
     ("portUnification", "TLS port unification is not supported"),
-    (
-        "client.portUnification",
-        "TLS port unification is not supported",
-    ),
     ("observerMasterPort", "observer masters are not supported"),
     ("oraclePath", "the oracle quorum verifier is not supported"),
     (
@@ -418,11 +431,6 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
         "multiAddress.reachabilityCheckEnabled",
         "multiple quorum addresses are not supported",
     ),
-    ("serverCnxnFactory", "rzk has its own connection layer"),
-    (
-        "X509AuthenticationProvider.superUser",
-        "x509 authentication is not supported",
-    ),
     (
         "sessionRequireClientSASLAuth",
         "SASL authentication is not supported",
@@ -433,14 +441,9 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
 
 /// Key prefixes ZooKeeper accepts that rzk does not implement.
 const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
-    ("ssl.", "TLS is not supported"),
     (
         "quorum.auth.",
         "SASL quorum authentication is not supported",
-    ),
-    (
-        "authProvider.",
-        "pluggable auth providers are not supported",
     ),
     ("kerberos.", "Kerberos is not supported"),
 ];
@@ -469,7 +472,6 @@ const IGNORED_KEYS: &[&str] = &[
     "audit.enable",
     "admin.idleTimeout",
     "admin.portUnification",
-    "admin.forceHttps",
     "leaderServes",
     "cnxTimeout",
     "electionPortBindRetry",
@@ -505,6 +507,7 @@ const IGNORED_PREFIXES: &[&str] = &[
 
 fn is_sysprop_key(k: &str) -> bool {
     SYSPROP_KEYS.contains(&k)
+        || SYSPROP_PREFIXES.iter().any(|p| k.starts_with(p))
         || IGNORED_KEYS.contains(&k)
         || UNSUPPORTED_KEYS.iter().any(|(u, _)| *u == k)
         || IGNORED_PREFIXES.iter().any(|p| k.starts_with(p))

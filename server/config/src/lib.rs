@@ -24,6 +24,7 @@ mod myid;
 mod parser;
 pub mod properties;
 mod render;
+mod security;
 mod server_line;
 mod types;
 mod values;
@@ -32,6 +33,10 @@ pub use error::{ConfigError, ConfigWarning, WarningKind};
 pub use myid::{parse_myid, read_myid};
 pub use parser::{load, parse_file, parse_str};
 pub use render::ConfRuntime;
+pub use security::{
+    ClientAuth, SecurityConfig, StoreConfig, StoreType, TlsVersion, NETTY_FACTORY,
+    SUPPORTED_CIPHER_SUITES, X509_PROVIDER,
+};
 pub use server_line::{bracket_host, parse_server_assignment, PeerRole, ServerSpec};
 pub use types::{
     AdminServerConfig, FourLetterWords, MetricsConfig, Origin, ServerConfig, DEFAULT_CLIENT_PORT,

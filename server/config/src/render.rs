@@ -43,7 +43,7 @@ impl ServerConfig {
     /// quorumPort, peerType` (the membership block is separate, see
     /// [`Self::render_conf`]).
     ///
-    /// `secureClientPort` is always -1 (rzk has no TLS port), `serverId` is
+    /// `secureClientPort` is -1 without a TLS port, `serverId` is
     /// 0 for a standalone server, `peerType` is 0 (participant) or
     /// 1 (observer).
     pub fn conf_entries(&self, rt: &ConfRuntime) -> Vec<(String, String)> {
@@ -55,7 +55,12 @@ impl ServerConfig {
             .map(|p| p.to_string())
             .unwrap_or_else(|| "-1".to_string());
         push("clientPort", client_port);
-        push("secureClientPort", "-1".to_string());
+        push(
+            "secureClientPort",
+            self.security
+                .secure_client_port
+                .map_or_else(|| "-1".to_string(), |p| p.to_string()),
+        );
         let snap = rt
             .snap_dir
             .clone()

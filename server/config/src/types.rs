@@ -202,6 +202,8 @@ pub struct ServerConfig {
     pub super_digest: Option<String>,
     /// `admin.*`.
     pub admin: AdminServerConfig,
+    /// TLS and x509 authentication (`secureClientPort`, `ssl.*`, `authProvider.*`, ...).
+    pub security: crate::security::SecurityConfig,
     /// `metricsProvider.*`.
     pub metrics: MetricsConfig,
     /// `dynamicConfigFile`, as written (absolute or relative to the working
@@ -270,6 +272,7 @@ impl ServerConfig {
             skip_acl: false,
             super_digest: None,
             admin: AdminServerConfig::default(),
+            security: crate::security::SecurityConfig::default(),
             metrics: MetricsConfig::default(),
             dynamic_config_file: None,
             config_version: 0,

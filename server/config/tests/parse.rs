@@ -656,7 +656,7 @@ fn rzk_knobs() {
 #[test]
 fn unknown_ignored_and_unsupported_keys_warn() {
     let (c, w) = ok(&with_base(
-        "foo=bar\nsecureClientPort=2281\nsslQuorum=true\nssl.keyStore.location=/k\nconnectToLearnerMasterLimit=10\njvm.pause.monitor=true\nzookeeper.maxCnxns=10\nquorum.auth.enableSasl=true\nzookeeper.tickTime=1\n",
+        "foo=bar\nobserverMasterPort=2281\nsslQuorum=true\nssl.quorum.keyStore.location=/k\nconnectToLearnerMasterLimit=10\njvm.pause.monitor=true\nzookeeper.maxCnxns=10\nquorum.auth.enableSasl=true\nzookeeper.tickTime=1\n",
     ));
     assert_eq!(
         c.tick_time, 3000,
@@ -668,10 +668,14 @@ fn unknown_ignored_and_unsupported_keys_warn() {
         got,
         vec![
             ("foo".to_string(), 3, WarningKind::UnknownKey),
-            ("secureClientPort".to_string(), 4, WarningKind::Unsupported),
+            (
+                "observerMasterPort".to_string(),
+                4,
+                WarningKind::Unsupported
+            ),
             ("sslQuorum".to_string(), 5, WarningKind::Unsupported),
             (
-                "ssl.keyStore.location".to_string(),
+                "ssl.quorum.keyStore.location".to_string(),
                 6,
                 WarningKind::Unsupported
             ),
@@ -700,7 +704,7 @@ fn unknown_ignored_and_unsupported_keys_warn() {
     );
     assert!(w[1]
         .to_string()
-        .starts_with("zoo.cfg:4: secureClientPort: TLS client connections are not supported"));
+        .starts_with("zoo.cfg:4: observerMasterPort: observer masters are not supported"));
     assert_eq!(
         w[4].to_string(),
         "zoo.cfg:7: connectToLearnerMasterLimit: accepted by ZooKeeper, ignored by rzk"
@@ -1160,8 +1164,9 @@ fn system_debian_zoo_cfg_if_present() {
 fn typical_production_zoo_cfg() {
     let (mut c, w) = parse_file(&fixture("production-zoo.cfg")).unwrap();
     let kinds: Vec<_> = w.iter().map(|w| (w.key.as_str(), w.kind)).collect();
-    // sslQuorum=false does not warn: it asks for nothing rzk lacks
-    assert_eq!(kinds, vec![("secureClientPort", WarningKind::Unsupported)]);
+    // sslQuorum=false does not warn: it asks for nothing rzk lacks; the TLS port is read
+    assert_eq!(kinds, vec![]);
+    assert_eq!(c.security.secure_client_port, Some(2281));
     assert!(c.is_distributed());
     assert_eq!(c.servers.len(), 5);
     assert_eq!(c.participants(), 3);

@@ -2,6 +2,7 @@
 
 use crate::fourlw;
 use crate::server::{notification_frame, now_ms, ConnInfo, Out, Shared};
+use crate::tls::Tls;
 use crate::watches::{self, ConnId};
 use bytes::BytesMut;
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -19,13 +20,31 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
+/// What a client listener speaks.
+#[derive(Clone)]
+pub enum Mode {
+    /// `clientPort`.
+    Plain,
+    /// `secureClientPort`: TLS only.
+    Tls(Arc<Tls>),
+    /// `clientPort` with `client.portUnification=true`: TLS when the first byte is a TLS
+    /// handshake record (0x16), plaintext otherwise.
+    Unified(Arc<Tls>),
+}
+
+type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// First byte of a TLS record carrying a handshake message (a ClientHello starts with it).
+const TLS_HANDSHAKE: u8 = 0x16;
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accepts client connections forever.
-pub async fn serve(s: Arc<Shared>, listener: TcpListener) {
+pub async fn serve(s: Arc<Shared>, listener: TcpListener, mode: Mode) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -43,8 +62,9 @@ pub async fn serve(s: Arc<Shared>, listener: TcpListener) {
                     }
                 }
                 let s = s.clone();
+                let mode = mode.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = handle(s, stream, peer).await {
+                    if let Err(e) = accept(s, stream, peer, mode).await {
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
                 });
@@ -55,6 +75,89 @@ pub async fn serve(s: Arc<Shared>, listener: TcpListener) {
             }
         }
     }
+}
+
+/// Sorts out the transport (plaintext, TLS, or either on a unified port), then serves the
+/// connection. TLS failures are logged with the peer and the reason; nothing else is affected.
+async fn accept(
+    s: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mode: Mode,
+) -> Result<(), ConnError> {
+    let _ = stream.set_nodelay(true);
+    let tls = match mode {
+        Mode::Plain => None,
+        Mode::Tls(t) => {
+            let mut first = [0u8; 1];
+            if let Ok(Ok(1)) =
+                tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await
+            {
+                if first[0] != TLS_HANDSHAKE {
+                    tracing::warn!(%peer, "plaintext (not TLS) on the secure client port; closing the connection");
+                    return Ok(());
+                }
+            }
+            Some(t)
+        }
+        Mode::Unified(t) => {
+            let wait = Duration::from_millis(s.cfg.security.handshake_detection_timeout_ms as u64);
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(wait, stream.peek(&mut first)).await {
+                Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => Some(t),
+                Ok(Ok(1)) => None,
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => {
+                    return Err(ConnError::Refused(format!(
+                        "no data within {} ms to tell TLS from plaintext",
+                        wait.as_millis()
+                    )))
+                }
+            }
+        }
+    };
+    let Some(tls) = tls else {
+        let (rd, wr) = stream.into_split();
+        return handle(s, Box::new(rd), Box::new(wr), peer, Vec::new(), false).await;
+    };
+    let hs = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await;
+    let stream = match hs {
+        Ok(Ok(st)) => st,
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "TLS handshake failed; closing the connection");
+            return Ok(());
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "TLS handshake did not finish within 10 s; closing the connection");
+            return Ok(());
+        }
+    };
+    let mut ids = Vec::new();
+    let sec = &s.cfg.security;
+    if let Some(cert) = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+    {
+        match crate::tls::subject_dn(cert) {
+            Some(dn) if sec.x509_auth => {
+                tracing::info!(%peer, id = %dn, "authenticated x509 client");
+                if sec.x509_super_user.as_deref() == Some(dn.as_str()) {
+                    ids.push(Id::new("super", &dn));
+                }
+                ids.push(Id::new("x509", &dn));
+            }
+            Some(_) => {}
+            None => {
+                tracing::warn!(%peer, "cannot read the subject of the client certificate; closing the connection");
+                return Ok(());
+            }
+        }
+    }
+    let (rd, wr) = tokio::io::split(stream);
+    handle(s, Box::new(rd), Box::new(wr), peer, ids, true).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +173,7 @@ enum ConnError {
 }
 
 struct FrameReader {
-    rd: OwnedReadHalf,
+    rd: BoxRead,
     buf: BytesMut,
     dec: FrameDecoder,
 }
@@ -128,9 +231,14 @@ struct Reply {
 
 type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
-async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(), ConnError> {
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+async fn handle(
+    s: Arc<Shared>,
+    rd: BoxRead,
+    wr: BoxWrite,
+    peer: SocketAddr,
+    tls_ids: Vec<Id>,
+    secure: bool,
+) -> Result<(), ConnError> {
     let mut reader = FrameReader {
         rd,
         buf: BytesMut::with_capacity(8192),
@@ -146,6 +254,10 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         {
             return Ok(());
         }
+    }
+    if !secure && reader.buf[0] == TLS_HANDSHAKE {
+        tracing::warn!(%peer, "TLS handshake on a plaintext client port; closing (use secureClientPort, or client.portUnification=true)");
+        return Ok(());
     }
     if let Some(cmd) = fourlw::detect(&reader.buf[..4]) {
         let out = fourlw::run(&s, cmd);
@@ -297,7 +409,11 @@ async fn handle(s: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Result<(
         s: s.clone(),
         conn: conn_id,
         session,
-        auth: RwLock::new(vec![Id::new("ip", &peer.ip().to_string())]),
+        auth: RwLock::new(
+            std::iter::once(Id::new("ip", &peer.ip().to_string()))
+                .chain(tls_ids)
+                .collect(),
+        ),
         info: info.clone(),
     });
     let result = run_loop(&ctx, &mut reader, &tx, timeout).await;
@@ -526,6 +642,8 @@ fn ready(frame: Vec<u8>, started: Instant) -> Option<ReplyFuture> {
     }))
 }
 
+// The request comes back whole when it is not a write (the caller answers it as a read).
+#[allow(clippy::result_large_err)]
 fn write_op(req: Request) -> Result<WriteOp, Request> {
     Ok(match req {
         Request::Create(c) => WriteOp::Create {

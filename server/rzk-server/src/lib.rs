@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod stats;
+pub mod tls;
 pub mod watches;
 
 use std::sync::Arc;
@@ -20,14 +21,53 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {host}:{port}: {e}"))?;
+    let sec = &cfg.security;
+    let tls = if sec.tls_enabled() {
+        let t = tls::Tls::load(sec)?;
+        let ms = cfg
+            .rzk_knob("certReloadIntervalMs")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(5000)
+            .max(100);
+        t.spawn_watcher(Duration::from_millis(ms));
+        Some(t)
+    } else {
+        None
+    };
+    let secure_listener = match (sec.secure_client_port, &tls) {
+        (Some(sport), Some(_)) => {
+            let shost = sec
+                .secure_client_port_address
+                .clone()
+                .unwrap_or_else(|| host.clone());
+            let l = tokio::net::TcpListener::bind((shost.as_str(), sport))
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {shost}:{sport} (secureClientPort): {e}")
+                })?;
+            Some((l, shost, sport))
+        }
+        _ => None,
+    };
+    if tls.is_some() && !sec.x509_auth {
+        tracing::warn!("TLS without authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider: client certificates are checked but give no x509 ACL identity");
+    }
     let shared = server::start(cfg.clone()).await?;
     let observer = metrics::Observer::new();
     observer.start(shared.clone());
     metrics::spawn(shared.clone(), observer.clone()).await;
     admin::spawn(shared.clone(), observer).await;
-    tracing::info!(%host, port, role = %shared.role(), "serving clients");
+    let mode = match (&tls, sec.port_unification) {
+        (Some(t), true) => conn::Mode::Unified(t.clone()),
+        _ => conn::Mode::Plain,
+    };
+    if let (Some((l, shost, sport)), Some(t)) = (secure_listener, &tls) {
+        tracing::info!(host = %shost, port = sport, client_auth = ?sec.client_auth, "serving TLS clients (secureClientPort)");
+        tokio::spawn(conn::serve(shared.clone(), l, conn::Mode::Tls(t.clone())));
+    }
+    tracing::info!(%host, port, role = %shared.role(), tls = sec.port_unification, "serving clients");
     tokio::select! {
-        _ = conn::serve(shared.clone(), listener) => {}
+        _ = conn::serve(shared.clone(), listener, mode) => {}
         sig = shutdown_signal() => {
             tracing::info!(signal = sig, "shutting down");
             hand_over_leadership(&shared).await;

@@ -1,4 +1,4 @@
-//! ACLs: schemes world, auth, digest, ip and super; checks as ZooKeeper's checkACL/fixupACL.
+//! ACLs: schemes world, auth, digest, ip, x509 and super; checks as ZooKeeper's checkACL/fixupACL.
 
 use base64::Engine;
 use rzk_proto::consts::perms;
@@ -97,6 +97,8 @@ fn matches(acl_id: &Id, client: &str) -> bool {
     match acl_id.scheme.as_str() {
         "ip" => ip_matches(&acl_id.id, client),
         "digest" => acl_id.id == client,
+        // X509AuthenticationProvider: the subject DN, compared as a string.
+        "x509" => acl_id.id == client,
         _ => false,
     }
 }
@@ -300,6 +302,13 @@ pub fn fixup(requested: &[Acl], auth: &[Id]) -> Option<Vec<Acl>> {
                 }
                 out.push(a.clone());
             }
+            "x509" => {
+                // A distinguished name (X500Principal accepts it): at least one `type=value`.
+                if !a.id.id.contains('=') {
+                    return None;
+                }
+                out.push(a.clone());
+            }
             _ => return None,
         }
     }
@@ -343,6 +352,39 @@ mod tests {
         }];
         assert!(check(&ip, perms::READ, &[Id::new("ip", "127.0.0.5")]));
         assert!(!check(&ip, perms::READ, &[Id::new("ip", "10.0.0.5")]));
+    }
+
+    #[test]
+    fn x509_ids() {
+        let dn = "CN=client1,O=rzk\\, Inc.";
+        let acl = vec![Acl {
+            perms: perms::READ,
+            id: Id::new("x509", dn),
+        }];
+        assert!(fixup(&acl, &[]).is_some());
+        assert!(check(&acl, perms::READ, &[Id::new("x509", dn)]));
+        assert!(!check(&acl, perms::READ, &[Id::new("x509", "CN=client2")]));
+        assert!(!check(&acl, perms::READ, &[Id::new("digest", dn)]));
+        assert!(fixup(
+            &[Acl {
+                perms: 1,
+                id: Id::new("x509", "nodn")
+            }],
+            &[]
+        )
+        .is_none());
+        // `auth` expands to the x509 id too (X509AuthenticationProvider.isAuthenticated).
+        let auth = vec![Acl {
+            perms: perms::ALL,
+            id: Id::new("auth", ""),
+        }];
+        assert_eq!(
+            fixup(&auth, &[Id::new("ip", "127.0.0.1"), Id::new("x509", dn)]).unwrap(),
+            vec![Acl {
+                perms: perms::ALL,
+                id: Id::new("x509", dn)
+            }]
+        );
     }
 
     #[test]
