@@ -90,23 +90,30 @@ where
         let meta = event.metadata();
         let mut fields = Map::new();
         event.record(&mut Fields(&mut fields));
-        let mut line = Map::new();
-        line.insert(
-            "timestamp".into(),
-            k8s_openapi::jiff::Timestamp::now().to_string().into(),
-        );
-        line.insert("level".into(), meta.level().as_str().into());
-        line.insert("target".into(), meta.target().into());
+        // In a fixed order (serde_json's map sorts its keys): timestamp, level, target, message,
+        // fields, spans.
+        let mut line: Vec<(&str, Value)> = vec![
+            (
+                "timestamp",
+                k8s_openapi::jiff::Timestamp::now().to_string().into(),
+            ),
+            ("level", meta.level().as_str().into()),
+            ("target", meta.target().into()),
+        ];
         if let Some(m) = fields.remove("message") {
-            line.insert("message".into(), m);
+            line.push(("message", m));
         }
         if !fields.is_empty() {
-            line.insert("fields".into(), Value::Object(fields));
+            line.push(("fields", Value::Object(fields)));
         }
         if let Some(scope) = ctx.event_scope() {
             let spans: Vec<Value> = scope.from_root().map(|s| s.name().into()).collect();
-            line.insert("spans".into(), Value::Array(spans));
+            line.push(("spans", Value::Array(spans)));
         }
-        writeln!(writer, "{}", Value::Object(line))
+        let body: Vec<String> = line
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", Value::from(*k)))
+            .collect();
+        writeln!(writer, "{{{}}}", body.join(","))
     }
 }

@@ -140,4 +140,8 @@ fn json_log_lines() {
     assert!(l["timestamp"].as_str().unwrap().ends_with('Z'));
     assert!(!text.contains('\u{1b}'), "no ANSI escapes");
     assert!(lines[1].get("fields").is_none());
+    assert!(
+        text.starts_with("{\"timestamp\":"),
+        "timestamp first: {text}"
+    );
 }

@@ -17,6 +17,7 @@ cd "$ROOT"
 REPLICAS="${REPLICAS:-3}"
 NS=e2e
 TAG=e2e
+export OPERATOR_LOG_FORMAT="${OPERATOR_LOG_FORMAT:-json}"   # day-2 runs it with text logs
 # shellcheck source=lib.sh
 . "$ROOT/tests/k8s/lib.sh"
 trap 'die "interrupted"' INT TERM
@@ -38,6 +39,14 @@ check "example manifest accepted (server dry run)" kubectl apply --dry-run=serve
 check "ServiceAccount may not read secrets (least privilege)" bash -c "! kubectl --kubeconfig=$RUN_DIR/operator.kubeconfig get secrets -A >/dev/null 2>&1"
 start_operator
 check "operator /healthz" curl -sf "http://$OP_METRICS/healthz" -o /dev/null
+if [ "$OPERATOR_LOG_FORMAT" = json ]; then
+  check "operator log: one JSON object per line, no ANSI escapes" python3 -c "
+import json, sys
+lines = [l for l in open('$RUN_DIR/logs/rzk-operator.log') if l.strip()]
+objs = [json.loads(l) for l in lines]
+assert lines and all('\x1b' not in l for l in lines)
+assert any(o.get('message') == 'rzk-operator starting' and o['level'] == 'INFO' for o in objs), objs[:3]"
+fi
 
 # ---- a ZookeeperCluster ---------------------------------------------------------------------------
 say "ZookeeperCluster e2e with $REPLICAS replica(s)"

@@ -8,6 +8,7 @@
 #   VOLUMES_DIR ($CACHE/volumes)    the pods' persistent volumes
 #   K8S_API_PORT (26443), K8S_ETCD_PORT (23790), ADDRESS_PREFIX (127.0.1): pods are PREFIX.N
 #   OPERATOR_METRICS_PORT (18080)   the local operator's /metrics
+#   OPERATOR_LOG_FORMAT (text)      the operator's --log-format (e2e.sh: json)
 #   KEEP=1 leaves everything running; SKIP_CARGO_BUILD=1 uses the binaries as they are.
 #   RZK_BIN_DIR (${CARGO_TARGET_DIR:-target}/debug)  where rzk-server and rzk-operator are (and are
 #                                   built: cargo honours CARGO_TARGET_DIR)
@@ -99,7 +100,7 @@ EOF
   chmod 600 "$RUN_DIR/auth-key"
 }
 start_operator() {
-  KUBECONFIG="$RUN_DIR/operator.kubeconfig" RUST_LOG="${OPERATOR_LOG:-info,kube=warn}" nohup "$RZK_BIN_DIR/rzk-operator" run \
+  KUBECONFIG="$RUN_DIR/operator.kubeconfig" RUST_LOG="${OPERATOR_LOG:-info,kube=warn}" LOG_FORMAT="${OPERATOR_LOG_FORMAT:-text}" nohup "$RZK_BIN_DIR/rzk-operator" run \
     --metrics-addr "$OP_METRICS" --auth-key-file "$RUN_DIR/auth-key" >> "$RUN_DIR/logs/rzk-operator.log" 2>&1 &
   echo $! > "$RUN_DIR/pids/rzk-operator.pid"
   for _ in $(seq 1 50); do curl -sf "http://$OP_METRICS/healthz" >/dev/null && break; sleep 0.2; done
