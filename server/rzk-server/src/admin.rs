@@ -15,6 +15,8 @@ use crate::metrics::{self, round4, Observer};
 use crate::report::{DirSizes, Report};
 use crate::server::{now_ms, Shared};
 use rzk_config::PeerRole;
+use rzk_proto::consts::perms;
+use rzk_tree::{acl, Id};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -45,6 +47,114 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("watches_by_path", &["wchp"]),
     ("zabstate", &[]),
 ];
+
+/// Commands that need an authenticated caller, with the permissions it must hold on `/`
+/// (ZooKeeper 3.9's `AuthRequest(perms, "/")`, each bit checked on its own): those that change
+/// the server's state (ALL) or show clients' sessions, paths and data (READ). Everything else
+/// (health: ruok, srvr, stat, mntr, isro, ...) stays open.
+pub const AUTH_REQUIRED: &[(&str, i32)] = &[
+    ("transfer_leadership", perms::ALL),
+    ("elect", perms::ALL),
+    ("stat_reset", perms::ALL),
+    ("connection_stat_reset", perms::ALL),
+    ("dump", perms::READ),
+    ("connections", perms::READ),
+    ("watches", perms::READ),
+    ("watches_by_path", perms::READ),
+];
+
+/// Why a command was refused: HTTP status and ZooKeeper's message (`Commands.runCommand`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub u16, pub &'static str);
+
+/// The identities an `Authorization` header (`<scheme>` or `<scheme> <data>`, as ZooKeeper's
+/// AdminServer reads it) proves: `digest user:password`, `ip`, `x509` (HTTPS with a verified
+/// client certificate, and authProvider.x509 configured).
+fn authenticate(s: &Shared, req: &Request, header: &str) -> Option<Vec<Id>> {
+    let parts: Vec<&str> = header.split(' ').collect();
+    let (scheme, data) = match parts.as_slice() {
+        [scheme] => (*scheme, None),
+        [scheme, data] => (*scheme, Some(*data)),
+        _ => return None,
+    };
+    match (scheme, data) {
+        ("digest", Some(up)) if up.contains(':') => {
+            let id = acl::digest_id(up);
+            let mut ids = Vec::new();
+            if s.cfg.super_digest.as_deref() == Some(id.as_str()) {
+                ids.push(Id::new("super", ""));
+            }
+            ids.push(Id::new("digest", &id));
+            Some(ids)
+        }
+        ("ip", _) => req.peer.map(|p| vec![Id::new("ip", &p.ip().to_string())]),
+        ("x509", _) if s.cfg.security.x509_auth => {
+            let dn = req.client_dn.as_deref()?;
+            let mut ids = Vec::new();
+            if s.cfg.security.x509_super_user.as_deref() == Some(dn) {
+                ids.push(Id::new("super", dn));
+            }
+            ids.push(Id::new("x509", dn));
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+/// Checks the caller of command `cmd` (a primary name) against the ACL of `/`. ZooKeeper answers
+/// 401 without an `Authorization` header; rzk treats a missing header as `ip` (the caller's
+/// address), so that with the default open ACL of `/` existing callers keep working, and answers
+/// ZooKeeper's 401 "Auth info is missing" when that is not enough (`rzk.adminAuthHeaderRequired=true`:
+/// always, as ZooKeeper). A header that proves nothing is 401 "Not authenticated"; identities the
+/// ACL does not grant every bit of the permission are 403 "Not authorized".
+pub fn authorize(s: &Shared, cmd: &str, req: &Request) -> Result<(), Refused> {
+    const MISSING: Refused = Refused(401, "Auth info is missing for the command");
+    let Some(&(_, perm)) = AUTH_REQUIRED.iter().find(|(c, _)| *c == cmd) else {
+        return Ok(());
+    };
+    let strict = s
+        .cfg
+        .rzk_knob("adminAuthHeaderRequired")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let (ids, implicit) = match req.authorization.as_deref() {
+        None if strict => return Err(MISSING),
+        None => (
+            req.peer
+                .map(|p| vec![Id::new("ip", &p.ip().to_string())])
+                .unwrap_or_default(),
+            true,
+        ),
+        Some(h) => match authenticate(s, req, h) {
+            Some(ids) => (ids, false),
+            None => {
+                tracing::warn!(command = cmd, peer = ?req.peer, "admin command refused: authentication failed");
+                return Err(Refused(401, "Not authenticated"));
+            }
+        },
+    };
+    if s.cfg.skip_acl {
+        return Ok(());
+    }
+    let acl = s
+        .tree
+        .read()
+        .node("/")
+        .map(|n| n.acl.clone())
+        .unwrap_or_default();
+    let granted = (0..5)
+        .map(|b| 1 << b)
+        .filter(|bit| perm & bit != 0)
+        .all(|bit| acl::check(&acl, bit, &ids));
+    if granted {
+        return Ok(());
+    }
+    tracing::warn!(command = cmd, peer = ?req.peer, "admin command refused: the ACL of / does not grant it");
+    Err(if implicit {
+        MISSING
+    } else {
+        Refused(403, "Not authorized")
+    })
+}
 
 /// The primary name of `name` (a primary name or an alias).
 pub fn primary(name: &str) -> Option<&'static str> {
@@ -617,12 +727,22 @@ pub fn handle(s: &Shared, obs: &Observer, req: &Request) -> Response {
     if name.is_empty() || name.contains('/') {
         return Response::not_found();
     }
+    if let Some(cmd) = primary(name) {
+        if let Err(Refused(status, why)) = authorize(s, cmd, req) {
+            let v = json!({ "command": cmd, "error": why });
+            return Response::new(
+                status,
+                "application/json",
+                serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into()) + "\n",
+            );
+        }
+    }
     let v = run(s, obs, name, req.query.as_deref());
     Response::json(serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into()) + "\n")
 }
 
 /// Binds the admin server (unless `admin.enableServer=false`) and serves it in the background.
-pub async fn spawn(s: Arc<Shared>, obs: Arc<Observer>) {
+pub async fn spawn(s: Arc<Shared>, obs: Arc<Observer>, tls: Option<Arc<crate::tls::Tls>>) {
     if !s.cfg.admin.enable_server {
         tracing::info!("admin server disabled (admin.enableServer=false)");
         return;
@@ -635,7 +755,8 @@ pub async fn spawn(s: Arc<Shared>, obs: Arc<Observer>) {
             return;
         }
     };
-    tracing::info!(%host, port, url = %s.cfg.admin.command_url, "admin server listening");
+    let tls = tls.filter(|_| s.cfg.security.admin_force_https);
+    tracing::info!(%host, port, url = %s.cfg.admin.command_url, https = tls.is_some(), "admin server listening");
     let handler: crate::http::Handler = Arc::new(move |req: Request| {
         let (s, obs) = (s.clone(), obs.clone());
         // Commands read locks and the file system: keep them off the async workers.
@@ -645,7 +766,7 @@ pub async fn spawn(s: Arc<Shared>, obs: Arc<Observer>) {
                 .unwrap_or_else(|_| Response::text(500, "Internal Server Error\n"))
         })
     });
-    tokio::spawn(crate::http::serve(listener, handler));
+    tokio::spawn(crate::http::serve_with(listener, handler, tls));
 }
 
 #[cfg(test)]

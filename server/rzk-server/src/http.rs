@@ -9,8 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 /// Largest request head (request line + headers) accepted.
@@ -29,6 +29,12 @@ pub struct Request {
     pub path: String,
     /// The raw query string (after `?`), if any.
     pub query: Option<String>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The client's address.
+    pub peer: Option<std::net::SocketAddr>,
+    /// Over HTTPS with a verified client certificate: its subject DN (RFC 2253).
+    pub client_dn: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +67,8 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
@@ -128,14 +136,23 @@ pub fn parse_head(head: &[u8]) -> Result<Request, u16> {
         None => (target, None),
     };
     let path = percent_decode(raw_path).ok_or(400u16)?;
+    let authorization = text.split('\n').skip(1).find_map(|h| {
+        let (name, value) = h.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("authorization")
+            .then(|| value.trim().to_string())
+    });
     Ok(Request {
         method: method.to_string(),
         path,
         query,
+        authorization,
+        peer: None,
+        client_dn: None,
     })
 }
 
-async fn read_head(sock: &mut TcpStream) -> Result<Vec<u8>, u16> {
+async fn read_head<S: AsyncRead + Unpin>(sock: &mut S) -> Result<Vec<u8>, u16> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
@@ -178,13 +195,20 @@ fn encode(resp: &Response, head_only: bool) -> Vec<u8> {
     out
 }
 
-async fn serve_conn(mut sock: TcpStream, handler: Handler) {
+async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
+    mut sock: S,
+    handler: Handler,
+    peer: Option<std::net::SocketAddr>,
+    client_dn: Option<String>,
+) {
     let resp = match read_head(&mut sock).await {
         Err(0) => return,
         Err(code) => (Response::text(code, format!("{}\n", reason(code))), false),
         Ok(head) => match parse_head(&head) {
             Err(code) => (Response::text(code, format!("{}\n", reason(code))), false),
-            Ok(req) if req.method == "GET" || req.method == "HEAD" => {
+            Ok(mut req) if req.method == "GET" || req.method == "HEAD" => {
+                req.peer = peer;
+                req.client_dn = client_dn;
                 let head_only = req.method == "HEAD";
                 // A panicking handler must not take the listener down: run it as its own task.
                 let fut = handler(req);
@@ -212,14 +236,24 @@ pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
 
 /// Serves `listener` forever with `handler`.
 pub async fn serve(listener: TcpListener, handler: Handler) {
+    serve_with(listener, handler, None).await
+}
+
+/// Serves `listener` forever with `handler`, over TLS when `tls` is given (HTTPS only: a
+/// plaintext request gets no answer, and the failed handshake is logged at debug level).
+pub async fn serve_with(
+    listener: TcpListener,
+    handler: Handler,
+    tls: Option<Arc<crate::tls::Tls>>,
+) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = match limit.clone().acquire_owned().await {
             Ok(p) => p,
             Err(_) => return,
         };
-        let sock = match listener.accept().await {
-            Ok((sock, _)) => sock,
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
             Err(e) => {
                 tracing::debug!(error = %e, "http accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -228,8 +262,29 @@ pub async fn serve(listener: TcpListener, handler: Handler) {
         };
         let _ = sock.set_nodelay(true);
         let h = handler.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serve_conn(sock, h).await;
+            match tls {
+                None => serve_conn(sock, h, Some(peer), None).await,
+                Some(t) => {
+                    let hs = tokio::time::timeout(READ_TIMEOUT, t.acceptor().accept(sock)).await;
+                    match hs {
+                        Ok(Ok(st)) => {
+                            let dn = st
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .and_then(|c| crate::tls::subject_dn(c));
+                            serve_conn(st, h, Some(peer), dn).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::info!(%peer, error = %e, "admin HTTPS handshake failed")
+                        }
+                        Err(_) => tracing::info!(%peer, "admin HTTPS handshake timed out"),
+                    }
+                }
+            }
             drop(permit);
         });
     }
@@ -249,6 +304,9 @@ mod tests {
         assert_eq!(r.path, "/metrics");
         let r = parse_head(b"GET /a%20b HTTP/1.1").unwrap();
         assert_eq!(r.path, "/a b");
+        assert_eq!(r.authorization, None);
+        let r = parse_head(b"GET /commands/dump HTTP/1.1\r\nHost: a\r\nauthorization:  digest u:p \r\n").unwrap();
+        assert_eq!(r.authorization.as_deref(), Some("digest u:p"));
     }
 
     #[test]

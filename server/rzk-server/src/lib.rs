@@ -56,7 +56,7 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
     let observer = metrics::Observer::new();
     observer.start(shared.clone());
     metrics::spawn(shared.clone(), observer.clone()).await;
-    admin::spawn(shared.clone(), observer).await;
+    admin::spawn(shared.clone(), observer, tls.clone()).await;
     let mode = match (&tls, sec.port_unification) {
         (Some(t), true) => conn::Mode::Unified(t.clone()),
         _ => conn::Mode::Plain,
