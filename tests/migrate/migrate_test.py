@@ -28,7 +28,7 @@ from kazoo.protocol.states import KazooState  # noqa: E402
 from kazoo.security import make_digest_acl, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE  # noqa: E402
 
 import kazoo_ext  # noqa: E402
-from servers import ZkServer  # noqa: E402
+from servers import ZkServer, free_port, wait_ready, _die_with_parent  # noqa: E402
 
 logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # reconnect attempts are expected here
 
@@ -249,6 +249,114 @@ def damaged_inputs(zk_data, work):
     check(r.returncode != 0 and "not empty" in r.stderr, "non-empty target refused")
 
 
+def ensemble(zk_data, want, work):
+    """One import with a 3-server zoo.cfg, copied to three members (each its own myid)."""
+    peers = [(free_port(), free_port(), free_port()) for _ in range(3)]
+    servers = "".join("server.%d=127.0.0.1:%d:%d;127.0.0.1:%d\n" % (i + 1, q, e, c)
+                      for i, (c, q, e) in enumerate(peers))
+    cfgs = []
+    for i in range(3):
+        d = os.path.join(work, "m%d" % (i + 1))
+        os.makedirs(d)
+        cfg = os.path.join(d, "zoo.cfg")
+        with open(cfg, "w") as f:
+            f.write("tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\n" % os.path.join(d, "data"))
+            f.write("clientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n" % peers[i][0])
+            f.write("admin.enableServer=false\njute.maxbuffer=%s\nmaxSessionTimeout=60000\n%s" % (MAXBUF, servers))
+        cfgs.append((d, cfg))
+    imported = os.path.join(work, "imported")
+    r, secs = run_import(zk_data, imported, cfgs[0][1])
+    check(r.returncode == 0 and "members [1, 2, 3]" in r.stdout,
+          "import with a 3-server zoo.cfg: %s" % (r.stdout + r.stderr).strip()[-160:])
+    procs = []
+    try:
+        for i, (d, cfg) in enumerate(cfgs):
+            shutil.copytree(imported, os.path.join(d, "data"))
+            with open(os.path.join(d, "data", "myid"), "w") as f:
+                f.write("%d\n" % (i + 1))
+            out = open(os.path.join(d, "out.log"), "wb")
+            procs.append(subprocess.Popen([RZK_BIN, "start-foreground", cfg], stdout=out,
+                                          stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
+        for c, _, _ in peers:
+            wait_ready("127.0.0.1", c, timeout=60)
+        c = client(",".join("127.0.0.1:%d" % p[0] for p in peers[1:2]))
+        compare(want, dump(c), "ZooKeeper -> 3-member rzk ensemble (read on member 2)")
+        st = c.set("/app/g00/n00030", b"ensemble write")
+        check(st.version == want["/app/g00/n00030"][2][5] + 1, "the ensemble takes writes (version %d)" % st.version)
+        c.stop()
+        c.close()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+def from_apache_ensemble(work):
+    """An Apache ZooKeeper 3-member ensemble (zxids of epoch >= 2 after a leader change): one
+    member's dataDir imported; a client connected to that member reconnects to rzk started on
+    its address, with a last zxid of epoch >= 2."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "matrix"))
+    from ensemble import Ensemble
+
+    ens = Ensemble("apache", os.path.join(work, "zk-ens"), extra_cfg=["snapCount=200"])
+    ens.start()
+    try:
+        host1 = "%s:%d" % (ens.hosts[0], ens.client_port)
+        c = client(ens.connect, auth=False)
+        c.create("/e", b"ensemble")
+        for i in range(300):
+            c.create("/e/n%03d" % i, b"%d" % i)
+        leader = [i for i, m in enumerate(ens.modes(), 1) if m == "leader"][0]
+        ens.stop_member(leader)  # a new epoch
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                c.set("/e", b"after election")
+                break
+            except Exception:
+                time.sleep(0.5)
+        ens.start_member(leader)
+        ens.wait_ready(90)
+        for i in range(300, 500):
+            c.create("/e/n%03d" % i, b"%d" % i)
+        live = client(host1, auth=False)
+        live.create("/e/live", b"", ephemeral=True)
+        live.sync("/e")
+        live.get("/e")
+        want = dump(c)
+        zk_last = max(st[1] for _, _, st in want.values())
+        check(zk_last >> 32 >= 2, "Apache ensemble zxids reached epoch %d (last 0x%x)" % (zk_last >> 32, zk_last))
+        c.stop()
+        c.close()
+    finally:
+        ens.stop()
+    rz = ZkServer(impl="rzk", host=ens.hosts[0], port=ens.client_port,
+                  base_dir=os.path.join(work, "rzk-from-ens"), extra_cfg={"jute.maxbuffer": MAXBUF})
+    rz.write_cfg()
+    r, secs = run_import(os.path.join(ens.member_dir(1), "data"), rz.data_dir, rz.cfg_path)
+    check(r.returncode == 0, "import of an ensemble member's dataDir: %s" % (r.stdout + r.stderr).strip()[-200:])
+    rz.start()
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and live.state != KazooState.CONNECTED:
+            time.sleep(0.2)
+        check(live.state == KazooState.CONNECTED and live.exists("/e/live") is not None,
+              "a client that last saw zxid of epoch %d reconnected to rzk with its session" % (zk_last >> 32))
+        c = client(rz.hosts, auth=False)
+        got = dump(c)
+        # Member 1's dataDir holds what member 1 had logged: the whole tree (it was in sync).
+        compare(want, got, "Apache ensemble -> rzk")
+        st = c.set("/e", b"on rzk")
+        check(st.mzxid > zk_last, "rzk zxid 0x%x above ZooKeeper's 0x%x" % (st.mzxid, zk_last))
+        c.stop()
+        c.close()
+    finally:
+        live.stop()
+        live.close()
+        rz.stop()
+
+
 def compressed(work, method):
     base = os.path.join(work, "zk-" + method)
     zk = zk_server(base=base, compression=method)
@@ -349,6 +457,8 @@ def main():
     rz.stop()
 
     damaged_inputs(zk.data_dir, os.path.join(work, "damaged"))
+    ensemble(zk.data_dir, want, os.path.join(work, "ensemble"))
+    from_apache_ensemble(work)
     for method in ("gz", "snappy"):
         compressed(work, method)
 

@@ -26,9 +26,10 @@ fn is_empty_dir(p: &Path) -> anyhow::Result<bool> {
 fn members_of(
     cfg_path: Option<&str>,
 ) -> anyhow::Result<(BTreeMap<u64, rzk_raft::Member>, BTreeSet<u64>)> {
+    // Parsed without reading myid: the membership is the same on every member.
     let cfg = match cfg_path {
         Some(p) => {
-            rzk_config::load(Path::new(p))
+            rzk_config::parse_file(Path::new(p))
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .0
         }
@@ -46,8 +47,9 @@ fn members_of(
             }
         }
     } else {
+        let id = rzk_config::read_myid(&cfg.data_dir).ok().flatten();
         members.insert(
-            cfg.server_id.unwrap_or(1),
+            id.or(cfg.server_id).unwrap_or(1),
             rzk_raft::Member {
                 quorum_addr: String::new(),
                 election_port: 0,
