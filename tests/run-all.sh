@@ -38,6 +38,7 @@ step "cargo test" cargo test --workspace --locked -- --test-threads=2
 step "compat suite against Apache ZooKeeper and rzk" ./tests/compat/run.sh both
 step "ensemble faults and history checker" ./tests/ensemble/run.sh
 step "upgrades: earlier releases' data dirs, rolling upgrade from the previous release" ./tests/upgrade/run.sh
+step "migration from and back to Apache ZooKeeper (import-zookeeper, export-zookeeper)" ./tests/migrate/run.sh
 if [ -x tests/matrix/run.sh ]; then
   step "client compatibility matrix" ./tests/matrix/run.sh both
 fi
