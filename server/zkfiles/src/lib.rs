@@ -26,32 +26,53 @@ use std::path::{Path, PathBuf};
 pub enum ZkError {
     // The cause is part of the message (not a `#[source]`), so that callers printing the
     // error chain do not repeat it.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{}: {source}{}", path.display(), if *compressed { " (offset in the decompressed stream)" } else { "" })]
+    #[error("{}: {error}{}", path.display(), if *compressed { " (offset in the decompressed stream)" } else { "" })]
     Snapshot {
         path: PathBuf,
         compressed: bool,
-        source: snapshot::SnapError,
+        error: snapshot::SnapError,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Log {
         path: PathBuf,
-        source: txnlog::LogError,
+        error: txnlog::LogError,
     },
     #[error("{}: no snapshot.* file (ZooKeeper writes one at startup; is this a ZooKeeper dataDir?)", dir.display())]
     NoSnapshot { dir: PathBuf },
+    #[error(
+        "{error}\n(ZooKeeper skips a snapshot it cannot read, e.g. one it was writing when it \
+         stopped, and uses the previous one with the logs after it; to do the same, move {} away \
+         and import again: {} is the next newest)",
+        error.path().map(|p| p.display().to_string()).unwrap_or_default(),
+        older.display()
+    )]
+    NewestSnapshot { error: Box<ZkError>, older: PathBuf },
     #[error("the tree does not convert: {0}")]
     Tree(String),
 }
 
+impl ZkError {
+    /// The file the error is about, if it is about one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ZkError::Io { path, .. }
+            | ZkError::Snapshot { path, .. }
+            | ZkError::Log { path, .. } => Some(path),
+            ZkError::NewestSnapshot { error, .. } => error.path(),
+            ZkError::NoSnapshot { .. } | ZkError::Tree(_) => None,
+        }
+    }
+}
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> ZkError + '_ {
-    move |source| ZkError::Io {
+    move |error| ZkError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -112,15 +133,15 @@ pub fn read_snapshot_file(path: &Path, zxid: i64) -> Result<ZkTree, ZkError> {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let c = snapshot::Compression::of_name(&name);
-    let err = |source| ZkError::Snapshot {
+    let err = |error| ZkError::Snapshot {
         path: path.to_path_buf(),
         compressed: c != snapshot::Compression::None,
-        source,
+        error,
     };
-    let bytes = snapshot::decompress(c, &raw).map_err(|source| ZkError::Snapshot {
+    let bytes = snapshot::decompress(c, &raw).map_err(|error| ZkError::Snapshot {
         path: path.to_path_buf(),
         compressed: false,
-        source,
+        error,
     })?;
     let (tree, _) = snapshot::parse(&bytes, zxid).map_err(err)?;
     Ok(tree)
@@ -135,7 +156,16 @@ pub fn load(snap_dir: &Path, log_dir: &Path) -> Result<(ZkTree, LoadReport), ZkE
     let Some((snap_zxid, snap_path)) = snaps.last().cloned() else {
         return Err(ZkError::NoSnapshot { dir: snap_dir });
     };
-    let mut tree = read_snapshot_file(&snap_path, snap_zxid)?;
+    let mut tree = match read_snapshot_file(&snap_path, snap_zxid) {
+        Ok(t) => t,
+        Err(e @ ZkError::Snapshot { .. }) if snaps.len() > 1 => {
+            return Err(ZkError::NewestSnapshot {
+                error: Box::new(e),
+                older: snaps[snaps.len() - 2].1.clone(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let logs = list(&log_dir, "log")?;
     // As FileTxnLog.getLogFiles: the last log starting at or before the snapshot, and all later.
     let start = logs
@@ -154,9 +184,9 @@ pub fn load(snap_dir: &Path, log_dir: &Path) -> Result<(ZkTree, LoadReport), ZkE
     };
     for (_, path) in logs.into_iter().filter(|(z, _)| *z >= start) {
         let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let (records, end) = txnlog::parse(&bytes).map_err(|source| ZkError::Log {
+        let (records, end) = txnlog::parse(&bytes).map_err(|error| ZkError::Log {
             path: path.clone(),
-            source,
+            error,
         })?;
         if let txnlog::End::Torn(off) = end {
             report.torn_tails.push((path.clone(), off));

@@ -88,8 +88,8 @@ pub enum Txn {
 /// Why a transaction's bytes do not decode, at byte `offset` of the record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxnError {
-    #[error("at byte {offset} of the transaction: {source}")]
-    Jute { offset: usize, source: JuteError },
+    #[error("at byte {offset} of the transaction: {error}")]
+    Jute { offset: usize, error: JuteError },
     #[error("unsupported transaction type {0}")]
     Unsupported(i32),
     #[error("unsupported operation type {0} inside a multi")]
@@ -101,9 +101,9 @@ pub enum TxnError {
 fn path(r: &mut Reader<'_>) -> Result<String, TxnError> {
     let start = r.pos();
     r.string()
-        .map_err(|source| TxnError::Jute {
+        .map_err(|error| TxnError::Jute {
             offset: start,
-            source,
+            error,
         })?
         .ok_or(TxnError::NullPath)
 }
@@ -111,10 +111,8 @@ fn path(r: &mut Reader<'_>) -> Result<String, TxnError> {
 macro_rules! rd {
     ($r:expr, $m:ident) => {{
         let pos = $r.pos();
-        $r.$m().map_err(|source| TxnError::Jute {
-            offset: pos,
-            source,
-        })?
+        $r.$m()
+            .map_err(|error| TxnError::Jute { offset: pos, error })?
     }};
 }
 
@@ -172,10 +170,7 @@ fn decode_body(typ: i32, r: &mut Reader<'_>, in_multi: bool) -> Result<Txn, TxnE
             let data = rd!(r, buffer);
             let acl = {
                 let pos = r.pos();
-                read_acl(r).map_err(|source| TxnError::Jute {
-                    offset: pos,
-                    source,
-                })?
+                read_acl(r).map_err(|error| TxnError::Jute { offset: pos, error })?
             };
             let (ephemeral, parent_cversion, kind) = match typ {
                 CREATE_CONTAINER => (false, rd!(r, i32), CreateKind::Container),
@@ -222,10 +217,7 @@ fn decode_body(typ: i32, r: &mut Reader<'_>, in_multi: bool) -> Result<Txn, TxnE
         SET_ACL if !in_multi => {
             let p = path(r)?;
             let pos = r.pos();
-            let acl = read_acl(r).map_err(|source| TxnError::Jute {
-                offset: pos,
-                source,
-            })?;
+            let acl = read_acl(r).map_err(|error| TxnError::Jute { offset: pos, error })?;
             Txn::SetAcl {
                 path: p,
                 acl,
@@ -251,10 +243,7 @@ fn decode_body(typ: i32, r: &mut Reader<'_>, in_multi: bool) -> Result<Txn, TxnE
             let n = {
                 let pos = r.pos();
                 r.vec_len(8)
-                    .map_err(|source| TxnError::Jute {
-                        offset: pos,
-                        source,
-                    })?
+                    .map_err(|error| TxnError::Jute { offset: pos, error })?
                     .unwrap_or(0)
             };
             let mut ops = Vec::with_capacity(n);

@@ -40,8 +40,8 @@ pub enum LogError {
         stored: i64,
         actual: i64,
     },
-    #[error("at byte {offset}: {source}")]
-    Txn { offset: u64, source: TxnError },
+    #[error("at byte {offset}: {error}")]
+    Txn { offset: u64, error: TxnError },
 }
 
 /// Parses a whole log file. Records come back in file order.
@@ -87,9 +87,9 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Record>, End), LogError> {
                 actual,
             });
         }
-        let (hdr, txn) = txn::decode(body).map_err(|source| LogError::Txn {
+        let (hdr, txn) = txn::decode(body).map_err(|error| LogError::Txn {
             offset: offset + 12,
-            source,
+            error,
         })?;
         out.push(Record { offset, hdr, txn });
     }
