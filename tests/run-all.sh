@@ -3,6 +3,7 @@
 #   1. Rust: unit, codec-vector, storage crash, server integration (zookeeper-client crate),
 #      metrics/admin, operator builder and CRD-freshness tests
 #   2. compat: real clients (kazoo, zkCli.sh) against Apache ZooKeeper AND rzk, same scenarios
+#   2b. security: TLS client port, x509 ACLs, refused connections, admin auth, cert rotation
 #   3. ensemble: multi-process rzk ensembles with faults, reconfig and a history checker
 #   3b. upgrade: golden data dirs of every earlier release, a rolling upgrade from the previous one
 #   4. matrix: Curator/Java, kazoo recipes, go-zookeeper, C client, zookeeper-client (Rust) on
@@ -36,6 +37,7 @@ step "cargo build" cargo build --workspace --all-targets --locked || exit 1
 export RZK_BIN="$ROOT/target/debug/rzk-server"
 step "cargo test" cargo test --workspace --locked -- --test-threads=2
 step "compat suite against Apache ZooKeeper and rzk" ./tests/compat/run.sh both
+step "security: TLS port, x509 ACLs, refused connections, admin auth, cert rotation (Apache ZooKeeper and rzk)" ./tests/security/run.sh both
 step "ensemble faults and history checker" ./tests/ensemble/run.sh
 step "upgrades: earlier releases' data dirs, rolling upgrade from the previous release" ./tests/upgrade/run.sh
 step "migration from and back to Apache ZooKeeper (import-zookeeper, export-zookeeper)" ./tests/migrate/run.sh

@@ -187,7 +187,13 @@ impl FrameReader {
                 let _ = self.buf.split_to(total);
                 return Ok(Some(body));
             }
-            if self.rd.read_buf(&mut self.buf).await? == 0 {
+            let n = match self.rd.read_buf(&mut self.buf).await {
+                Ok(n) => n,
+                // TLS clients often close without close_notify: an EOF like any other.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {

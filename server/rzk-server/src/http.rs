@@ -305,7 +305,10 @@ mod tests {
         let r = parse_head(b"GET /a%20b HTTP/1.1").unwrap();
         assert_eq!(r.path, "/a b");
         assert_eq!(r.authorization, None);
-        let r = parse_head(b"GET /commands/dump HTTP/1.1\r\nHost: a\r\nauthorization:  digest u:p \r\n").unwrap();
+        let r = parse_head(
+            b"GET /commands/dump HTTP/1.1\r\nHost: a\r\nauthorization:  digest u:p \r\n",
+        )
+        .unwrap();
         assert_eq!(r.authorization.as_deref(), Some("digest u:p"));
     }
 

@@ -1,0 +1,427 @@
+"""TLS client port, x509 ACLs, AdminServer authentication and certificate rotation: the same
+scenarios against Apache ZooKeeper 3.8 (Netty connection factory, PEM stores) and rzk, with the
+certificates tests/security/gencerts.sh made (SEC_CERTS).
+
+Where a scenario needs something ZooKeeper 3.8 lacks (AdminServer auth and client.certReload are
+3.9 features) it is skipped on Apache with the reason. For rzk every refused connection must
+also leave a clear log line, and the server must go on serving other clients.
+"""
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+
+from kazoo.client import KazooClient  # noqa: E402
+from kazoo.exceptions import NoAuthError  # noqa: E402
+from kazoo.security import make_acl, make_digest_acl  # noqa: E402
+
+import servers  # noqa: E402
+import zkcli  # noqa: E402
+
+CERTS = os.environ["SEC_CERTS"]
+IMPL = servers.impl_name()
+X509 = "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
+
+
+# Debian's zookeeper.jar manifest leaves netty-codec and netty-resolver out of its Class-Path,
+# which the Netty connection factory and ClientCnxnSocketNetty need: a later -cp with it wins over zkEnv.sh's.
+NETTY_CP = "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar"
+if IMPL == "apache":
+    os.environ["SERVER_JVMFLAGS"] = NETTY_CP + " " + os.environ.get("SERVER_JVMFLAGS", "")
+
+
+def cert(name):
+    return os.path.join(CERTS, name)
+
+
+def dn(name):
+    with open(cert(name + ".dn")) as f:
+        return f.read().strip()
+
+
+def tls_cfg(keystore, **extra):
+    cfg = {
+        "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
+        "ssl.keyStore.location": keystore,
+        "ssl.keyStore.type": "PEM",
+        "ssl.keyStore.password": "",
+        "ssl.trustStore.location": cert("ca.crt"),
+        "ssl.trustStore.type": "PEM",
+        "ssl.clientAuth": "need",
+        "authProvider.x509": X509,
+        "rzk.certReloadIntervalMs": "300",
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def start_server(extra):
+    srv = servers.ZkServer(impl=IMPL, extra_cfg=extra)
+    # Its own copy of the server key store (rotation replaces it).
+    ks = os.path.join(srv.base_dir, "server.pem")
+    shutil.copy(cert("server.pem"), ks)
+    srv.extra_cfg = {k: (ks if v == "@KS" else v) for k, v in srv.extra_cfg.items()}
+    srv.keystore = ks
+    srv.start(timeout=90)
+    return srv
+
+
+@pytest.fixture(scope="module")
+def main_srv():
+    """clientPort (plaintext) + secureClientPort (TLS, clientAuth=need, x509 provider); rzk: also
+    the AdminServer."""
+    sport = servers.free_port()
+    extra = tls_cfg("@KS", secureClientPort=str(sport))
+    if IMPL == "rzk":
+        extra.update({"admin.enableServer": "true", "admin.serverAddress": "127.0.0.1",
+                      "admin.serverPort": str(servers.free_port()),
+                      "metricsProvider.httpPort": str(servers.free_port())})
+    srv = start_server(extra)
+    srv.sport = sport
+    srv.admin_port = int(extra.get("admin.serverPort", 0))
+    yield srv
+    srv.cleanup()
+
+
+def log_has(srv, text, timeout=5.0):
+    if IMPL != "rzk":
+        return True  # only rzk's log lines are checked
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in srv.output_tail(1 << 20):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def tls_client(port, name="client", **kw):
+    kw.setdefault("timeout", 10.0)
+    zk = KazooClient(hosts="127.0.0.1:%d" % port, use_ssl=True, verify_certs=True,
+                     ca=cert("ca.crt"), certfile=cert(name + ".crt"), keyfile=cert(name + ".key"), **kw)
+    zk.start(timeout=15)
+    return zk
+
+
+def plain_client(srv):
+    zk = KazooClient(hosts=srv.hosts, timeout=10.0)
+    zk.start(timeout=15)
+    return zk
+
+
+def connect_frame():
+    body = struct.pack(">iqiqi16s?", 0, 0, 10000, 0, 16, b"\0" * 16, False)
+    return struct.pack(">i", len(body)) + body
+
+
+def zk_session_over(sock):
+    """Sends a ConnectRequest; True if a ConnectResponse came back."""
+    sock.sendall(connect_frame())
+    data = b""
+    while len(data) < 4 + 36:
+        b = sock.recv(4096)
+        if not b:
+            break
+        data += b
+    return len(data) >= 40 and struct.unpack(">i", data[:4])[0] in (36, 37)
+
+
+def tls_try(port, name=None, ca="ca.crt"):
+    """A TLS connection with client certificate `name` (None: none): True if a session opened."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cert(ca))
+    if name:
+        ctx.load_cert_chain(cert(name + ".crt"), cert(name + ".key"))
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        ss = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+        return zk_session_over(ss)
+    except (ssl.SSLError, OSError):
+        return False
+    finally:
+        s.close()
+
+
+def peer_cn(port):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cert("ca.crt"))
+    ctx.load_cert_chain(cert("client.crt"), cert("client.key"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="127.0.0.1") as ss:
+            subject = dict(x[0] for x in ss.getpeercert()["subject"])
+            return subject.get("commonName")
+
+
+def still_serving(srv, path):
+    """Nothing lost, other clients served: the plaintext and TLS ports both answer."""
+    zk = plain_client(srv)
+    try:
+        assert zk.exists(path) is not None
+    finally:
+        zk.stop()
+    assert tls_try(srv.sport, "client")
+
+
+# --- positive -----------------------------------------------------------------------------------
+
+
+def test_kazoo_tls_write_read(main_srv):
+    zk = tls_client(main_srv.sport)
+    try:
+        zk.create("/tls", b"v1")
+        zk.set("/tls", b"v2")
+        assert zk.get("/tls")[0] == b"v2"
+        zk.create("/tls/child", b"c", ephemeral=True)
+        assert zk.get_children("/tls") == ["child"]
+    finally:
+        zk.stop()
+    # The same data on the plaintext port.
+    zk = plain_client(main_srv)
+    try:
+        assert zk.get("/tls")[0] == b"v2"
+    finally:
+        zk.stop()
+
+
+def test_zkcli_over_tls(main_srv):
+    if not os.path.exists(zkcli.ZKCLI):
+        pytest.skip("zkCli.sh not installed")
+    flags = " ".join([
+        NETTY_CP,
+        "-Dzookeeper.client.secure=true",
+        "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
+        "-Dzookeeper.ssl.keyStore.location=" + cert("client.pem"),
+        "-Dzookeeper.ssl.keyStore.type=PEM",
+        "-Dzookeeper.ssl.trustStore.location=" + cert("ca.crt"),
+        "-Dzookeeper.ssl.trustStore.type=PEM",
+    ])
+    old = os.environ.get("CLIENT_JVMFLAGS", "")
+    os.environ["CLIENT_JVMFLAGS"] = flags
+    try:
+        hosts = "127.0.0.1:%d" % main_srv.sport
+        r = zkcli.run(hosts, "create", "/zkcli-tls", "hello")
+        assert r.rc == 0 and "Created /zkcli-tls" in r.lines, r
+        r = zkcli.run(hosts, "get", "/zkcli-tls")
+        assert r.rc == 0 and r.out == ["hello"], r
+    finally:
+        os.environ["CLIENT_JVMFLAGS"] = old
+
+
+def test_x509_acl(main_srv):
+    me, other = dn("client"), dn("client2")
+    zk = tls_client(main_srv.sport)
+    try:
+        zk.create("/x509", b"secret", acl=[make_acl("x509", me, all=True)])
+        assert zk.get("/x509")[0] == b"secret"
+        acl, _ = zk.get_acls("/x509")
+        assert [(a.id.scheme, a.id.id) for a in acl] == [("x509", me)]
+        # `auth` expands to the session's x509 id.
+        zk.create("/x509auth", b"a", acl=[make_acl("auth", "", all=True)])
+        acl, _ = zk.get_acls("/x509auth")
+        assert [(a.id.scheme, a.id.id) for a in acl] == [("x509", me)]
+    finally:
+        zk.stop()
+    zk2 = tls_client(main_srv.sport, "client2")
+    try:
+        with pytest.raises(NoAuthError):
+            zk2.get("/x509")
+        with pytest.raises(NoAuthError):
+            zk2.set("/x509", b"x")
+        assert other != me
+    finally:
+        zk2.stop()
+    zk = plain_client(main_srv)
+    try:
+        with pytest.raises(NoAuthError):
+            zk.get("/x509")
+    finally:
+        zk.stop()
+
+
+# --- negative -----------------------------------------------------------------------------------
+
+
+def test_plaintext_to_tls_port(main_srv):
+    with socket.create_connection(("127.0.0.1", main_srv.sport), timeout=10) as s:
+        try:
+            assert not zk_session_over(s)
+        except OSError:
+            pass
+    assert log_has(main_srv, "plaintext (not TLS) on the secure client port")
+    still_serving(main_srv, "/tls")
+
+
+def test_tls_to_plaintext_port(main_srv):
+    assert not tls_try(main_srv.port, "client")
+    assert log_has(main_srv, "TLS handshake on a plaintext client port")
+    still_serving(main_srv, "/tls")
+
+
+def test_untrusted_ca(main_srv):
+    assert not tls_try(main_srv.sport, "evil")
+    assert log_has(main_srv, "UnknownIssuer")
+    still_serving(main_srv, "/tls")
+
+
+def test_expired_certificate(main_srv):
+    assert not tls_try(main_srv.sport, "expired")
+    assert log_has(main_srv, "Expired")
+    still_serving(main_srv, "/tls")
+
+
+def test_no_client_certificate_with_need(main_srv):
+    assert not tls_try(main_srv.sport, None)
+    assert log_has(main_srv, "peer sent no certificates")
+    still_serving(main_srv, "/tls")
+
+
+def test_client_rejects_untrusted_server(main_srv):
+    # The client trusts only the other CA: it refuses the server (nothing logged by a client-side
+    # failure but a failed handshake).
+    assert not tls_try(main_srv.sport, "client", ca="evilca.crt")
+    still_serving(main_srv, "/tls")
+
+
+# --- AdminServer --------------------------------------------------------------------------------
+
+
+def admin_get(srv, cmd, auth=None):
+    req = urllib.request.Request("http://127.0.0.1:%d/commands/%s" % (srv.admin_port, cmd))
+    if auth:
+        req.add_header("Authorization", auth)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_admin_commands_need_auth(main_srv):
+    if IMPL != "rzk":
+        pytest.skip("ZooKeeper 3.8's AdminServer has no authentication (3.9 feature)")
+    # With the default open ACL of / the operator's calls (no header) keep working.
+    st, body = admin_get(main_srv, "dump")
+    assert st == 200 and body["error"] is None
+    zk = plain_client(main_srv)
+    try:
+        zk.add_auth("digest", "admin:pw")
+        zk.set_acls("/", [make_digest_acl("admin", "pw", all=True)])
+        for cmd, want in [("ruok", 200), ("srvr", 200), ("stat", 200), ("mntr", 200), ("isro", 200)]:
+            assert admin_get(main_srv, cmd)[0] == want, cmd
+        st, body = admin_get(main_srv, "dump")
+        assert (st, body) == (401, {"command": "dump", "error": "Auth info is missing for the command"})
+        assert log_has(main_srv, "admin command refused")
+        st, body = admin_get(main_srv, "cons", "digest admin:wrong")
+        assert (st, body["error"]) == (403, "Not authorized")
+        st, body = admin_get(main_srv, "wchc", "nosuchscheme x")
+        assert (st, body["error"]) == (401, "Not authenticated")
+        st, body = admin_get(main_srv, "srst", "ip")
+        assert (st, body["error"]) == (403, "Not authorized")
+        st, body = admin_get(main_srv, "dump", "digest admin:pw")
+        assert st == 200 and body["error"] is None
+        st, body = admin_get(main_srv, "stat_reset", "digest admin:pw")
+        assert st == 200 and body["error"] is None
+    finally:
+        zk.set_acls("/", [make_acl("world", "anyone", all=True)])
+        zk.stop()
+    assert admin_get(main_srv, "dump")[0] == 200
+
+
+# --- rotation (last: it replaces the server's certificate) ----------------------------------------
+
+
+def test_certificate_rotation_under_load(main_srv):
+    if IMPL != "rzk":
+        pytest.skip("ZooKeeper 3.8 has no client certificate reload (client.certReload is 3.9)")
+    assert peer_cn(main_srv.sport) == "server1"
+    zk = tls_client(main_srv.sport)
+    zk.ensure_path("/rot")
+    acked, failures, stop = [0], [], threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                zk.set("/rot", str(i).encode())
+                acked[0] = i
+            except Exception as e:  # noqa: BLE001 - any failure of an acknowledged-write loop counts
+                failures.append(repr(e))
+                return
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        time.sleep(0.5)
+        tmp = main_srv.keystore + ".new"
+        shutil.copy(cert("server2.pem"), tmp)
+        os.replace(tmp, main_srv.keystore)
+        deadline = time.time() + 15
+        while time.time() < deadline and peer_cn(main_srv.sport) != "server2":
+            time.sleep(0.2)
+        assert peer_cn(main_srv.sport) == "server2"
+        assert log_has(main_srv, "TLS certificates reloaded")
+        # A broken file is not taken: the previous certificate stays.
+        time.sleep(0.4)
+        with open(tmp, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+        os.replace(tmp, main_srv.keystore)
+        assert log_has(main_srv, "TLS certificate reload failed", timeout=10)
+        assert peer_cn(main_srv.sport) == "server2"
+        assert tls_try(main_srv.sport, "client2")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    assert failures == [], failures
+    assert acked[0] > 10
+    assert zk.get("/rot")[0] == str(acked[0]).encode()
+    zk.stop()
+    # The session opened before the rotation kept working throughout; a new one works too.
+    zk = tls_client(main_srv.sport, "client2")
+    zk.stop()
+
+
+# --- port unification ---------------------------------------------------------------------------
+
+
+def test_port_unification():
+    srv = start_server(tls_cfg("@KS", **{"client.portUnification": "true"}))
+    try:
+        zk = KazooClient(hosts=srv.hosts, timeout=10.0)
+        zk.start(timeout=15)
+        zk.create("/unified", b"plain")
+        zk.stop()
+        zk = tls_client(srv.port)
+        assert zk.get("/unified")[0] == b"plain"
+        zk.set("/unified", b"tls")
+        zk.stop()
+        assert servers.four_letter(srv.host, srv.port, "ruok").strip() == "imok"
+    finally:
+        srv.cleanup()
+
+
+def test_bad_certificate_file_is_a_startup_error(tmp_path):
+    if IMPL != "rzk":
+        pytest.skip("checks rzk's startup message")
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    srv = servers.ZkServer(impl="rzk", extra_cfg=tls_cfg(str(bad), secureClientPort=str(servers.free_port())))
+    srv.write_cfg()
+    p = subprocess.run(srv.command(), cwd=srv.base_dir, capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    srv.cleanup()
+    assert p.returncode != 0
+    assert "ssl.keyStore.location: cannot read %s: no CERTIFICATE in the file" % bad in out, out
