@@ -335,7 +335,8 @@ def from_apache_ensemble(work):
                   base_dir=os.path.join(work, "rzk-from-ens"), extra_cfg={"jute.maxbuffer": MAXBUF})
     rz.write_cfg()
     r, secs = run_import(os.path.join(ens.member_dir(1), "data"), rz.data_dir, rz.cfg_path)
-    check(r.returncode == 0, "import of an ensemble member's dataDir: %s" % (r.stdout + r.stderr).strip()[-200:])
+    check(r.returncode == 0 and "tree digest matches" in r.stdout,
+          "import of an ensemble member's dataDir: %s" % (r.stdout + r.stderr).strip()[-200:])
     rz.start()
     try:
         deadline = time.time() + 30
@@ -427,6 +428,7 @@ def main():
         return
     replayed = int(r.stdout.split(" txns replayed")[0].rsplit("(", 1)[1])
     check(replayed > 0, "%d transactions replayed from the log tail after the newest snapshot" % replayed)
+    check("tree digest matches ZooKeeper's" in r.stdout, "replayed tree has the digest ZooKeeper logged")
     rz.start()
 
     # The live client reconnects on its own (same host:port) with its session id and password.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const IMPORT_USAGE: &str = "usage: rzk-server import-zookeeper ZK_DATA_DIR RZK_DATA_DIR \
-     [--config zoo.cfg] [--zk-log-dir ZK_DATA_LOG_DIR]";
+     [--config zoo.cfg] [--zk-log-dir ZK_DATA_LOG_DIR] [--ignore-digest]";
 const EXPORT_USAGE: &str = "usage: rzk-server export-zookeeper RZK_DATA_DIR OUT_DIR";
 
 fn is_empty_dir(p: &Path) -> anyhow::Result<bool> {
@@ -64,10 +64,12 @@ pub fn import(args: &[String]) -> anyhow::Result<()> {
     let mut pos = Vec::new();
     let mut cfg_path = None;
     let mut zk_log_dir = None;
+    let mut ignore_digest = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--config" => cfg_path = Some(it.next().context(IMPORT_USAGE)?.clone()),
+            "--ignore-digest" => ignore_digest = true,
             "--zk-log-dir" => zk_log_dir = Some(PathBuf::from(it.next().context(IMPORT_USAGE)?)),
             s if s.starts_with("--") => bail!("unknown option {s}\n{IMPORT_USAGE}"),
             _ => pos.push(PathBuf::from(a)),
@@ -86,6 +88,24 @@ pub fn import(args: &[String]) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let log_dir = zk_log_dir.unwrap_or_else(|| zk_dir.clone());
     let (zk, report) = rzk_zkfiles::load(zk_dir, &log_dir)?;
+    let digest_note = match report.digest {
+        Some(d) if d.matches() => format!(
+            "tree digest matches ZooKeeper's at zxid 0x{:x} ({:#x})",
+            d.zxid, d.logged
+        ),
+        Some(d) if ignore_digest => format!(
+            "WARNING: tree digest {:#x} differs from ZooKeeper's {:#x} at zxid 0x{:x} (--ignore-digest)",
+            d.computed, d.logged, d.zxid
+        ),
+        Some(d) => bail!(
+            "the replayed tree's digest {:#x} differs from the one ZooKeeper logged with its last \
+             transaction (0x{:x}): {:#x}; nothing was written (--ignore-digest imports anyway)",
+            d.computed,
+            d.zxid,
+            d.logged
+        ),
+        None => "no digest to check (no transaction after the snapshot, or ZooKeeper before 3.6)".into(),
+    };
     let index = raft_import::import_index(zk.last_zxid);
     let tree = rzk_zkfiles::to_data_tree(&zk, raft_import::import_zxid(index))?;
 
@@ -145,6 +165,7 @@ pub fn import(args: &[String]) -> anyhow::Result<()> {
         raft_import::import_zxid(index),
         members.keys().collect::<Vec<_>>()
     );
+    println!("{digest_note}");
     for (f, off) in &report.torn_tails {
         println!(
             "note: {} ends in a partial record at byte {off} (a crash while appending); replay stopped there, as ZooKeeper does",

@@ -32,6 +32,10 @@ impl<'a> Reader<'a> {
     pub fn consumed(&self) -> &'a [u8] {
         &self.buf[..self.pos]
     }
+    /// Moves back (or forward) to `pos`, at most to the end.
+    pub fn seek(&mut self, pos: usize) {
+        self.pos = pos.min(self.buf.len());
+    }
     /// The next big-endian int, not consumed.
     pub fn peek_i32(&self) -> Option<i32> {
         let b = self.buf.get(self.pos..self.pos + 4)?;

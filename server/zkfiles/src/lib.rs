@@ -123,6 +123,22 @@ pub struct LoadReport {
     pub dead_sessions: usize,
     /// Where the log ended early (file, offset), if it did: a crash while appending.
     pub torn_tails: Vec<(PathBuf, u64)>,
+    /// The last replayed transaction's digest (ZooKeeper 3.6+) against the replayed tree's.
+    pub digest: Option<DigestCheck>,
+}
+
+/// ZooKeeper's tree digest after the last replayed transaction, and the replayed tree's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestCheck {
+    pub zxid: i64,
+    pub logged: i64,
+    pub computed: i64,
+}
+
+impl DigestCheck {
+    pub fn matches(&self) -> bool {
+        self.logged == self.computed
+    }
 }
 
 /// Reads one snapshot file.
@@ -181,7 +197,9 @@ pub fn load(snap_dir: &Path, log_dir: &Path) -> Result<(ZkTree, LoadReport), ZkE
         replay: ReplayStats::default(),
         dead_sessions: 0,
         torn_tails: Vec::new(),
+        digest: None,
     };
+    let mut last_digest = None;
     for (_, path) in logs.into_iter().filter(|(z, _)| *z >= start) {
         let bytes = std::fs::read(&path).map_err(io(&path))?;
         let (records, end) = txnlog::parse(&bytes).map_err(|error| ZkError::Log {
@@ -196,8 +214,17 @@ pub fn load(snap_dir: &Path, log_dir: &Path) -> Result<(ZkTree, LoadReport), ZkE
                 continue;
             }
             tree.replay(&rec.hdr, &rec.txn, &mut report.replay);
+            last_digest = rec.digest.map(|d| (rec.hdr.zxid, d));
         }
         report.logs.push(path);
+    }
+    // Digest version 2 is the only one ZooKeeper 3.6-3.9 write.
+    if let Some((zxid, d)) = last_digest.filter(|(_, d)| d.version == 2) {
+        report.digest = Some(DigestCheck {
+            zxid,
+            logged: d.tree_digest,
+            computed: tree.digest(),
+        });
     }
     report.dead_sessions = tree.kill_dead_sessions();
     Ok((tree, report))

@@ -179,6 +179,33 @@ impl ZkTree {
         }
     }
 
+    /// ZooKeeper's tree digest (3.6+, `DigestCalculator` version 2): the wrapping sum over the
+    /// nodes outside `/zookeeper/` of CRC-32(path ‖ data ‖ czxid, mzxid, pzxid, ctime, mtime,
+    /// version, cversion, aversion, ephemeralOwner), the root's path being empty.
+    pub fn digest(&self) -> i64 {
+        let mut sum = 0i64;
+        for (p, n) in &self.nodes {
+            if p.starts_with("/zookeeper/") {
+                continue;
+            }
+            let mut h = crc32fast::Hasher::new();
+            h.update(if p == "/" { b"" } else { p.as_bytes() });
+            if let Some(d) = &n.data {
+                h.update(d);
+            }
+            let s = &n.stat;
+            for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
+                h.update(&v.to_be_bytes());
+            }
+            for v in [s.version, s.cversion, s.aversion] {
+                h.update(&v.to_be_bytes());
+            }
+            h.update(&s.ephemeral_owner.to_be_bytes());
+            sum = sum.wrapping_add(h.finalize() as i64);
+        }
+        sum
+    }
+
     /// Owners of ephemeral nodes that have no session (ZooKeeper kills them when it loads).
     pub fn kill_dead_sessions(&mut self) -> usize {
         let dead: Vec<i64> = self

@@ -153,13 +153,29 @@ pub fn read_header(r: &mut Reader<'_>) -> Result<TxnHeader, TxnError> {
     })
 }
 
-/// Decodes one logged transaction: header, body (whatever follows it, such as the 3.6+
-/// digest, is ignored as ZooKeeper does).
-pub fn decode(bytes: &[u8]) -> Result<(TxnHeader, Txn), TxnError> {
+/// `TxnDigest` (3.6+): the digest version and the tree digest after the transaction, as the
+/// leader computed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnDigest {
+    pub version: i32,
+    pub tree_digest: i64,
+}
+
+/// Decodes one logged transaction: header, body and the 3.6+ digest if one follows (other
+/// trailing bytes are ignored, as ZooKeeper does).
+pub fn decode(bytes: &[u8]) -> Result<(TxnHeader, Txn, Option<TxnDigest>), TxnError> {
     let mut r = Reader::new(bytes);
     let hdr = read_header(&mut r)?;
     let txn = decode_body(hdr.typ, &mut r, false)?;
-    Ok((hdr, txn))
+    let digest = if r.remaining() == 12 {
+        Some(TxnDigest {
+            version: rd!(r, i32),
+            tree_digest: rd!(r, i64),
+        })
+    } else {
+        None
+    };
+    Ok((hdr, txn, digest))
 }
 
 fn decode_body(typ: i32, r: &mut Reader<'_>, in_multi: bool) -> Result<Txn, TxnError> {
@@ -235,9 +251,15 @@ fn decode_body(typ: i32, r: &mut Reader<'_>, in_multi: bool) -> Result<Txn, TxnE
         CLOSE_SESSION if !in_multi => {
             // CloseSessionTxn (3.6+, zookeeper.closeSessionTxn.enabled) lists the ephemerals;
             // older logs have no body. A body that does not parse is treated as absent.
-            Txn::CloseSession {
-                paths: read_paths(r).ok(),
-            }
+            let start = r.pos();
+            let paths = match read_paths(r) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    r.seek(start);
+                    None
+                }
+            };
+            Txn::CloseSession { paths }
         }
         MULTI if !in_multi => {
             let n = {
@@ -307,7 +329,14 @@ mod tests {
         create(&mut w, "/a", b"x", &acl, true, 3);
         w.i32(2); // digest version
         w.i64(12345); // digest
-        let (h, t) = decode(&w.buf).unwrap();
+        let (h, t, d) = decode(&w.buf).unwrap();
+        assert_eq!(
+            d,
+            Some(TxnDigest {
+                version: 2,
+                tree_digest: 12345
+            })
+        );
         assert_eq!((h.client_id, h.zxid, h.typ), (7, 0x1_0000_0005, 1));
         assert!(
             matches!(t, Txn::Create { ref path, ephemeral: true, parent_cversion: 3, .. } if path == "/a")
@@ -326,7 +355,7 @@ mod tests {
         let mut e = Writer::default();
         e.i32(-101);
         w.buffer(Some(&e.buf));
-        let (_, t) = decode(&w.buf).unwrap();
+        let (_, t, _) = decode(&w.buf).unwrap();
         let Txn::Multi(ops) = t else { panic!() };
         assert_eq!(ops.len(), 2);
         assert!(matches!(ops[1], Txn::Error { err: -101 }));
@@ -341,7 +370,7 @@ mod tests {
         write_acl(&mut w, &Acl::world_all());
         w.i32(1);
         w.i64(5000);
-        let (_, t) = decode(&w.buf).unwrap();
+        let (_, t, _) = decode(&w.buf).unwrap();
         assert!(matches!(
             t,
             Txn::Create {

@@ -4,7 +4,7 @@
 //! `Util.readTxnBytes`; a checksum mismatch is corruption.
 
 use crate::jute::{adler32, Reader};
-use crate::txn::{self, Txn, TxnError, TxnHeader};
+use crate::txn::{self, Txn, TxnDigest, TxnError, TxnHeader};
 
 /// "ZKLG"
 pub const LOG_MAGIC: i32 = 0x5a4b_4c47;
@@ -15,6 +15,7 @@ pub struct Record {
     pub offset: u64,
     pub hdr: TxnHeader,
     pub txn: Txn,
+    pub digest: Option<TxnDigest>,
 }
 
 /// How reading a log file ended.
@@ -87,10 +88,15 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Record>, End), LogError> {
                 actual,
             });
         }
-        let (hdr, txn) = txn::decode(body).map_err(|error| LogError::Txn {
+        let (hdr, txn, digest) = txn::decode(body).map_err(|error| LogError::Txn {
             offset: offset + 12,
             error,
         })?;
-        out.push(Record { offset, hdr, txn });
+        out.push(Record {
+            offset,
+            hdr,
+            txn,
+            digest,
+        });
     }
 }
