@@ -397,10 +397,40 @@ def test_certificate_rotation_under_load(main_srv):
 # --- port unification ---------------------------------------------------------------------------
 
 
-def test_port_unification():
-    srv = start_server(tls_cfg("@KS", **{"client.portUnification": "true"}))
+def read_frame(sock):
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            b = sock.recv(n - len(data))
+            if not b:
+                raise EOFError("closed after %d of %d bytes" % (len(data), n))
+            data += b
+        return data
+
+    (n,) = struct.unpack(">i", exactly(4))
+    return exactly(n)
+
+
+def exists_error(sock):
+    """Opens a session on `sock`, sends exists("/"); the reply's error code."""
+    sock.sendall(connect_frame())
+    read_frame(sock)
+    path = b"/"
+    body = struct.pack(">ii", 1, 3) + struct.pack(">i", len(path)) + path + b"\0"
+    sock.sendall(struct.pack(">i", len(body)) + body)
+    xid, _zxid, err = struct.unpack(">iqi", read_frame(sock)[:16])
+    assert xid == 1
+    return err
+
+
+def test_port_unification_and_enforce_auth():
+    """client.portUnification: TLS and plaintext on one port; enforce.auth.schemes=x509,digest:
+    a session without one of them is answered SessionClosedRequireSaslAuth (-124) and closed."""
+    srv = start_server(tls_cfg("@KS", **{"client.portUnification": "true",
+                                         "enforce.auth.enabled": "true",
+                                         "enforce.auth.schemes": "x509,digest"}))
     try:
-        zk = KazooClient(hosts=srv.hosts, timeout=10.0)
+        zk = KazooClient(hosts=srv.hosts, timeout=10.0, auth_data=[("digest", "u:p")])
         zk.start(timeout=15)
         zk.create("/unified", b"plain")
         zk.stop()
@@ -409,6 +439,13 @@ def test_port_unification():
         zk.set("/unified", b"tls")
         zk.stop()
         assert servers.four_letter(srv.host, srv.port, "ruok").strip() == "imok"
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            assert exists_error(sock) == -124
+            assert sock.recv(1) == b""  # closed
+        assert log_has(srv, "is not authenticated with a scheme enforce.auth.schemes requires")
+        zk = tls_client(srv.port, "client2")
+        assert zk.get("/unified")[0] == b"tls"
+        zk.stop()
     finally:
         srv.cleanup()
 

@@ -267,6 +267,12 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
         security::x509_super_user,
     ),
     ("serverCnxnFactory", security::server_cnxn_factory),
+    ("enforce.auth.enabled", security::enforce_auth_enabled),
+    ("enforce.auth.schemes", security::enforce_auth_schemes),
+    (
+        "sessionRequireClientSASLAuth",
+        security::session_require_sasl,
+    ),
 ];
 
 /// Key families (`prefix` + name), tried in order when [`KEYS`] has no exact match.
@@ -404,6 +410,9 @@ const SYSPROP_KEYS: &[&str] = &[
     "client.certReload",
     "X509AuthenticationProvider.superUser",
     "serverCnxnFactory",
+    "enforce.auth.enabled",
+    "enforce.auth.schemes",
+    "sessionRequireClientSASLAuth",
 ];
 
 /// Key families ZooKeeper reads as Java system properties (`zookeeper.ssl.keyStore.location`).
@@ -431,12 +440,6 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
         "multiAddress.reachabilityCheckEnabled",
         "multiple quorum addresses are not supported",
     ),
-    (
-        "sessionRequireClientSASLAuth",
-        "SASL authentication is not supported",
-    ),
-    ("enforce.auth.enabled", "auth enforcement is not supported"),
-    ("enforce.auth.schemes", "auth enforcement is not supported"),
 ];
 
 /// Key prefixes ZooKeeper accepts that rzk does not implement.

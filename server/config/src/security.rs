@@ -176,6 +176,12 @@ pub struct SecurityConfig {
     pub x509_super_user: Option<String>,
     /// `admin.forceHttps` (default false).
     pub admin_force_https: bool,
+    /// `enforce.auth.enabled` (default false): every request except auth/sasl needs a session
+    /// authenticated with one of [`Self::enforce_auth_schemes`], else the connection gets
+    /// SessionClosedRequireSaslAuth (-124) and is closed, as in ZooKeeper 3.7+.
+    pub enforce_auth: bool,
+    /// `enforce.auth.schemes` (comma list: digest, ip, x509).
+    pub enforce_auth_schemes: Vec<String>,
 }
 
 impl Default for SecurityConfig {
@@ -197,6 +203,8 @@ impl Default for SecurityConfig {
             ssl_auth_provider: "x509".to_string(),
             x509_super_user: None,
             admin_force_https: false,
+            enforce_auth: false,
+            enforce_auth_schemes: Vec::new(),
         }
     }
 }
@@ -406,6 +414,44 @@ pub(crate) fn x509_super_user(
     Ok(())
 }
 
+pub(crate) fn enforce_auth_enabled(
+    c: &mut ServerConfig,
+    v: &str,
+    x: &mut Ctx<'_>,
+) -> Result<(), ConfigError> {
+    c.security.enforce_auth = x.val(boolean(v))?;
+    Ok(())
+}
+
+pub(crate) fn enforce_auth_schemes(
+    c: &mut ServerConfig,
+    v: &str,
+    _: &mut Ctx<'_>,
+) -> Result<(), ConfigError> {
+    c.security.enforce_auth_schemes = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok(())
+}
+
+/// `sessionRequireClientSASLAuth=true` asks for SASL on every session, which rzk cannot do:
+/// refusing to start beats running without it.
+pub(crate) fn session_require_sasl(
+    _: &mut ServerConfig,
+    v: &str,
+    x: &mut Ctx<'_>,
+) -> Result<(), ConfigError> {
+    if x.val(boolean(v))? {
+        return Err(x.err(
+            "SASL authentication is not supported by rzk; refusing to run without it (enforce.auth.schemes=x509 or digest are)",
+        ));
+    }
+    Ok(())
+}
+
 /// `serverCnxnFactory`: both of ZooKeeper's factories are accepted (rzk has one connection
 /// layer, which speaks TLS when asked); anything else is warned about.
 pub(crate) fn server_cnxn_factory(
@@ -515,6 +561,43 @@ pub(crate) fn check(c: &ServerConfig) -> Result<(), ConfigError> {
                 if explicit { "" } else { " (ssl.clientAuth defaults to need)" }
             ),
         ));
+    }
+    if sec.enforce_auth {
+        let (file, line) = at("enforce.auth.schemes");
+        if sec.enforce_auth_schemes.is_empty() {
+            let (file, line) = at("enforce.auth.enabled");
+            return Err(ConfigError::invalid(
+                &file,
+                line,
+                "enforce.auth.enabled",
+                "is true, so enforce.auth.schemes must name at least one scheme",
+            ));
+        }
+        for scheme in &sec.enforce_auth_schemes {
+            let ok = match scheme.as_str() {
+                "digest" | "ip" => true,
+                "x509" => sec.x509_auth,
+                _ => false,
+            };
+            if !ok {
+                return Err(ConfigError::invalid(
+                    &file,
+                    line,
+                    "enforce.auth.schemes",
+                    format!(
+                        "authentication scheme {} is not available{}",
+                        quote(scheme),
+                        if scheme == "x509" {
+                            " (set authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider)"
+                        } else if scheme == "sasl" {
+                            " (rzk does not support SASL)"
+                        } else {
+                            " (rzk has digest, ip and x509)"
+                        }
+                    ),
+                ));
+            }
+        }
     }
     if sec.port_unification && c.client_port.is_none() {
         let (file, line) = at("client.portUnification");

@@ -244,3 +244,32 @@ fn unimplemented_security_keys_warn_loudly() {
         ok("authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n");
     assert!(w.is_empty());
 }
+
+#[test]
+fn enforce_auth() {
+    let (c, w) = ok("enforce.auth.enabled=true\nzookeeper.enforce.auth.schemes=digest, ip\n");
+    assert!(w.is_empty());
+    assert!(c.security.enforce_auth);
+    assert_eq!(c.security.enforce_auth_schemes, vec!["digest", "ip"]);
+    let (c, _) = ok(&format!(
+        "{TLS}authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\nenforce.auth.enabled=true\nenforce.auth.schemes=x509\n"
+    ));
+    assert_eq!(c.security.enforce_auth_schemes, vec!["x509"]);
+    assert!(err("enforce.auth.enabled=true\n").starts_with(
+        "zoo.cfg:3: enforce.auth.enabled: is true, so enforce.auth.schemes must name"
+    ));
+    assert!(err("enforce.auth.enabled=yes\n")
+        .starts_with("zoo.cfg:3: enforce.auth.enabled: expected true or false"));
+    assert!(err("enforce.auth.enabled=true\nenforce.auth.schemes=x509\n").starts_with(
+        "zoo.cfg:4: enforce.auth.schemes: authentication scheme \"x509\" is not available (set authProvider.x509"
+    ));
+    assert!(err("enforce.auth.enabled=true\nenforce.auth.schemes=digest,sasl\n").starts_with(
+        "zoo.cfg:4: enforce.auth.schemes: authentication scheme \"sasl\" is not available (rzk does not support SASL)"
+    ));
+    // Disabled: the schemes are not looked at (ZooKeeper does not either).
+    ok("enforce.auth.schemes=kerberos\n");
+    assert!(err("sessionRequireClientSASLAuth=true\n").starts_with(
+        "zoo.cfg:3: sessionRequireClientSASLAuth: SASL authentication is not supported"
+    ));
+    ok("sessionRequireClientSASLAuth=false\n");
+}

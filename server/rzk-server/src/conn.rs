@@ -464,6 +464,17 @@ async fn run_loop(
                     tracing::warn!(peer = %ctx.info.peer, error = %e, "closing connection: malformed request header");
                     e
                 })?;
+                if s.cfg.security.enforce_auth && hdr.op != op::AUTH && hdr.op != op::SASL {
+                    let schemes = &s.cfg.security.enforce_auth_schemes;
+                    if !ctx.auth.read().iter().any(|id| schemes.contains(&id.scheme)) {
+                        let have: Vec<String> = ctx.auth.read().iter().map(|id| id.scheme.clone()).collect();
+                        tracing::error!(peer = %ctx.info.peer, session = format_args!("0x{:x}", ctx.session), ?have, expected = ?schemes, "session is not authenticated with a scheme enforce.auth.schemes requires; closing the connection");
+                        let f = header_only(hdr.xid, 0, ErrorCode::SessionClosedRequireSaslAuth);
+                        pending.push_back(Box::pin(async move { Reply { frame: Some(f), close: true, started } }));
+                        closing = true;
+                        continue;
+                    }
+                }
                 let req = match decode_request(hdr.op, &body[r.position()..]) {
                     Ok(q) => q,
                     Err(DecodeError::UnknownOpcode(o)) => {
