@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! rzk-operator crd                      print the ZookeeperCluster CRD (YAML)
-//! rzk-operator render -f FILE [--cluster-domain D] [--auth-key-file F]
+//! rzk-operator render -f FILE [--uid UID] [--cluster-domain D] [--auth-key-file F]
 //!                                       print the objects the operator would create for the
 //!                                       ZookeeperCluster in FILE (`-`: stdin), as YAML; no API server
 //! rzk-operator [run] [options]          run the controller
@@ -23,7 +23,7 @@ use anyhow::{bail, Context as _};
 use rzk_operator::logging::{self, LogFormat};
 use rzk_operator::{builders::BuildContext, crd, metrics, reconcile, render};
 
-const USAGE: &str = "usage: rzk-operator crd | rzk-operator render -f FILE [--cluster-domain DOMAIN] [--auth-key-file FILE] | rzk-operator [run] [--namespace NS] [--metrics-addr ADDR] [--cluster-domain DOMAIN] [--auth-key-file FILE] [--log-format text|json]";
+const USAGE: &str = "usage: rzk-operator crd | rzk-operator render -f FILE [--uid UID] [--cluster-domain DOMAIN] [--auth-key-file FILE] | rzk-operator [run] [--namespace NS] [--metrics-addr ADDR] [--cluster-domain DOMAIN] [--auth-key-file FILE] [--log-format text|json]";
 
 fn read_auth_key(file: Option<&str>) -> anyhow::Result<Vec<u8>> {
     match file {
@@ -45,6 +45,7 @@ fn render_cmd(args: &[String]) -> anyhow::Result<()> {
     let mut cluster_domain =
         std::env::var("CLUSTER_DOMAIN").unwrap_or_else(|_| "cluster.local".into());
     let mut auth_key_file = None;
+    let mut uid = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| {
@@ -56,6 +57,7 @@ fn render_cmd(args: &[String]) -> anyhow::Result<()> {
             "-f" | "--filename" => file = Some(val("-f")?),
             "--cluster-domain" => cluster_domain = val("--cluster-domain")?,
             "--auth-key-file" => auth_key_file = Some(val("--auth-key-file")?),
+            "--uid" => uid = Some(val("--uid")?),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
@@ -65,7 +67,10 @@ fn render_cmd(args: &[String]) -> anyhow::Result<()> {
     } else {
         std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?
     };
-    let zk = render::parse_cluster(&text).with_context(|| file.clone())?;
+    let mut zk = render::parse_cluster(&text).with_context(|| file.clone())?;
+    if uid.is_some() {
+        zk.metadata.uid = uid;
+    }
     let key = read_auth_key(auth_key_file.as_deref())?;
     print!(
         "{}",

@@ -3,9 +3,11 @@
 //!
 //! The cluster is parsed with the CRD's defaults (the same serde defaults the API server's
 //! schema applies); server ids are those a new ensemble gets (1..N). The super-user digest in
-//! zoo.cfg derives from the cluster's uid, which only the API server assigns: the rendered
-//! value (from `metadata.uid` if the file has one, else an empty uid) differs from a live
-//! cluster's, so the revision ConfigMap's name and the pod template hash differ too.
+//! zoo.cfg derives from the cluster's uid, which only the API server assigns: without one
+//! (`metadata.uid` in the file, or `--uid`) the rendered digest, hence the revision ConfigMap's
+//! name and the pod template hash, differ from a live cluster's, and the objects carry no owner
+//! reference (an owner reference needs the uid); `kubectl apply --dry-run=server` accepts them.
+//! With the uid and the operator's auth key they are what the operator applies.
 
 use kube::ResourceExt;
 use serde::Serialize;
@@ -52,8 +54,15 @@ pub fn parse_cluster(yaml: &str) -> Result<ZookeeperCluster, RenderError> {
     Ok(zk)
 }
 
-fn doc<T: Serialize>(kind: &'static str, obj: &T) -> Result<String, RenderError> {
-    serde_saphyr::to_string(obj).map_err(|e| RenderError::Serialize(kind, e.to_string()))
+fn doc<T: Serialize>(kind: &'static str, obj: &T, owned: bool) -> Result<String, RenderError> {
+    let err = |e: String| RenderError::Serialize(kind, e);
+    let mut v = serde_json::to_value(obj).map_err(|e| err(e.to_string()))?;
+    if !owned {
+        if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            m.remove("ownerReferences");
+        }
+    }
+    serde_saphyr::to_string(&v).map_err(|e| err(e.to_string()))
 }
 
 /// The owned objects of a new cluster as a multi-document YAML stream, in the order the
@@ -70,25 +79,36 @@ pub fn render(
     let zoo_cfg = builders::zoo_cfg(zk, &auth::super_digest(&password));
     let replicas = zk.spec.replicas;
     let (ids, _) = plan::allocate_ids(&[], 1, replicas);
+    let owned = !uid.is_empty();
     let mut docs = vec![
-        doc("ConfigMap", &builders::config_map(zk, &zoo_cfg))?,
-        doc("ConfigMap", &builders::members_config_map(zk, build, &ids))?,
-        doc("Service", &builders::headless_service(zk))?,
-        doc("Service", &builders::client_service(zk))?,
+        doc("ConfigMap", &builders::config_map(zk, &zoo_cfg), owned)?,
+        doc(
+            "ConfigMap",
+            &builders::members_config_map(zk, build, &ids),
+            owned,
+        )?,
+        doc("Service", &builders::headless_service(zk), owned)?,
+        doc("Service", &builders::client_service(zk), owned)?,
         doc(
             "StatefulSet",
             &builders::statefulset(zk, replicas, &zoo_cfg),
+            owned,
         )?,
     ];
     if zk.spec.pdb.enabled {
-        docs.push(doc("PodDisruptionBudget", &builders::pdb(zk))?);
+        docs.push(doc("PodDisruptionBudget", &builders::pdb(zk), owned)?);
     }
     let mut out = format!(
-        "# Rendered by rzk-operator {} for ZookeeperCluster {ns}/{} (no API server: the super-user\n\
-         # digest, hence the zoo.cfg ConfigMap name and template hash, differ from a live cluster's).\n",
+        "# Rendered by rzk-operator {} for ZookeeperCluster {ns}/{} without an API server.\n",
         env!("CARGO_PKG_VERSION"),
         zk.name_any()
     );
+    if !owned {
+        out.push_str(
+            "# No uid: no owner references, and the super-user digest (hence the zoo.cfg ConfigMap\n\
+             # name and the template hash) differs from a live cluster's (see --uid).\n",
+        );
+    }
     for d in docs {
         out.push_str("---\n");
         out.push_str(&d);

@@ -145,3 +145,40 @@ fn json_log_lines() {
         "timestamp first: {text}"
     );
 }
+
+/// Without a uid there can be no owner reference (the API server refuses an empty uid); with
+/// it, the objects are owned and the digest is the live cluster's.
+#[test]
+fn owner_references_only_with_a_uid() {
+    let file = "apiVersion: rzk.dev/v1alpha1\nkind: ZookeeperCluster\nmetadata: {name: zk, namespace: apps}\n";
+    let zk = parse_cluster(file).unwrap();
+    let anonymous = docs(&render(&zk, &BuildContext::default(), KEY).unwrap());
+    assert!(anonymous
+        .iter()
+        .all(|o| o["metadata"].get("ownerReferences").is_none()));
+    let mut zk = parse_cluster(file).unwrap();
+    zk.metadata.uid = Some("1234-abcd".into());
+    let owned = docs(&render(&zk, &BuildContext::default(), KEY).unwrap());
+    for o in &owned {
+        let r = &o["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (r["kind"].as_str(), r["uid"].as_str()),
+            (Some("ZookeeperCluster"), Some("1234-abcd"))
+        );
+    }
+    assert_ne!(
+        owned[0]["data"], anonymous[0]["data"],
+        "the digest derives from the uid"
+    );
+    // What the operator builds for that cluster.
+    let digest = rzk_operator::auth::super_digest(&rzk_operator::auth::super_password(
+        KEY,
+        "apps",
+        "zk",
+        "1234-abcd",
+    ));
+    assert_eq!(
+        owned[0]["data"]["zoo.cfg"].as_str().unwrap(),
+        rzk_operator::builders::zoo_cfg(&zk, &digest)
+    );
+}

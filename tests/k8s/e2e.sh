@@ -55,7 +55,8 @@ kubectl create namespace "$NS" >/dev/null
 # refuses any other pod) and a ResourceQuota that requires CPU/memory requests and limits on
 # every container: the servers' pods must pass both to exist at all.
 kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
-  pod-security.kubernetes.io/enforce-version=latest >/dev/null || die "label namespace"
+  pod-security.kubernetes.io/enforce-version=latest pod-security.kubernetes.io/warn=restricted \
+  >/dev/null || die "label namespace"
 kubectl apply -n "$NS" -f - >/dev/null <<EOF || die "ResourceQuota"
 apiVersion: v1
 kind: ResourceQuota
@@ -90,6 +91,14 @@ spec:
 EOF
 }
 manifest "$REPLICAS" > "$RUN_DIR/e2e-cluster.yaml"
+# `rzk-operator render` (no API server) prints what the operator will create: the API server
+# accepts it, and PodSecurity has no warning for the StatefulSet's pod template.
+rendered=$("$RZK_BIN_DIR/rzk-operator" render -f "$RUN_DIR/e2e-cluster.yaml" | kubectl apply --dry-run=server -f - 2>&1)
+check "rzk-operator render: 6 objects the API server accepts, no PodSecurity warning" \
+  bash -c "[ \$(grep -c '(server dry run)' <<<\"\$1\") = 6 ] && ! grep -qi 'warning' <<<\"\$1\"" _ "$rendered"
+{ cat "$RUN_DIR/e2e-cluster.yaml"; printf '  podTemplate:\n    containerSecurityContext: {allowPrivilegeEscalation: true}\n'; } > "$RUN_DIR/e2e-escalating.yaml"
+rendered=$("$RZK_BIN_DIR/rzk-operator" render -f "$RUN_DIR/e2e-escalating.yaml" | kubectl apply --dry-run=server -f - 2>&1)
+check "... and PodSecurity warns about a template that allows privilege escalation" grep -q 'would violate PodSecurity "restricted' <<<"$rendered"
 kubectl apply -f "$RUN_DIR/e2e-cluster.yaml" >/dev/null || die "apply ZookeeperCluster"
 t0=$(date +%s)
 if kubectl wait -n "$NS" zk/e2e --for=condition=Available --timeout=240s >/dev/null; then
@@ -126,6 +135,10 @@ check "status.serverIds allocates ids 1..$REPLICAS" [ "$(jq_ "','.join(str(i['id
 check "status.ensemble lists $REPLICAS voters" [ "$(jq_ "len(s['status']['ensemble']['voters'])")" = "$REPLICAS" ]
 check "the revision's zoo.cfg ConfigMap is immutable and enables reconfig" bash -c \
   "cm=\$(kubectl get -n $NS sts e2e -o jsonpath='{.spec.template.spec.volumes[0].configMap.name}'); [ \"\$(kubectl get -n $NS cm \$cm -o jsonpath='{.immutable}')\" = true ] && kubectl get -n $NS cm \$cm -o jsonpath='{.data.zoo\.cfg}' | grep -qx 'reconfigEnabled=true'"
+live_hash=$(kubectl get -n "$NS" sts e2e -o jsonpath='{.spec.template.metadata.annotations.rzk\.dev/template-hash}')
+render_hash=$("$RZK_BIN_DIR/rzk-operator" render -f "$RUN_DIR/e2e-cluster.yaml" --uid "$(kubectl get -n "$NS" zk e2e -o jsonpath='{.metadata.uid}')" \
+  --auth-key-file "$RUN_DIR/auth-key" | sed -n 's/^ *rzk.dev\/template-hash: *//p' | tr -d "'\"")
+check "render --uid of the live cluster gives the StatefulSet the operator applied (template hash $render_hash)" [ "${live_hash:-none}" = "$render_hash" ]
 sleep 2
 check "operator metric rzk_cluster_quorum_healthy == 1" [ "$(metric "rzk_cluster_quorum_healthy{cluster=\"e2e\",namespace=\"$NS\"}")" = 1 ]
 check "operator metric rzk_cluster_ready_replicas == $REPLICAS" [ "$(metric "rzk_cluster_ready_replicas{cluster=\"e2e\",namespace=\"$NS\"}")" = "$REPLICAS" ]
