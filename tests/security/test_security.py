@@ -7,6 +7,7 @@ Where a scenario needs something ZooKeeper 3.8 lacks (AdminServer auth and clien
 also leave a clear log line, and the server must go on serving other clients.
 """
 
+import http.client
 import json
 import os
 import shutil
@@ -462,3 +463,42 @@ def test_bad_certificate_file_is_a_startup_error(tmp_path):
     srv.cleanup()
     assert p.returncode != 0
     assert "ssl.keyStore.location: cannot read %s: no CERTIFICATE in the file" % bad in out, out
+
+
+def test_admin_https_with_x509():
+    """admin.forceHttps: the AdminServer speaks TLS with the ssl.* stores; `Authorization: x509`
+    uses the client certificate's DN against the ACL of /."""
+    if IMPL != "rzk":
+        pytest.skip("ZooKeeper 3.8's AdminServer has no authentication (3.9 feature)")
+    aport = servers.free_port()
+    srv = start_server(tls_cfg("@KS", **{"client.portUnification": "true", "admin.enableServer": "true",
+                                         "admin.serverAddress": "127.0.0.1", "admin.serverPort": str(aport),
+                                         "admin.forceHttps": "true",
+                                         "metricsProvider.httpPort": str(servers.free_port())}))
+
+    def get(cmd, name="client", auth=None):
+        ctx = ssl.create_default_context(cafile=cert("ca.crt"))
+        if name:
+            ctx.load_cert_chain(cert(name + ".crt"), cert(name + ".key"))
+        req = urllib.request.Request("https://127.0.0.1:%d/commands/%s" % (aport, cmd))
+        if auth:
+            req.add_header("Authorization", auth)
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    try:
+        assert get("ruok")[0] == 200
+        with pytest.raises((urllib.error.URLError, OSError, http.client.HTTPException)):
+            urllib.request.urlopen("http://127.0.0.1:%d/commands/ruok" % aport, timeout=5).read()
+        zk = tls_client(srv.port)
+        zk.set_acls("/", [make_acl("x509", dn("client"), all=True)])
+        zk.stop()
+        assert get("dump", auth="x509")[0] == 200
+        assert get("dump", "client2", auth="x509") == (403, {"command": "dump", "error": "Not authorized"})
+        assert get("dump", None, auth="x509") == (401, {"command": "dump", "error": "Not authenticated"})
+        assert get("dump")[0] == 401
+    finally:
+        srv.cleanup()

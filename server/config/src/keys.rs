@@ -262,6 +262,7 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
     ("client.portUnification", security::port_unification),
     ("client.certReload", security::cert_reload),
     ("admin.forceHttps", security::admin_force_https),
+    ("admin.needClientAuth", security::admin_need_client_auth),
     (
         "X509AuthenticationProvider.superUser",
         security::x509_super_user,
@@ -406,6 +407,7 @@ const SYSPROP_KEYS: &[&str] = &[
     "admin.serverPort",
     "admin.commandURL",
     "admin.forceHttps",
+    "admin.needClientAuth",
     "client.portUnification",
     "client.certReload",
     "X509AuthenticationProvider.superUser",

@@ -176,6 +176,9 @@ pub struct SecurityConfig {
     pub x509_super_user: Option<String>,
     /// `admin.forceHttps` (default false).
     pub admin_force_https: bool,
+    /// `admin.needClientAuth` (default false): the HTTPS AdminServer requires a client
+    /// certificate; otherwise it asks for one (for `Authorization: x509`) without requiring it.
+    pub admin_need_client_auth: bool,
     /// `enforce.auth.enabled` (default false): every request except auth/sasl needs a session
     /// authenticated with one of [`Self::enforce_auth_schemes`], else the connection gets
     /// SessionClosedRequireSaslAuth (-124) and is closed, as in ZooKeeper 3.7+.
@@ -203,6 +206,7 @@ impl Default for SecurityConfig {
             ssl_auth_provider: "x509".to_string(),
             x509_super_user: None,
             admin_force_https: false,
+            admin_need_client_auth: false,
             enforce_auth: false,
             enforce_auth_schemes: Vec::new(),
         }
@@ -399,6 +403,15 @@ pub(crate) fn admin_force_https(
     x: &mut Ctx<'_>,
 ) -> Result<(), ConfigError> {
     c.security.admin_force_https = x.val(boolean(v))?;
+    Ok(())
+}
+
+pub(crate) fn admin_need_client_auth(
+    c: &mut ServerConfig,
+    v: &str,
+    x: &mut Ctx<'_>,
+) -> Result<(), ConfigError> {
+    c.security.admin_need_client_auth = x.val(boolean(v))?;
     Ok(())
 }
 

@@ -51,13 +51,14 @@ fn a_full_tls_setup_is_read() {
          ssl.ciphersuites=TLS_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\nclient.certReload=true\n\
          authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\nssl.authProvider=x509\n\
          zookeeper.X509AuthenticationProvider.superUser=CN=admin,O=rzk\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
-         admin.forceHttps=true\nzookeeper.ssl.handshakeDetectionTimeoutMillis=1000\n"
+         admin.forceHttps=true\nadmin.needClientAuth=true\nzookeeper.ssl.handshakeDetectionTimeoutMillis=1000\n"
     ));
     assert!(w.is_empty(), "{w:?}");
     let s = &c.security;
     assert_eq!(s.secure_client_port, Some(2281));
     assert_eq!(s.secure_client_port_address.as_deref(), Some("127.0.0.2"));
     assert!(s.port_unification && s.cert_reload && s.x509_auth && s.admin_force_https);
+    assert!(s.admin_need_client_auth);
     assert_eq!(
         s.key_store.location.as_deref(),
         Some(std::path::Path::new("/k/server.pem"))

@@ -755,7 +755,31 @@ pub async fn spawn(s: Arc<Shared>, obs: Arc<Observer>, tls: Option<Arc<crate::tl
             return;
         }
     };
-    let tls = tls.filter(|_| s.cfg.security.admin_force_https);
+    // The AdminServer asks for a client certificate (for `Authorization: x509`) and requires one
+    // only with admin.needClientAuth=true, as ZooKeeper's Jetty does.
+    let tls = match tls.filter(|_| s.cfg.security.admin_force_https) {
+        Some(_) => {
+            let mut sec = s.cfg.security.clone();
+            sec.client_auth = if sec.admin_need_client_auth {
+                rzk_config::ClientAuth::Need
+            } else if sec.trust_store.location.is_some() {
+                rzk_config::ClientAuth::Want
+            } else {
+                rzk_config::ClientAuth::None
+            };
+            match crate::tls::Tls::load(&sec) {
+                Ok(t) => {
+                    t.spawn_watcher(crate::tls::reload_interval(&s.cfg));
+                    Some(t)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the HTTPS admin server; going on without it");
+                    return;
+                }
+            }
+        }
+        None => None,
+    };
     tracing::info!(%host, port, url = %s.cfg.admin.command_url, https = tls.is_some(), "admin server listening");
     let handler: crate::http::Handler = Arc::new(move |req: Request| {
         let (s, obs) = (s.clone(), obs.clone());

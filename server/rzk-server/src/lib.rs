@@ -24,12 +24,7 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
     let sec = &cfg.security;
     let tls = if sec.tls_enabled() {
         let t = tls::Tls::load(sec)?;
-        let ms = cfg
-            .rzk_knob("certReloadIntervalMs")
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(5000)
-            .max(100);
-        t.spawn_watcher(Duration::from_millis(ms));
+        t.spawn_watcher(tls::reload_interval(&cfg));
         Some(t)
     } else {
         None

@@ -226,6 +226,16 @@ impl Tls {
     }
 }
 
+/// How often the store files are looked at (`rzk.certReloadIntervalMs`, default 5 s).
+pub fn reload_interval(cfg: &rzk_config::ServerConfig) -> Duration {
+    let ms = cfg
+        .rzk_knob("certReloadIntervalMs")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000)
+        .max(100);
+    Duration::from_millis(ms)
+}
+
 // ---------------------------------------------------------------------------------------------
 // A minimal DER reader for the parts of a certificate rzk needs: the subject and notAfter.
 
