@@ -28,7 +28,7 @@ from kazoo.protocol.states import KazooState  # noqa: E402
 from kazoo.security import make_digest_acl, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE  # noqa: E402
 
 import kazoo_ext  # noqa: E402
-from servers import ZkServer, free_port, wait_ready, _die_with_parent  # noqa: E402
+from servers import ZkServer, four_letter, free_port, wait_ready, _die_with_parent  # noqa: E402
 
 logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # reconnect attempts are expected here
 
@@ -471,9 +471,18 @@ def main():
                        capture_output=True, text=True, timeout=300)
     print(r.stdout.strip())
     check(r.returncode == 0, "export-zookeeper succeeded in %.2fs %s" % (time.time() - t0, r.stderr.strip()[:300]))
+    # ZooKeeper's own FileSnap reads the export; its tree digest is the one export wrote.
+    j = subprocess.run(["java", "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/*",
+                        os.path.join(os.path.dirname(__file__), "SnapshotDigest.java"),
+                        os.path.join(back.data_dir, "version-2")], capture_output=True, text=True, timeout=120)
+    wrote = r.stdout.split("digest ")[1].split(")")[0]
+    check(("digest=%s " % wrote) in j.stdout,
+          "ZooKeeper's FileSnap loads the export with the digest export wrote (%s): %s" % (wrote, j.stdout.strip()))
     back.start()
     c = client(back.hosts)
     compare(after, dump(c), "rzk -> ZooKeeper (export)")
+    mntr = four_letter(back.host, back.port, "mntr")
+    check("zk_digest_mismatches_count\t0" in mntr, "ZooKeeper counts no digest mismatch")
     c.stop()
     c.close()
     live.stop()

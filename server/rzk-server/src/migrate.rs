@@ -208,10 +208,11 @@ pub fn export(args: &[String]) -> anyhow::Result<()> {
     let zk = rzk_zkfiles::from_data_tree(&tree);
     let path = rzk_zkfiles::write_snapshot(&zk, out)?;
     println!(
-        "exported {} znodes and {} sessions (rzk log index {last_index}, zxid 0x{:x}) to {} in {} ms",
+        "exported {} znodes and {} sessions (rzk log index {last_index}, zxid 0x{:x}, digest 0x{:x}) to {} in {} ms",
         zk.nodes.len(),
         zk.sessions.len(),
         zk.last_zxid,
+        zk.digest() as u64,
         path.display(),
         t0.elapsed().as_millis()
     );

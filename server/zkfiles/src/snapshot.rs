@@ -272,8 +272,8 @@ pub fn parse(bytes: &[u8], zxid: i64) -> Result<(ZkTree, SnapInfo), SnapError> {
     Ok((tree, info))
 }
 
-/// Writes an uncompressed snapshot that ZooKeeper 3.5+ reads (no digest: ZooKeeper then logs
-/// that the snapshot is older and goes on).
+/// Writes an uncompressed snapshot that ZooKeeper 3.5+ reads, with the 3.6+ digest trailer
+/// (digest version 2) for the tree at `tree.last_zxid`.
 pub fn write(tree: &ZkTree) -> Vec<u8> {
     let mut w = Writer::default();
     w.i32(SNAP_MAGIC);
@@ -318,6 +318,14 @@ pub fn write(tree: &ZkTree) -> Vec<u8> {
         w.i64(s.pzxid);
     }
     w.string("/");
+    let sum = adler32(&w.buf);
+    w.i64(sum as i64);
+    w.string("/");
+    // The 3.6+ digest trailer: ZooKeeper compares it with the tree it loaded (older releases
+    // stop reading after the first seal).
+    w.i64(tree.last_zxid);
+    w.i32(2);
+    w.i64(tree.digest());
     let sum = adler32(&w.buf);
     w.i64(sum as i64);
     w.string("/");

@@ -129,7 +129,8 @@ fn snapshot_plus_log_tail() {
     assert_eq!(back.nodes["/a"], t.nodes["/a"]);
     // And the written snapshot reads back to the same tree.
     let bytes = snapshot::write(&back);
-    let (again, _) = snapshot::parse(&bytes, back.last_zxid).unwrap();
+    let (again, info) = snapshot::parse(&bytes, back.last_zxid).unwrap();
+    assert_eq!(info.digest, Some((back.last_zxid, 2)));
     for (p, n) in &back.nodes {
         assert_eq!(&again.nodes[p], n, "{p}");
     }
