@@ -249,7 +249,7 @@ def damaged_inputs(zk_data, work):
     check(r.returncode != 0 and "not empty" in r.stderr, "non-empty target refused")
 
 
-def ensemble(zk_data, want, work):
+def ensemble(zk_data, want, work, live_timeout_ms):
     """One import with a 3-server zoo.cfg, copied to three members (each its own myid)."""
     peers = [(free_port(), free_port(), free_port()) for _ in range(3)]
     servers = "".join("server.%d=127.0.0.1:%d:%d;127.0.0.1:%d\n" % (i + 1, q, e, c)
@@ -279,10 +279,20 @@ def ensemble(zk_data, want, work):
                                           stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
         for c, _, _ in peers:
             wait_ready("127.0.0.1", c, timeout=60)
+        t0 = time.time()
         c = client(",".join("127.0.0.1:%d" % p[0] for p in peers[1:2]))
         compare(want, dump(c), "ZooKeeper -> 3-member rzk ensemble (read on member 2)")
         st = c.set("/app/g00/n00030", b"ensemble write")
         check(st.version == want["/app/g00/n00030"][2][5] + 1, "the ensemble takes writes (version %d)" % st.version)
+        # Nobody resumes the live session here: it expires after its timeout (30 s, counted from
+        # the leader's start) and its ephemerals go, as they would have on ZooKeeper.
+        timeout_s = live_timeout_ms / 1000.0
+        while time.time() - t0 < timeout_s + 30 and c.exists("/app/live-eph") is not None:
+            time.sleep(0.5)
+        gone_after = time.time() - t0
+        check(c.exists("/app/live-eph") is None and timeout_s - 5 <= gone_after <= timeout_s + 30,
+              "the imported session expired on the ensemble after %.1fs (timeout %.0fs), its ephemeral with it"
+              % (gone_after, timeout_s))
         c.stop()
         c.close()
     finally:
@@ -398,6 +408,7 @@ def main():
     live.create("/app/live-eph", b"mine", ephemeral=True)
     live.create("/seq/eph-", b"e", ephemeral=True, sequence=True)
     live_id, live_pw = live.client_id
+    live_timeout = live._session_timeout
     live_zxid = live._connection.zxid if hasattr(live._connection, "zxid") else None
     live.get("/app")  # the session has seen a recent zxid
     # An ended session's ephemeral is gone.
@@ -456,10 +467,16 @@ def main():
     after = dump(c)
     c.stop()
     c.close()
+    # rzk restarts from the imported snapshot plus its own log.
+    rz.restart()
+    c = client(rz.hosts)
+    compare(after, dump(c), "rzk restarted after the import")
+    c.stop()
+    c.close()
     rz.stop()
 
     damaged_inputs(zk.data_dir, os.path.join(work, "damaged"))
-    ensemble(zk.data_dir, want, os.path.join(work, "ensemble"))
+    ensemble(zk.data_dir, want, os.path.join(work, "ensemble"), live_timeout)
     from_apache_ensemble(work)
     for method in ("gz", "snappy"):
         compressed(work, method)
