@@ -332,3 +332,27 @@ fn map_change_err(e: RaftError<u64, ClientWriteError<u64, Member>>) -> ReconfigE
         other => ReconfigError::Failed(other.to_string()),
     }
 }
+
+impl RaftNode {
+    /// A member that learned it was removed from the configuration (see
+    /// `RaftStatus::removed`) stops campaigning: nobody replicates to it any more, so its
+    /// election timer would fire again and again, each time with a higher term, and that term
+    /// would make the leader step down the moment the member is added back. Elections resume
+    /// once a configuration that includes it reaches it.
+    pub(crate) async fn quiet_while_removed_loop(self) {
+        let mut silenced = false;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let removed = self.status().removed;
+            if removed && !silenced {
+                tracing::info!("removed from the configuration: not campaigning");
+                self.inner.raft.runtime_config().elect(false);
+                silenced = true;
+            } else if !removed && silenced {
+                tracing::info!("part of the configuration again: campaigning as usual");
+                self.inner.raft.runtime_config().elect(true);
+                silenced = false;
+            }
+        }
+    }
+}

@@ -216,6 +216,7 @@ impl RaftNode {
             }),
         };
         tokio::spawn(node.clone().raise_feature_level_loop());
+        tokio::spawn(node.clone().quiet_while_removed_loop());
         if let Some(addr) = &cfg.listen {
             let listener = TcpListener::bind(addr)
                 .await

@@ -237,6 +237,10 @@ impl Report {
                 peers: peers(st),
                 synced_lag: synced_lag(&s.cfg),
             });
+        // One lock at a time: the apply hook takes `watches` then `conns` (under the tree's
+        // write lock), so holding `conns` while taking `watches` would deadlock with it.
+        let connections = s.conns.lock().len();
+        let watches = s.watches.lock().watch_count();
         Report {
             role: Role::of(distributed, st.as_ref()),
             zxid,
@@ -247,11 +251,11 @@ impl Report {
             },
             packets_received: s.stats.packets_received.load(Relaxed),
             packets_sent: s.stats.packets_sent.load(Relaxed),
-            connections: s.conns.lock().len(),
+            connections,
             outstanding_requests: s.stats.outstanding.load(Relaxed).max(0),
             znodes,
             ephemerals,
-            watches: s.watches.lock().watch_count(),
+            watches,
             approximate_data_size,
             global_sessions,
             uptime_ms: s.started.elapsed().as_millis() as u64,

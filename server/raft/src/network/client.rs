@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -29,6 +29,10 @@ struct Live {
     pending: Pending,
     dead: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The last handshake outcome per peer address, for logging changes only.
+static KNOWN_PEERS: std::sync::LazyLock<Mutex<HashMap<String, PeerInfo>>> =
+    std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// How long the accepting member may take to answer a hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(1);
@@ -128,8 +132,15 @@ impl RpcConn {
                 PeerInfo::v1()
             }
         };
-        let changed = self.peer.lock().replace(info.clone()).as_ref() != Some(&info);
-        if changed {
+        *self.peer.lock() = Some(info.clone());
+        // Connections come and go (openraft makes new clients after errors): say it once per
+        // address and outcome, not per connection.
+        if KNOWN_PEERS
+            .lock()
+            .insert(self.addr.clone(), info.clone())
+            .as_ref()
+            != Some(&info)
+        {
             tracing::info!(
                 peer = %self.addr,
                 protocol = info.protocol,
@@ -143,20 +154,12 @@ impl RpcConn {
     }
 
     fn run(&self, mut rd: OwnedReadHalf, wr: tokio::net::tcp::OwnedWriteHalf) -> Live {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, writer) = super::spawn_frame_writer(wr);
         let d2 = dead.clone();
         tokio::spawn(async move {
-            let mut wr = BufWriter::new(wr);
-            while let Some(f) = rx.recv().await {
-                if wr.write_all(&f).await.is_err() {
-                    break;
-                }
-                if rx.is_empty() && wr.flush().await.is_err() {
-                    break;
-                }
-            }
+            let _ = writer.await;
             d2.store(true, Ordering::Relaxed);
         });
         let p2 = pending.clone();

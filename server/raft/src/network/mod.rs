@@ -101,6 +101,30 @@ pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(
     Ok(Some((u64::from_be_bytes(id), body)))
 }
 
+/// Writes the frames sent on the returned channel to `wr` in order, flushing whenever the
+/// channel is momentarily empty; ends at the first write error or when every sender is gone.
+pub(crate) fn spawn_frame_writer(
+    wr: tokio::net::tcp::OwnedWriteHalf,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use tokio::io::AsyncWriteExt;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let task = tokio::spawn(async move {
+        let mut wr = tokio::io::BufWriter::new(wr);
+        while let Some(f) = rx.recv().await {
+            if wr.write_all(&f).await.is_err() {
+                break;
+            }
+            if rx.is_empty() && wr.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    (tx, task)
+}
+
 pub(crate) fn encode_frame<T: Serialize>(id: u64, msg: &T) -> Vec<u8> {
     encode_raw_frame(id, &postcard::to_allocvec(msg).unwrap_or_default())
 }

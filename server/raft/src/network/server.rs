@@ -6,7 +6,6 @@ use super::{encode_frame, encode_raw_frame, read_frame, PeerRequest, PeerRespons
 use crate::error::{ProposeError, ReconfigError};
 use crate::node::RaftNode;
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -33,18 +32,7 @@ pub(crate) async fn serve_peers(node: RaftNode, listener: TcpListener) {
 
 async fn handle_peer(node: RaftNode, stream: tokio::net::TcpStream) -> std::io::Result<()> {
     let (mut rd, wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let writer = tokio::spawn(async move {
-        let mut wr = BufWriter::new(wr);
-        while let Some(f) = rx.recv().await {
-            if wr.write_all(&f).await.is_err() {
-                break;
-            }
-            if rx.is_empty() && wr.flush().await.is_err() {
-                break;
-            }
-        }
-    });
+    let (tx, writer) = super::spawn_frame_writer(wr);
     let raft = node.inner.raft.clone();
     let mut first = true;
     while let Some((id, body)) = read_frame(&mut rd).await? {

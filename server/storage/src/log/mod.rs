@@ -313,17 +313,17 @@ impl LogStore {
 
     /// Smallest retained index, `None` if the log is empty.
     pub fn first_index(&self) -> Option<u64> {
-        self.shared.mem_read().first_index()
+        self.reader().first_index()
     }
 
     /// Largest retained index, `None` if the log is empty.
     pub fn last_index(&self) -> Option<u64> {
-        self.shared.mem_read().last_index()
+        self.reader().last_index()
     }
 
     /// Highest index ever passed to [`purge_upto`](LogStore::purge_upto) (persisted).
     pub fn last_purged(&self) -> Option<u64> {
-        self.shared.mem_read().purged
+        self.reader().last_purged()
     }
 
     /// Buffered append. Indices must continue the log contiguously (`last_index + 1`);
