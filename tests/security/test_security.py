@@ -502,3 +502,55 @@ def test_admin_https_with_x509():
         assert get("dump")[0] == 401
     finally:
         srv.cleanup()
+
+
+def test_sasl_digest_md5_with_zkcli(tmp_path):
+    """authProvider.sasl + a JAAS Server section (DigestLoginModule): zkCli logs in with its JAAS
+    Client section; the session's id is sasl:<user>; a wrong password is refused."""
+    if not os.path.exists(zkcli.ZKCLI):
+        pytest.skip("zkCli.sh not installed")
+    server_jaas = tmp_path / "server.jaas"
+    server_jaas.write_text('Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n'
+                           '  user_bob="bob secret"\n  user_alice="alice;pw";\n};\n')
+
+    def client_jaas(user, pw):
+        p = tmp_path / ("client-%s-%s.jaas" % (user, abs(hash(pw))))
+        p.write_text('Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n'
+                     '  username="%s"\n  password="%s";\n};\n' % (user, pw))
+        return str(p)
+
+    old = os.environ.get("SERVER_JVMFLAGS", "")
+    os.environ["SERVER_JVMFLAGS"] = old + " -Djava.security.auth.login.config=" + str(server_jaas)
+    try:
+        srv = start_server({"authProvider.sasl": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"})
+    finally:
+        os.environ["SERVER_JVMFLAGS"] = old
+    old_cli = os.environ.get("CLIENT_JVMFLAGS", "")
+
+    def cli(user, pw, *args):
+        os.environ["CLIENT_JVMFLAGS"] = "-Djava.security.auth.login.config=" + client_jaas(user, pw)
+        try:
+            return zkcli.run(srv.hosts, *args)
+        finally:
+            os.environ["CLIENT_JVMFLAGS"] = old_cli
+
+    try:
+        r = cli("bob", "bob secret", "create", "/sasl", "hi", "sasl:bob:cdrwa")
+        assert r.rc == 0 and "Created /sasl" in r.lines, r
+        r = cli("bob", "bob secret", "get", "/sasl")
+        assert r.rc == 0 and [l for l in r.out if "SaslAuthenticated" not in l] == ["hi"], r
+        r = cli("bob", "bob secret", "getAcl", "/sasl")
+        assert "'sasl,'bob" in r.out, r
+        r = cli("alice", "alice;pw", "get", "/sasl")
+        assert r.rc != 0 and any("Insufficient permission" in l or "NoAuth" in l for l in r.lines), r
+        r = cli("bob", "wrong", "get", "/sasl")
+        assert "hi" not in r.out, r
+        assert log_has(srv, "SASL authentication failed")
+        zk = plain_client(srv)
+        try:
+            with pytest.raises(NoAuthError):
+                zk.get("/sasl")
+        finally:
+            zk.stop()
+    finally:
+        srv.cleanup()

@@ -35,7 +35,7 @@ pub use parser::{load, parse_file, parse_str};
 pub use render::ConfRuntime;
 pub use security::{
     ClientAuth, SecurityConfig, StoreConfig, StoreType, TlsVersion, NETTY_FACTORY,
-    SUPPORTED_CIPHER_SUITES, X509_PROVIDER,
+    SASL_PROVIDER, SUPPORTED_CIPHER_SUITES, X509_PROVIDER,
 };
 pub use server_line::{bracket_host, parse_server_assignment, PeerRole, ServerSpec};
 pub use types::{

@@ -250,7 +250,7 @@ impl Parser {
         }
 
         self.validate_ensemble(&mut cfg)?;
-        crate::security::check(&cfg)?;
+        crate::security::check(&mut cfg)?;
 
         // No way to get a client port at all?
         if cfg.client_port.is_none() && !cfg.servers.values().any(|s| s.client_addr.is_some()) {

@@ -132,6 +132,8 @@ fn is_known_unsupported_suite(name: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// The SASLAuthenticationProvider class name (`authProvider.N=` value).
+pub const SASL_PROVIDER: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
 /// The X509AuthenticationProvider class name (`authProvider.N=` value).
 pub const X509_PROVIDER: &str = "org.apache.zookeeper.server.auth.X509AuthenticationProvider";
 /// ZooKeeper's Netty connection factory (`serverCnxnFactory=`): what a TLS port needs there.
@@ -183,8 +185,13 @@ pub struct SecurityConfig {
     /// authenticated with one of [`Self::enforce_auth_schemes`], else the connection gets
     /// SessionClosedRequireSaslAuth (-124) and is closed, as in ZooKeeper 3.7+.
     pub enforce_auth: bool,
-    /// `enforce.auth.schemes` (comma list: digest, ip, x509).
+    /// `enforce.auth.schemes` (comma list: digest, ip, x509, sasl).
     pub enforce_auth_schemes: Vec<String>,
+    /// An `authProvider.N` names the SASLAuthenticationProvider: SASL DIGEST-MD5 with the
+    /// users of the JAAS file's `Server` section gives the id `sasl:<user>`.
+    pub sasl_auth: bool,
+    /// `sessionRequireClientSASLAuth=true`: as enforce.auth with the sasl scheme.
+    pub session_require_sasl: bool,
 }
 
 impl Default for SecurityConfig {
@@ -209,6 +216,8 @@ impl Default for SecurityConfig {
             admin_need_client_auth: false,
             enforce_auth: false,
             enforce_auth_schemes: Vec::new(),
+            sasl_auth: false,
+            session_require_sasl: false,
         }
     }
 }
@@ -450,18 +459,14 @@ pub(crate) fn enforce_auth_schemes(
     Ok(())
 }
 
-/// `sessionRequireClientSASLAuth=true` asks for SASL on every session, which rzk cannot do:
-/// refusing to start beats running without it.
+/// `sessionRequireClientSASLAuth=true`: every session must authenticate with SASL (ZooKeeper
+/// then ignores enforce.auth.*); needs the SASL provider.
 pub(crate) fn session_require_sasl(
-    _: &mut ServerConfig,
+    c: &mut ServerConfig,
     v: &str,
     x: &mut Ctx<'_>,
 ) -> Result<(), ConfigError> {
-    if x.val(boolean(v))? {
-        return Err(x.err(
-            "SASL authentication is not supported by rzk; refusing to run without it (enforce.auth.schemes=x509 or digest are)",
-        ));
-    }
+    c.security.session_require_sasl = x.val(boolean(v))?;
     Ok(())
 }
 
@@ -481,8 +486,9 @@ pub(crate) fn server_cnxn_factory(
     Ok(())
 }
 
-/// `authProvider.N=class`: the x509 provider is implemented; SASL and custom classes are not
-/// (their ACL ids never match, so nothing becomes readable: a loud warning, not an error).
+/// `authProvider.N=class`: the x509 and SASL (DIGEST-MD5) providers are implemented; custom
+/// classes are not (their ACL ids never match, so nothing becomes readable: a loud warning, not
+/// an error).
 pub(crate) fn auth_provider(
     c: &mut ServerConfig,
     v: &str,
@@ -490,6 +496,8 @@ pub(crate) fn auth_provider(
 ) -> Result<(), ConfigError> {
     if v == X509_PROVIDER {
         c.security.x509_auth = true;
+    } else if v == SASL_PROVIDER {
+        c.security.sasl_auth = true;
     } else if v.ends_with("DigestAuthenticationProvider") || v.ends_with("IPAuthenticationProvider")
     {
         // Built in, as in ZooKeeper.
@@ -497,7 +505,7 @@ pub(crate) fn auth_provider(
         x.warn(
             WarningKind::Unsupported,
             format!(
-                "auth provider {} is not supported by rzk (only {X509_PROVIDER}, digest and ip); ids of its scheme never match an ACL",
+                "auth provider {} is not supported by rzk (only {X509_PROVIDER}, {SASL_PROVIDER}, digest and ip); ids of its scheme never match an ACL",
                 quote(v)
             ),
         );
@@ -506,7 +514,21 @@ pub(crate) fn auth_provider(
 }
 
 /// Checks that need the whole file: a TLS listener needs a PEM key store.
-pub(crate) fn check(c: &ServerConfig) -> Result<(), ConfigError> {
+pub(crate) fn check(c: &mut ServerConfig) -> Result<(), ConfigError> {
+    if c.security.session_require_sasl {
+        c.security.enforce_auth = true;
+        c.security.enforce_auth_schemes = vec!["sasl".to_string()];
+        if !c.security.sasl_auth {
+            let o = c.origin_of("sessionRequireClientSASLAuth");
+            return Err(ConfigError::invalid(
+                &o.file,
+                o.line,
+                "sessionRequireClientSASLAuth",
+                format!("needs authProvider.sasl={SASL_PROVIDER}"),
+            ));
+        }
+    }
+    let c = &*c;
     let sec = &c.security;
     let at = |key: &str| {
         let o = c.origin_of(key);
@@ -590,6 +612,7 @@ pub(crate) fn check(c: &ServerConfig) -> Result<(), ConfigError> {
             let ok = match scheme.as_str() {
                 "digest" | "ip" => true,
                 "x509" => sec.x509_auth,
+                "sasl" => sec.sasl_auth,
                 _ => false,
             };
             if !ok {
@@ -603,9 +626,9 @@ pub(crate) fn check(c: &ServerConfig) -> Result<(), ConfigError> {
                         if scheme == "x509" {
                             " (set authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider)"
                         } else if scheme == "sasl" {
-                            " (rzk does not support SASL)"
+                            " (set authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)"
                         } else {
-                            " (rzk has digest, ip and x509)"
+                            " (rzk has digest, ip, x509 and sasl)"
                         }
                     ),
                 ));

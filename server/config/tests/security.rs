@@ -223,13 +223,13 @@ fn whole_file_checks() {
 #[test]
 fn unimplemented_security_keys_warn_loudly() {
     let (_, w) = ok(
-        "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nssl.quorum.keyStore.location=/q.pem\nssl.clientHostnameVerification=true\nserverCnxnFactory=com.example.Factory\nssl.bogus=1\nssl.ciphersuites=TLS_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256\n",
+        "authProvider.kerberos=com.example.KerberosProvider\nssl.quorum.keyStore.location=/q.pem\nssl.clientHostnameVerification=true\nserverCnxnFactory=com.example.Factory\nssl.bogus=1\nssl.ciphersuites=TLS_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256\n",
     );
     let got: Vec<(&str, WarningKind)> = w.iter().map(|w| (w.key.as_str(), w.kind)).collect();
     assert_eq!(
         got,
         vec![
-            ("authProvider.sasl", WarningKind::Unsupported),
+            ("authProvider.kerberos", WarningKind::Unsupported),
             ("ssl.quorum.keyStore.location", WarningKind::Unsupported),
             ("ssl.clientHostnameVerification", WarningKind::Unsupported),
             ("serverCnxnFactory", WarningKind::Unsupported),
@@ -265,12 +265,16 @@ fn enforce_auth() {
         "zoo.cfg:4: enforce.auth.schemes: authentication scheme \"x509\" is not available (set authProvider.x509"
     ));
     assert!(err("enforce.auth.enabled=true\nenforce.auth.schemes=digest,sasl\n").starts_with(
-        "zoo.cfg:4: enforce.auth.schemes: authentication scheme \"sasl\" is not available (rzk does not support SASL)"
+        "zoo.cfg:4: enforce.auth.schemes: authentication scheme \"sasl\" is not available (set authProvider.sasl"
     ));
+    let (c, _) = ok("authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nenforce.auth.enabled=true\nenforce.auth.schemes=digest,sasl\n");
+    assert!(c.security.sasl_auth);
     // Disabled: the schemes are not looked at (ZooKeeper does not either).
     ok("enforce.auth.schemes=kerberos\n");
-    assert!(err("sessionRequireClientSASLAuth=true\n").starts_with(
-        "zoo.cfg:3: sessionRequireClientSASLAuth: SASL authentication is not supported"
-    ));
+    assert!(err("sessionRequireClientSASLAuth=true\n")
+        .starts_with("zoo.cfg:3: sessionRequireClientSASLAuth: needs authProvider.sasl="));
     ok("sessionRequireClientSASLAuth=false\n");
+    let (c, _) = ok("zookeeper.sessionRequireClientSASLAuth=true\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nenforce.auth.schemes=x509\n");
+    assert!(c.security.enforce_auth);
+    assert_eq!(c.security.enforce_auth_schemes, vec!["sasl"]);
 }

@@ -227,6 +227,7 @@ struct Ctx {
     session: i64,
     auth: RwLock<Vec<Id>>,
     info: Arc<ConnInfo>,
+    sasl: parking_lot::Mutex<crate::sasl::Digest>,
 }
 
 struct Reply {
@@ -421,6 +422,7 @@ async fn handle(
                 .collect(),
         ),
         info: info.clone(),
+        sasl: parking_lot::Mutex::new(crate::sasl::Digest::Start),
     });
     let result = run_loop(&ctx, &mut reader, &tx, timeout).await;
     let _ = tx.send(Out::Close);
@@ -472,6 +474,14 @@ async fn run_loop(
                         let f = header_only(hdr.xid, 0, ErrorCode::SessionClosedRequireSaslAuth);
                         pending.push_back(Box::pin(async move { Reply { frame: Some(f), close: true, started } }));
                         closing = true;
+                        continue;
+                    }
+                }
+                if hdr.op == op::SASL {
+                    if let Some(users) = crate::sasl::USERS.get().filter(|_| s.cfg.security.sasl_auth) {
+                        let (f, close) = sasl_step(ctx, users, hdr.xid, &body[r.position()..]);
+                        pending.push_back(Box::pin(async move { Reply { frame: Some(f), close, started } }));
+                        closing |= close;
                         continue;
                     }
                 }
@@ -535,6 +545,50 @@ async fn run_loop(
         }
         if closing && pending.is_empty() {
             return Ok(());
+        }
+    }
+}
+
+/// One SASL (DIGEST-MD5) request: the reply frame, and whether to close the connection (a failed
+/// authentication, as ZooKeeper does unless it is told to keep such clients).
+fn sasl_step(ctx: &Ctx, users: &crate::sasl::Users, xid: i32, body: &[u8]) -> (Vec<u8>, bool) {
+    use crate::sasl::Step;
+    let token = rzk_proto::Reader::new(body)
+        .buffer()
+        .ok()
+        .flatten()
+        .unwrap_or(&[])
+        .to_vec();
+    let peer = ctx.info.peer;
+    let step = ctx.sasl.lock().step(&token, users);
+    let reply = |tok: &[u8]| frame(xid, 0, 0, |w| w.buffer(Some(tok)));
+    match step {
+        Step::Continue(tok) => (reply(&tok), false),
+        Step::Success(tok, user) => {
+            tracing::info!(%peer, user = %user, "SASL DIGEST-MD5 authenticated");
+            let id = Id::new("sasl", &user);
+            let mut auth = ctx.auth.write();
+            if !auth.contains(&id) {
+                auth.push(id);
+            }
+            (reply(&tok), false)
+        }
+        Step::Failure(why) => {
+            tracing::warn!(%peer, reason = %why, "SASL authentication failed; closing the connection");
+            let code = if ctx
+                .s
+                .cfg
+                .security
+                .enforce_auth_schemes
+                .iter()
+                .any(|s| s == "sasl")
+                && ctx.s.cfg.security.enforce_auth
+            {
+                ErrorCode::SessionClosedRequireSaslAuth
+            } else {
+                ErrorCode::AuthFailed
+            };
+            (header_only(xid, 0, code), true)
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod fourlw;
 pub mod http;
 pub mod metrics;
 pub mod report;
+pub mod sasl;
 pub mod server;
 pub mod stats;
 pub mod tls;
@@ -46,6 +47,14 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
     };
     if tls.is_some() && !sec.x509_auth {
         tracing::warn!("TLS without authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider: client certificates are checked but give no x509 ACL identity");
+    }
+    if sec.sasl_auth {
+        let path = sasl::jaas_path(&cfg).ok_or_else(|| {
+            anyhow::anyhow!("authProvider.sasl needs a JAAS file: -Djava.security.auth.login.config=<file> in SERVER_JVMFLAGS or JVMFLAGS, or rzk.jaasConfig=<file>")
+        })?;
+        let users = sasl::load_users(std::path::Path::new(&path))?;
+        tracing::info!(jaas = %path, users = users.len(), "SASL DIGEST-MD5 authentication enabled");
+        let _ = sasl::USERS.set(users);
     }
     let shared = server::start(cfg.clone()).await?;
     let observer = metrics::Observer::new();

@@ -1,4 +1,4 @@
-//! ACLs: schemes world, auth, digest, ip, x509 and super; checks as ZooKeeper's checkACL/fixupACL.
+//! ACLs: schemes world, auth, digest, ip, x509, sasl and super; checks as ZooKeeper's checkACL/fixupACL.
 
 use base64::Engine;
 use rzk_proto::consts::perms;
@@ -97,8 +97,8 @@ fn matches(acl_id: &Id, client: &str) -> bool {
     match acl_id.scheme.as_str() {
         "ip" => ip_matches(&acl_id.id, client),
         "digest" => acl_id.id == client,
-        // X509AuthenticationProvider: the subject DN, compared as a string.
-        "x509" => acl_id.id == client,
+        // X509AuthenticationProvider: the subject DN; SASLAuthenticationProvider: the user.
+        "x509" | "sasl" => acl_id.id == client,
         _ => false,
     }
 }
@@ -309,6 +309,13 @@ pub fn fixup(requested: &[Acl], auth: &[Id]) -> Option<Vec<Acl>> {
                 }
                 out.push(a.clone());
             }
+            "sasl" => {
+                // SASLAuthenticationProvider.isValid: any user name.
+                if a.id.id.is_empty() {
+                    return None;
+                }
+                out.push(a.clone());
+            }
             _ => return None,
         }
     }
@@ -373,6 +380,13 @@ mod tests {
             &[]
         )
         .is_none());
+        let sasl = vec![Acl {
+            perms: perms::READ,
+            id: Id::new("sasl", "bob"),
+        }];
+        assert!(fixup(&sasl, &[]).is_some());
+        assert!(check(&sasl, perms::READ, &[Id::new("sasl", "bob")]));
+        assert!(!check(&sasl, perms::READ, &[Id::new("sasl", "alice")]));
         // `auth` expands to the x509 id too (X509AuthenticationProvider.isAuthenticated).
         let auth = vec![Acl {
             perms: perms::ALL,
