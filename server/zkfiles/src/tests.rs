@@ -220,3 +220,116 @@ fn passwords_match_java_util_random() {
         "b32e404dca9bbb4c5293f53c7e7c492a"
     );
 }
+
+#[test]
+fn replay_rules_match_zookeepers_restore() {
+    use crate::model::{StatPersisted, ZkNode, ZkTree};
+    use crate::txn::{CreateKind, Txn, TxnHeader};
+    use std::collections::BTreeSet;
+    let node = |cversion| ZkNode {
+        data: Some(vec![]),
+        acl: Acl::world_all(),
+        stat: StatPersisted {
+            cversion,
+            ..Default::default()
+        },
+        children: BTreeSet::new(),
+    };
+    let mut t = ZkTree::default();
+    t.insert_loaded("/".into(), node(1)).unwrap();
+    t.insert_loaded("/p".into(), node(1)).unwrap();
+    t.insert_loaded("/p/a".into(), node(0)).unwrap();
+    let hdr = |zxid, typ| TxnHeader {
+        client_id: 9,
+        cxid: 1,
+        zxid,
+        time: 77,
+        typ,
+    };
+    let create = |path: &str, pcv, v1| Txn::Create {
+        path: path.into(),
+        data: None,
+        acl: Acl::world_all(),
+        ephemeral: false,
+        parent_cversion: pcv,
+        kind: CreateKind::Normal,
+        v1_create: v1,
+    };
+    let mut st = ReplayStats::default();
+    // A create the fuzzy snapshot already holds: plain create fixes the parent's cversion/pzxid.
+    t.replay(
+        &hdr(10, txn::opcode::CREATE),
+        &create("/p/a", 3, true),
+        &mut st,
+    );
+    assert_eq!(
+        (t.nodes["/p"].stat.cversion, t.nodes["/p"].stat.pzxid),
+        (3, 10)
+    );
+    // create2 does not (ZooKeeper only adjusts for opcode create).
+    t.replay(
+        &hdr(11, txn::opcode::CREATE2),
+        &create("/p/a", 5, false),
+        &mut st,
+    );
+    assert_eq!(t.nodes["/p"].stat.cversion, 3);
+    // An older parentCVersion never moves cversion back; the node is created.
+    t.replay(
+        &hdr(12, txn::opcode::CREATE),
+        &create("/p/b", 2, true),
+        &mut st,
+    );
+    assert!(t.nodes.contains_key("/p/b"));
+    assert_eq!(
+        (t.nodes["/p"].stat.cversion, t.nodes["/p"].stat.pzxid),
+        (3, 10)
+    );
+    // A multi logged with an error changes nothing.
+    let multi = Txn::Multi(vec![create("/p/c", 4, true), Txn::Error { err: -110 }]);
+    t.replay(&hdr(13, txn::opcode::MULTI), &multi, &mut st);
+    assert!(!t.nodes.contains_key("/p/c"));
+    // setData takes the logged version, setACL the logged aversion.
+    let set = Txn::SetData {
+        path: "/p".into(),
+        data: Some(b"d".to_vec()),
+        version: 6,
+    };
+    t.replay(&hdr(14, txn::opcode::SET_DATA), &set, &mut st);
+    let acl = Txn::SetAcl {
+        path: "/p".into(),
+        acl: vec![],
+        version: 2,
+    };
+    t.replay(&hdr(15, txn::opcode::SET_ACL), &acl, &mut st);
+    let p = &t.nodes["/p"];
+    assert_eq!(
+        (p.stat.version, p.stat.mzxid, p.stat.mtime, p.stat.aversion),
+        (6, 14, 77, 2)
+    );
+    // Containers and TTL nodes get ZooKeeper's ephemeralOwner markers.
+    let mut c = create("/box", 2, false);
+    if let Txn::Create { kind, .. } = &mut c {
+        *kind = CreateKind::Container;
+    }
+    t.replay(&hdr(16, txn::opcode::CREATE_CONTAINER), &c, &mut st);
+    assert_eq!(t.nodes["/box"].stat.ephemeral_owner, i64::MIN);
+    let mut ttl = create("/ttl", 3, false);
+    if let Txn::Create { kind, .. } = &mut ttl {
+        *kind = CreateKind::Ttl(5000);
+    }
+    t.replay(&hdr(17, txn::opcode::CREATE_TTL), &ttl, &mut st);
+    assert_eq!(
+        t.nodes["/ttl"].stat.ephemeral_owner,
+        model::EXTENDED_MASK | 5000
+    );
+    // Deletes of nodes that are already gone are ignored; the last zxid still advances.
+    t.replay(
+        &hdr(18, txn::opcode::DELETE),
+        &Txn::Delete {
+            path: "/nope".into(),
+        },
+        &mut st,
+    );
+    assert_eq!(t.last_zxid, 18);
+    assert_eq!(st.applied, 9);
+}
