@@ -52,6 +52,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import zkwire  # noqa: E402
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 # Password "test" for the digest super user (ZooKeeper's DigestAuthenticationProvider.superDigest).
@@ -66,26 +68,12 @@ def rzk_bin():
 
 
 def free_port(host):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    return zkwire.free_port(host)
 
 
 def four_letter(host, port, cmd, timeout=3.0):
-    """Send a four-letter word, return the whole reply (the server closes the connection)."""
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.settimeout(timeout)
-        s.sendall(cmd.encode() if isinstance(cmd, str) else cmd)
-        chunks = []
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            chunks.append(b)
-    return b"".join(chunks).decode("utf-8", "replace")
+    """Send a four-letter word, return the whole reply (a read timeout raises)."""
+    return zkwire.four_letter(host, port, cmd, timeout)
 
 
 def parse_srvr(text):

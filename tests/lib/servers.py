@@ -23,10 +23,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zkwire  # noqa: E402
 ZK_BIN_DIR = os.environ.get("ZOOKEEPER_BIN_DIR", "/usr/share/zookeeper/bin")
 CONTAINER_CHECK_INTERVAL_MS = 1000
 MIN_SESSION_TIMEOUT_MS = 4000
@@ -49,30 +52,12 @@ def impl_name():
 
 
 def free_port(host="127.0.0.1"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    return zkwire.free_port(host)
 
 
 def four_letter(host, port, cmd, timeout=5.0):
     """Send a four-letter word and return the whole reply (server closes the socket)."""
-    if isinstance(cmd, str):
-        cmd = cmd.encode()
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(cmd)
-        chunks = []
-        while True:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            if not b:
-                break
-            chunks.append(b)
-    return b"".join(chunks).decode("utf-8", "replace")
+    return zkwire.four_letter(host, port, cmd, timeout, partial_on_timeout=True)
 
 
 def wait_ready(host, port, timeout=60.0, proc=None):

@@ -19,6 +19,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "lib"))
+import zkwire  # noqa: E402
 SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # super:test (kazoo's test suite expects it)
 CONTAINER_CHECK_MS = 1000
 APACHE_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/*"
@@ -36,18 +38,7 @@ def _die_with_parent():
 
 
 def four_letter(host, port, cmd, timeout=3.0):
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(cmd.encode())
-        out = []
-        while True:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            if not b:
-                break
-            out.append(b)
-    return b"".join(out).decode("utf-8", "replace")
+    return zkwire.four_letter(host, port, cmd, timeout, partial_on_timeout=True)
 
 
 def _port_free(host, port):

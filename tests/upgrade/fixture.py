@@ -28,17 +28,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.security import make_digest_acl  # noqa: E402
 from kazoo_ext import create_container, create_ttl  # noqa: E402
+from zkwire import free_port  # noqa: E402
 
 STAT_FIELDS = ["czxid", "mzxid", "ctime", "mtime", "version", "cversion", "aversion",
                "ephemeralOwner", "dataLength", "numChildren", "pzxid"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def start(binary, data_dir, port, log_path):
