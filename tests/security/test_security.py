@@ -511,7 +511,7 @@ def test_sasl_digest_md5_with_zkcli(tmp_path):
         pytest.skip("zkCli.sh not installed")
     server_jaas = tmp_path / "server.jaas"
     server_jaas.write_text('Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n'
-                           '  user_bob="bob secret"\n  user_alice="alice;pw";\n};\n')
+                           '  user_bob="bob secret"\n  user_alice="alice;pw"\n  user_carol="c";\n};\n')
 
     def client_jaas(user, pw):
         p = tmp_path / ("client-%s-%s.jaas" % (user, abs(hash(pw))))
@@ -522,7 +522,8 @@ def test_sasl_digest_md5_with_zkcli(tmp_path):
     old = os.environ.get("SERVER_JVMFLAGS", "")
     os.environ["SERVER_JVMFLAGS"] = old + " -Djava.security.auth.login.config=" + str(server_jaas)
     try:
-        srv = start_server({"authProvider.sasl": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"})
+        srv = start_server({"authProvider.sasl": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+                            "superUser": "alice"})
     finally:
         os.environ["SERVER_JVMFLAGS"] = old
     old_cli = os.environ.get("CLIENT_JVMFLAGS", "")
@@ -541,8 +542,10 @@ def test_sasl_digest_md5_with_zkcli(tmp_path):
         assert r.rc == 0 and [l for l in r.out if "SaslAuthenticated" not in l] == ["hi"], r
         r = cli("bob", "bob secret", "getAcl", "/sasl")
         assert "'sasl,'bob" in r.out, r
-        r = cli("alice", "alice;pw", "get", "/sasl")
+        r = cli("carol", "c", "get", "/sasl")
         assert r.rc != 0 and any("Insufficient permission" in l or "NoAuth" in l for l in r.lines), r
+        r = cli("alice", "alice;pw", "get", "/sasl")  # superUser=alice
+        assert r.rc == 0 and "hi" in r.out, r
         r = cli("bob", "wrong", "get", "/sasl")
         assert "hi" not in r.out, r
         assert log_has(srv, "SASL authentication failed")

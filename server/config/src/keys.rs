@@ -268,6 +268,7 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
         security::x509_super_user,
     ),
     ("serverCnxnFactory", security::server_cnxn_factory),
+    ("superUser", security::sasl_super_user),
     ("enforce.auth.enabled", security::enforce_auth_enabled),
     ("enforce.auth.schemes", security::enforce_auth_schemes),
     (
@@ -292,6 +293,7 @@ pub(crate) const PREFIXES: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("ssl.", security::ssl_key),
+    ("superUser.", security::sasl_super_user),
     ("authProvider.", security::auth_provider),
     ("server.", ensemble),
     ("group.", ensemble),
@@ -415,10 +417,11 @@ const SYSPROP_KEYS: &[&str] = &[
     "enforce.auth.enabled",
     "enforce.auth.schemes",
     "sessionRequireClientSASLAuth",
+    "superUser",
 ];
 
 /// Key families ZooKeeper reads as Java system properties (`zookeeper.ssl.keyStore.location`).
-const SYSPROP_PREFIXES: &[&str] = &["ssl.", "authProvider."];
+const SYSPROP_PREFIXES: &[&str] = &["ssl.", "authProvider.", "superUser."];
 
 /// Keys ZooKeeper accepts that rzk does not implement: (key, reason).
 const UNSUPPORTED_KEYS: &[(&str, &str)] = &[

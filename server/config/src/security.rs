@@ -192,6 +192,9 @@ pub struct SecurityConfig {
     pub sasl_auth: bool,
     /// `sessionRequireClientSASLAuth=true`: as enforce.auth with the sasl scheme.
     pub session_require_sasl: bool,
+    /// `superUser` and `superUser.<anything>` (ZooKeeper's `zookeeper.superUser*` properties): SASL
+    /// users that pass every ACL.
+    pub sasl_super_users: Vec<String>,
 }
 
 impl Default for SecurityConfig {
@@ -218,6 +221,7 @@ impl Default for SecurityConfig {
             enforce_auth_schemes: Vec::new(),
             sasl_auth: false,
             session_require_sasl: false,
+            sasl_super_users: Vec::new(),
         }
     }
 }
@@ -467,6 +471,19 @@ pub(crate) fn session_require_sasl(
     x: &mut Ctx<'_>,
 ) -> Result<(), ConfigError> {
     c.security.session_require_sasl = x.val(boolean(v))?;
+    Ok(())
+}
+
+/// `superUser` / `superUser.N`: a SASL super user.
+pub(crate) fn sasl_super_user(
+    c: &mut ServerConfig,
+    v: &str,
+    x: &mut Ctx<'_>,
+) -> Result<(), ConfigError> {
+    if v.is_empty() {
+        return Err(x.err("must not be empty (expected a SASL user name)"));
+    }
+    c.security.sasl_super_users.push(v.to_string());
     Ok(())
 }
 

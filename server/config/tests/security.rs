@@ -278,3 +278,11 @@ fn enforce_auth() {
     assert!(c.security.enforce_auth);
     assert_eq!(c.security.enforce_auth_schemes, vec!["sasl"]);
 }
+
+#[test]
+fn sasl_super_users() {
+    let (c, w) = ok("authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nzookeeper.superUser=admin\nsuperUser.2=ops\n");
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.security.sasl_super_users, vec!["admin", "ops"]);
+    assert!(err("superUser=\n").starts_with("zoo.cfg:3: superUser: must not be empty"));
+}

@@ -568,6 +568,9 @@ fn sasl_step(ctx: &Ctx, users: &crate::sasl::Users, xid: i32, body: &[u8]) -> (V
             tracing::info!(%peer, user = %user, "SASL DIGEST-MD5 authenticated");
             let id = Id::new("sasl", &user);
             let mut auth = ctx.auth.write();
+            if ctx.s.cfg.security.sasl_super_users.contains(&user) {
+                auth.push(Id::new("super", ""));
+            }
             if !auth.contains(&id) {
                 auth.push(id);
             }
