@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite ("one command runs the whole test suite" in the README). CI runs exactly this.
+#   0. formatting (cargo fmt --check) and clippy with -D warnings
 #   1. Rust: unit, codec-vector, storage crash, server integration (zookeeper-client crate),
 #      metrics/admin, operator builder and CRD-freshness tests
 #   2. compat: real clients (kazoo, zkCli.sh) against Apache ZooKeeper AND rzk, same scenarios
@@ -34,6 +35,8 @@ step() {
 
 step "cargo build" cargo build --workspace --all-targets --locked || exit 1
 [ ${#failed[@]} = 0 ] || { echo "build failed"; exit 1; }
+step "cargo fmt --check" cargo fmt --all --check
+step "clippy (warnings are errors)" cargo clippy --workspace --all-targets --locked -- -D warnings
 export RZK_BIN="$ROOT/target/debug/rzk-server"
 step "cargo test" cargo test --workspace --locked -- --test-threads=2
 step "compat suite against Apache ZooKeeper and rzk" ./tests/compat/run.sh both

@@ -34,8 +34,8 @@ pub use myid::{parse_myid, read_myid};
 pub use parser::{load, parse_file, parse_str};
 pub use render::ConfRuntime;
 pub use security::{
-    ClientAuth, SecurityConfig, StoreConfig, StoreType, TlsVersion, NETTY_FACTORY,
-    SASL_PROVIDER, SUPPORTED_CIPHER_SUITES, X509_PROVIDER,
+    ClientAuth, SecurityConfig, StoreConfig, StoreType, TlsVersion, NETTY_FACTORY, SASL_PROVIDER,
+    SUPPORTED_CIPHER_SUITES, X509_PROVIDER,
 };
 pub use server_line::{bracket_host, parse_server_assignment, PeerRole, ServerSpec};
 pub use types::{
