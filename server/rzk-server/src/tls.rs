@@ -517,6 +517,52 @@ mod tests {
         );
     }
 
+    fn sec_with(key: &std::path::Path) -> SecurityConfig {
+        let mut sec = SecurityConfig::default();
+        sec.secure_client_port = Some(1);
+        sec.client_auth = ClientAuth::None;
+        sec.key_store.location = Some(key.to_path_buf());
+        sec
+    }
+
+    #[test]
+    fn bad_key_stores_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let e = Tls::load(&sec_with(&missing)).err().unwrap().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "ssl.keyStore.location: cannot read {}: ",
+                missing.display()
+            )),
+            "{e}"
+        );
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "hello\n").unwrap();
+        let e = Tls::load(&sec_with(&junk)).err().unwrap().to_string();
+        assert!(e.ends_with("no CERTIFICATE in the file"), "{e}");
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = Tls::load(&sec_with(&bad)).err().unwrap().to_string();
+        assert!(e.contains("bad PEM certificate"), "{e}");
+        let enc = dir.path().join("enc.pem");
+        std::fs::write(
+            &enc,
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let e = Tls::load(&sec_with(&enc)).err().unwrap().to_string();
+        assert!(e.contains("the private key is encrypted"), "{e}");
+        let mut sec = sec_with(&enc);
+        sec.client_auth = ClientAuth::Need;
+        sec.trust_store.location = Some(junk.clone());
+        assert!(load_trust_store(&junk).is_err());
+    }
+
     #[test]
     fn garbage_never_panics() {
         assert_eq!(subject_dn(b""), None);
