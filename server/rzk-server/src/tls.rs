@@ -518,11 +518,15 @@ mod tests {
     }
 
     fn sec_with(key: &std::path::Path) -> SecurityConfig {
-        let mut sec = SecurityConfig::default();
-        sec.secure_client_port = Some(1);
-        sec.client_auth = ClientAuth::None;
-        sec.key_store.location = Some(key.to_path_buf());
-        sec
+        SecurityConfig {
+            secure_client_port: Some(1),
+            client_auth: ClientAuth::None,
+            key_store: rzk_config::StoreConfig {
+                location: Some(key.to_path_buf()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     #[test]
