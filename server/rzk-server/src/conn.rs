@@ -90,13 +90,14 @@ async fn accept(
         Mode::Plain => None,
         Mode::Tls(t) => {
             let mut first = [0u8; 1];
-            if let Ok(Ok(1)) =
-                tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await
-            {
-                if first[0] != TLS_HANDSHAKE {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+                // Connected and closed without a byte (a TCP probe): nothing to report.
+                Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
+                Ok(Ok(_)) if first[0] != TLS_HANDSHAKE => {
                     tracing::warn!(%peer, "plaintext (not TLS) on the secure client port; closing the connection");
                     return Ok(());
                 }
+                _ => {}
             }
             Some(t)
         }
