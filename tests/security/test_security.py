@@ -26,7 +26,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 
 from kazoo.client import KazooClient  # noqa: E402
-from kazoo.exceptions import NoAuthError  # noqa: E402
+from kazoo.exceptions import InvalidACLError, NoAuthError  # noqa: E402
 from kazoo.security import make_acl, make_digest_acl  # noqa: E402
 
 import servers  # noqa: E402
@@ -252,6 +252,9 @@ def test_x509_acl(main_srv):
     try:
         with pytest.raises(NoAuthError):
             zk.get("/x509")
+        # No SASL provider on this server: a sasl: ACL is invalid, as in ZooKeeper.
+        with pytest.raises(InvalidACLError):
+            zk.create("/sasl-acl", b"", acl=[make_acl("sasl", "bob", all=True)])
     finally:
         zk.stop()
 

@@ -751,6 +751,20 @@ fn write_op(req: Request) -> Result<WriteOp, Request> {
     })
 }
 
+/// ZooKeeper accepts an ACL of scheme x509 or sasl only when that authentication provider is
+/// configured (fixupACL: InvalidACL otherwise); the tree itself accepts both schemes.
+fn acl_providers_configured(sec: &rzk_config::SecurityConfig, op: &WriteOp) -> bool {
+    let acl = match op {
+        WriteOp::Create { acl, .. } | WriteOp::SetAcl { acl, .. } => acl,
+        _ => return true,
+    };
+    acl.iter().all(|a| match a.id.scheme.as_str() {
+        "x509" => sec.x509_auth,
+        "sasl" => sec.sasl_auth,
+        _ => true,
+    })
+}
+
 fn multi_write_op(o: MultiOp) -> Option<WriteOp> {
     write_op(match o {
         MultiOp::Create(c) => Request::Create(c),
@@ -1108,6 +1122,9 @@ async fn dispatch(
                     started,
                 );
             };
+            if !acl_providers_configured(&s.cfg.security, &wop) {
+                return ready(header_only(xid, zxid_now(), ErrorCode::InvalidAcl), started);
+            }
             let auth = ctx.auth.read().clone();
             let cmd = Command::Write {
                 session_id: ctx.session,
