@@ -112,7 +112,8 @@ pub struct DataTree {
 }
 
 /// A copy of the replicated part of a [`DataTree`] (what a snapshot holds), taken with
-/// [`DataTree::image`] so that serializing it can happen while the tree keeps changing.
+/// [`DataTree::image`] so that serializing it can happen while the tree keeps changing. It shares
+/// keys and nodes with the tree (reference counts): taking it costs one pointer copy per znode.
 /// It serializes to exactly the bytes of the tree it was taken from (same fields, same order;
 /// the indexes a tree rebuilds after loading are not part of either).
 #[derive(Debug, Clone, Serialize)]
@@ -129,9 +130,12 @@ impl TreeImage {
     }
 }
 
-/// Path -> node. Boxed nodes keep the table small (it is sized in powers of two, so up to half of it
-/// is empty slots); foldhash (randomly seeded) is several times faster than SipHash on paths.
-type NodeMap = HashMap<Box<str>, Box<Node>, foldhash::fast::RandomState>;
+/// Path -> node. Shared (`Arc`) keys and nodes make [`DataTree::image`] a copy of pointers, not of
+/// nodes: a write to a node that an image still holds copies that one node (`Arc::make_mut`), so
+/// only nodes changed while a snapshot is written cost extra memory. Pointer-sized values keep the
+/// table small (it is sized in powers of two, so up to half of it is empty slots); foldhash
+/// (randomly seeded) is several times faster than SipHash on paths.
+type NodeMap = HashMap<Arc<str>, Arc<Node>, foldhash::fast::RandomState>;
 
 const CONFIG_NODE: &str = "/zookeeper/config";
 
@@ -145,7 +149,7 @@ impl Default for DataTree {
 /// many children): only the child name and the parent's previous stat are kept.
 enum UndoOp {
     /// Put back the node at a path (`None`: remove what is there). Only for childless nodes.
-    Node(String, Option<Box<Node>>),
+    Node(String, Option<Arc<Node>>),
     /// Revert a child insert (`added`) or removal in `parent` and restore its stat.
     Child {
         parent: String,
@@ -193,18 +197,18 @@ impl DataTree {
         };
         t.nodes.insert(
             "/".into(),
-            Box::new(empty(&["zookeeper"], Acl::world_all())),
+            Arc::new(empty(&["zookeeper"], Acl::world_all())),
         );
         t.nodes.insert(
             "/zookeeper".into(),
-            Box::new(empty(&["quota", "config"], Acl::world_all())),
+            Arc::new(empty(&["quota", "config"], Acl::world_all())),
         );
         t.nodes.insert(
             "/zookeeper/quota".into(),
-            Box::new(empty(&[], Acl::world_all())),
+            Arc::new(empty(&[], Acl::world_all())),
         );
         t.nodes
-            .insert(CONFIG_NODE.into(), Box::new(empty(&[], Acl::world_read())));
+            .insert(CONFIG_NODE.into(), Arc::new(empty(&[], Acl::world_read())));
         t
     }
 
@@ -222,7 +226,7 @@ impl DataTree {
         for (p, data, acl, stat) in nodes {
             t.nodes.insert(
                 p.as_str().into(),
-                Box::new(Node {
+                Arc::new(Node {
                     data,
                     acl: Arc::new(acl),
                     stat,
@@ -230,7 +234,7 @@ impl DataTree {
                 }),
             );
         }
-        for n in t.nodes.values_mut() {
+        for n in t.nodes.values_mut().map(Arc::make_mut) {
             n.children.clear();
         }
         let paths: Vec<String> = t.nodes.keys().map(|k| k.to_string()).collect();
@@ -241,7 +245,7 @@ impl DataTree {
             if path::validate(p).is_err() {
                 return Err(p.clone());
             }
-            match t.nodes.get_mut(path::parent(p)) {
+            match t.nodes.get_mut(path::parent(p)).map(Arc::make_mut) {
                 Some(parent) => {
                     parent.children.insert(path::name(p).to_string());
                 }
@@ -265,7 +269,7 @@ impl DataTree {
             self.index_node(&p);
             let acl = self.nodes[p.as_str()].acl.as_ref().clone();
             let shared = self.intern(acl);
-            if let Some(n) = self.nodes.get_mut(p.as_str()) {
+            if let Some(n) = self.nodes.get_mut(p.as_str()).map(Arc::make_mut) {
                 n.acl = shared;
             }
         }
@@ -328,7 +332,7 @@ impl DataTree {
         if let Some(u) = undo {
             self.save_node(u, &stats_path);
         }
-        if let Some(n) = self.nodes.get_mut(stats_path.as_str()) {
+        if let Some(n) = self.nodes.get_mut(stats_path.as_str()).map(Arc::make_mut) {
             let (c, b) = parse_stats(n.data.as_deref().unwrap_or_default());
             n.data = Some(format!("count={},bytes={}", c + count, b + bytes).into_bytes());
         }
@@ -350,7 +354,11 @@ impl DataTree {
                 }
             }
         }
-        if let Some(n) = self.nodes.get_mut(quota_node(q, STATS).as_str()) {
+        if let Some(n) = self
+            .nodes
+            .get_mut(quota_node(q, STATS).as_str())
+            .map(Arc::make_mut)
+        {
             n.data = Some(format!("count={count},bytes={bytes}").into_bytes());
         }
     }
@@ -557,7 +565,7 @@ impl DataTree {
                 }
             }
             Command::SetConfig { data } => {
-                if let Some(n) = self.nodes.get_mut(CONFIG_NODE) {
+                if let Some(n) = self.nodes.get_mut(CONFIG_NODE).map(Arc::make_mut) {
                     n.data = Some(data.clone());
                     n.stat.mzxid = zxid;
                     n.stat.mtime = t;
@@ -689,7 +697,7 @@ impl DataTree {
                     added,
                     stat,
                 } => {
-                    if let Some(n) = self.nodes.get_mut(parent.as_str()) {
+                    if let Some(n) = self.nodes.get_mut(parent.as_str()).map(Arc::make_mut) {
                         if added {
                             n.children.remove(&name);
                         } else {
@@ -704,7 +712,7 @@ impl DataTree {
                     acl,
                     stat,
                 } => {
-                    if let Some(n) = self.nodes.get_mut(path.as_str()) {
+                    if let Some(n) = self.nodes.get_mut(path.as_str()).map(Arc::make_mut) {
                         n.data = data;
                         n.acl = acl;
                         n.stat = stat;
@@ -828,6 +836,7 @@ impl DataTree {
                 let parent = self
                     .nodes
                     .get_mut(parent_path.as_str())
+                    .map(Arc::make_mut)
                     .expect("parent checked above");
                 parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
                 parent.stat.pzxid = zxid;
@@ -853,7 +862,7 @@ impl DataTree {
                 };
                 let len = data.as_ref().map_or(0, |d| d.len() as i64);
                 self.nodes
-                    .insert(final_path.as_str().into(), Box::new(node));
+                    .insert(final_path.as_str().into(), Arc::new(node));
                 self.index_node(&final_path);
                 self.update_quota(&final_path, 1, len, Some(undo));
                 if let Some(q) =
@@ -913,7 +922,11 @@ impl DataTree {
                     .map_or(0, |d| d.len() as i64);
                 let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
                 self.update_quota(p, 0, new_len - old_len, Some(undo));
-                let n = self.nodes.get_mut(p.as_str()).expect("checked");
+                let n = self
+                    .nodes
+                    .get_mut(p.as_str())
+                    .map(Arc::make_mut)
+                    .expect("checked");
                 n.data = data.clone();
                 n.stat.version = n.stat.version.wrapping_add(1);
                 n.stat.mzxid = zxid;
@@ -943,7 +956,11 @@ impl DataTree {
                 }
                 self.save_attrs(undo, p);
                 let acl = self.intern(fixed);
-                let n = self.nodes.get_mut(p.as_str()).expect("checked");
+                let n = self
+                    .nodes
+                    .get_mut(p.as_str())
+                    .map(Arc::make_mut)
+                    .expect("checked");
                 n.acl = acl;
                 n.stat.aversion = n.stat.aversion.wrapping_add(1);
                 Ok(OpResult::SetAcl { stat: n.stat() })
@@ -965,7 +982,7 @@ impl DataTree {
             return;
         }
         let parent_path = path::parent(p).to_string();
-        if let Some(parent) = self.nodes.get_mut(parent_path.as_str()) {
+        if let Some(parent) = self.nodes.get_mut(parent_path.as_str()).map(Arc::make_mut) {
             // As ZooKeeper: a delete moves pzxid but not cversion (the sequence counter).
             parent.children.remove(path::name(p));
             if zxid > parent.stat.pzxid {
