@@ -269,6 +269,7 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
     ),
     ("serverCnxnFactory", security::server_cnxn_factory),
     ("superUser", security::sasl_super_user),
+    ("sslQuorum", security::ssl_quorum),
     ("enforce.auth.enabled", security::enforce_auth_enabled),
     ("enforce.auth.schemes", security::enforce_auth_schemes),
     (
@@ -294,6 +295,7 @@ pub(crate) const PREFIXES: &[(&str, Setter)] = &[
     }),
     ("ssl.", security::ssl_key),
     ("superUser.", security::sasl_super_user),
+    ("quorum.auth.", security::quorum_auth),
     ("authProvider.", security::auth_provider),
     ("server.", ensemble),
     ("group.", ensemble),
@@ -425,7 +427,6 @@ const SYSPROP_PREFIXES: &[&str] = &["ssl.", "authProvider.", "superUser."];
 
 /// Keys ZooKeeper accepts that rzk does not implement: (key, reason).
 const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
-    ("sslQuorum", "TLS between servers is not supported"),
     (
         "sslQuorumReloadCertFiles",
         "TLS between servers is not supported",
@@ -448,13 +449,7 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Key prefixes ZooKeeper accepts that rzk does not implement.
-const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
-    (
-        "quorum.auth.",
-        "SASL quorum authentication is not supported",
-    ),
-    ("kerberos.", "Kerberos is not supported"),
-];
+const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[("kerberos.", "Kerberos is not supported")];
 
 /// Keys ZooKeeper accepts that rzk parses but ignores.
 const IGNORED_KEYS: &[&str] = &[

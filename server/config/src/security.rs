@@ -487,6 +487,47 @@ pub(crate) fn sasl_super_user(
     Ok(())
 }
 
+/// `sslQuorum=true` asks for TLS between servers, which rzk does not have: running with a
+/// plaintext quorum port instead would be a silent downgrade, so it is an error.
+pub(crate) fn ssl_quorum(
+    _: &mut ServerConfig,
+    v: &str,
+    x: &mut Ctx<'_>,
+) -> Result<(), ConfigError> {
+    if x.val(boolean(v))? {
+        return Err(x.err(
+            "TLS between servers is not supported by rzk; refusing to run with a plaintext quorum port (set sslQuorum=false and keep the quorum port on a private network)",
+        ));
+    }
+    Ok(())
+}
+
+/// `quorum.auth.*` (SASL between servers): asking for it is an error, the other keys of the
+/// family are warned about.
+pub(crate) fn quorum_auth(
+    _: &mut ServerConfig,
+    v: &str,
+    x: &mut Ctx<'_>,
+) -> Result<(), ConfigError> {
+    let name = &x.key["quorum.auth.".len()..];
+    if matches!(
+        name,
+        "enableSasl" | "learnerRequireSasl" | "serverRequireSasl"
+    ) {
+        if x.val(boolean(v))? {
+            return Err(
+                x.err("SASL between servers is not supported by rzk; refusing to run without it")
+            );
+        }
+    } else {
+        x.warn(
+            WarningKind::Unsupported,
+            "SASL between servers is not supported; ignored",
+        );
+    }
+    Ok(())
+}
+
 /// `serverCnxnFactory`: both of ZooKeeper's factories are accepted (rzk has one connection
 /// layer, which speaks TLS when asked); anything else is warned about.
 pub(crate) fn server_cnxn_factory(

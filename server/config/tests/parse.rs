@@ -656,7 +656,7 @@ fn rzk_knobs() {
 #[test]
 fn unknown_ignored_and_unsupported_keys_warn() {
     let (c, w) = ok(&with_base(
-        "foo=bar\nobserverMasterPort=2281\nsslQuorum=true\nssl.quorum.keyStore.location=/k\nconnectToLearnerMasterLimit=10\njvm.pause.monitor=true\nzookeeper.maxCnxns=10\nquorum.auth.enableSasl=true\nzookeeper.tickTime=1\n",
+        "foo=bar\nobserverMasterPort=2281\nsslQuorumReloadCertFiles=true\nssl.quorum.keyStore.location=/k\nconnectToLearnerMasterLimit=10\njvm.pause.monitor=true\nzookeeper.maxCnxns=10\nquorum.auth.kerberos.servicePrincipal=zk/h\nzookeeper.tickTime=1\n",
     ));
     assert_eq!(
         c.tick_time, 3000,
@@ -673,7 +673,11 @@ fn unknown_ignored_and_unsupported_keys_warn() {
                 4,
                 WarningKind::Unsupported
             ),
-            ("sslQuorum".to_string(), 5, WarningKind::Unsupported),
+            (
+                "sslQuorumReloadCertFiles".to_string(),
+                5,
+                WarningKind::Unsupported
+            ),
             (
                 "ssl.quorum.keyStore.location".to_string(),
                 6,
@@ -687,7 +691,7 @@ fn unknown_ignored_and_unsupported_keys_warn() {
             ("jvm.pause.monitor".to_string(), 8, WarningKind::Ignored),
             ("maxCnxns".to_string(), 9, WarningKind::Ignored),
             (
-                "quorum.auth.enableSasl".to_string(),
+                "quorum.auth.kerberos.servicePrincipal".to_string(),
                 10,
                 WarningKind::Unsupported
             ),

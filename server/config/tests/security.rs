@@ -286,3 +286,24 @@ fn sasl_super_users() {
     assert_eq!(c.security.sasl_super_users, vec!["admin", "ops"]);
     assert!(err("superUser=\n").starts_with("zoo.cfg:3: superUser: must not be empty"));
 }
+
+#[test]
+fn quorum_security_that_rzk_lacks_is_refused() {
+    assert!(err("sslQuorum=true\n").starts_with(
+        "zoo.cfg:3: sslQuorum: TLS between servers is not supported by rzk; refusing"
+    ));
+    assert!(err("quorum.auth.enableSasl=true\n")
+        .starts_with("zoo.cfg:3: quorum.auth.enableSasl: SASL between servers is not supported"));
+    assert!(err("quorum.auth.serverRequireSasl=true\n")
+        .starts_with("zoo.cfg:3: quorum.auth.serverRequireSasl: "));
+    assert!(err("sslQuorum=maybe\n").starts_with("zoo.cfg:3: sslQuorum: expected true or false"));
+    let (_, w) = ok("sslQuorum=false\nquorum.auth.enableSasl=false\nquorum.auth.kerberos.servicePrincipal=zk/h\n");
+    let got: Vec<(&str, WarningKind)> = w.iter().map(|w| (w.key.as_str(), w.kind)).collect();
+    assert_eq!(
+        got,
+        vec![(
+            "quorum.auth.kerberos.servicePrincipal",
+            WarningKind::Unsupported
+        )]
+    );
+}
