@@ -31,7 +31,7 @@ pub enum TlsError {
 pub struct Tls {
     sec: SecurityConfig,
     current: RwLock<Arc<rustls::ServerConfig>>,
-    stamps: RwLock<Vec<Option<SystemTime>>>,
+    stamps: RwLock<Vec<Stamp>>,
 }
 
 fn store_err(key: &'static str, path: &Path, reason: impl Into<String>) -> TlsError {
@@ -163,8 +163,14 @@ fn build(sec: &SecurityConfig) -> Result<rustls::ServerConfig, TlsError> {
     })
 }
 
-fn stamp(p: &Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+/// What tells a changed store file: modification time, size and inode (a Kubernetes Secret
+/// update swaps a symlink to a new file, which may keep the old time).
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+fn stamp(p: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len(), m.ino()))
 }
 
 impl Tls {
@@ -195,7 +201,7 @@ impl Tls {
     /// Re-reads the stores if a file changed since the last look; keeps the old configuration
     /// (and logs why) when the new files do not load.
     pub fn reload_if_changed(&self) -> bool {
-        let now: Vec<Option<SystemTime>> = self.paths().iter().map(|p| stamp(p)).collect();
+        let now: Vec<Stamp> = self.paths().iter().map(|p| stamp(p)).collect();
         if *self.stamps.read() == now {
             return false;
         }
