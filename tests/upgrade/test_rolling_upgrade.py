@@ -24,13 +24,17 @@ def retrying_client(ens, timeout=30.0):
     return c
 
 
-def feature_level(ens, mid):
-    """rzk_feature_level from mntr (None: a release without feature levels, i.e. v0.1.0)."""
+def mntr_int(ens, mid, key):
     for line in ens.members[mid].four("mntr").splitlines():
         k, _, v = line.partition("\t")
-        if k == "rzk_feature_level":
+        if k == key:
             return int(v)
     return None
+
+
+def feature_level(ens, mid):
+    """rzk_feature_level from mntr (None: a release without feature levels, i.e. v0.1.0)."""
+    return mntr_int(ens, mid, "rzk_feature_level")
 
 
 def test_rolling_upgrade_from_previous_release(versioned_ensemble, old_bin, new_bin):
@@ -68,9 +72,12 @@ def test_rolling_upgrade_from_previous_release(versioned_ensemble, old_bin, new_
             if m != order[-1]:
                 # An old member is left: the level must stay at 1 (0.1.0 could not decode more).
                 assert feature_level(ens, m) == 1, "feature level raised while a 0.1.0 member runs"
-        # Every member runs this build now: the leader raises the feature level, all apply it.
-        wait_until(lambda: all(feature_level(ens, i) == 2 for i in ens.ids()), 30,
-                   "the cluster feature level raised to 2 on every member")
+        # Every member runs this build now: the leader raises the feature level to what this
+        # build supports, and all apply it.
+        top = mntr_int(ens, ens.ids()[0], "rzk_feature_level_supported")
+        assert top and top >= 2
+        wait_until(lambda: all(feature_level(ens, i) == top for i in ens.ids()), 30,
+                   "the cluster feature level raised to %s on every member" % top)
         mid = acked_total()
         wait_until(lambda: acked_total() >= mid + 30, 30, "writes after the feature level change")
     finally:

@@ -56,11 +56,17 @@ impl RaftNode {
     pub(crate) async fn probe(&self, id: u64, addr: &str) -> Option<PeerInfo> {
         let conn = {
             let mut probes = self.inner.probes.lock();
-            let e = probes
-                .entry(id)
-                .or_insert_with(|| (addr.to_string(), Arc::new(RpcConn::new(addr.to_string()))));
+            let e = probes.entry(id).or_insert_with(|| {
+                (
+                    addr.to_string(),
+                    Arc::new(RpcConn::probing(addr.to_string())),
+                )
+            });
             if e.0 != addr {
-                *e = (addr.to_string(), Arc::new(RpcConn::new(addr.to_string())));
+                *e = (
+                    addr.to_string(),
+                    Arc::new(RpcConn::probing(addr.to_string())),
+                );
             }
             e.1.clone()
         };
@@ -89,8 +95,16 @@ impl RaftNode {
     /// On the leader: raises the feature level once every member supports a higher one.
     pub(crate) async fn raise_feature_level_loop(self) {
         let mut logged_waiting = 0;
+        let mut round = 0u32;
         loop {
-            tokio::time::sleep(CHECK_EVERY).await;
+            // Quickly at first (a new ensemble, a standalone server), then every second.
+            round = round.saturating_add(1);
+            tokio::time::sleep(if round <= 10 {
+                CHECK_EVERY / 5
+            } else {
+                CHECK_EVERY
+            })
+            .await;
             if self.inner.raft.metrics().borrow().state != openraft::ServerState::Leader {
                 continue;
             }

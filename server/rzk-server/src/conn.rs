@@ -765,6 +765,22 @@ fn acl_providers_configured(sec: &rzk_config::SecurityConfig, op: &WriteOp) -> b
     })
 }
 
+/// Cluster feature level from which the x509 and sasl ACL schemes may be used: an rzk 0.1.0
+/// member's tree refuses them (InvalidACL) where a newer one creates the node, so until every
+/// member knows them (ARCHITECTURE.md, "Formats and versions") they are refused here.
+const ACL_SCHEMES_FEATURE_LEVEL: u32 = 3;
+
+fn acl_allowed(s: &Shared, op: &WriteOp) -> bool {
+    let new_scheme = match op {
+        WriteOp::Create { acl, .. } | WriteOp::SetAcl { acl, .. } => acl
+            .iter()
+            .any(|a| a.id.scheme == "x509" || a.id.scheme == "sasl"),
+        _ => false,
+    };
+    acl_providers_configured(&s.cfg.security, op)
+        && (!new_scheme || s.raft().feature_level() >= ACL_SCHEMES_FEATURE_LEVEL)
+}
+
 fn multi_write_op(o: MultiOp) -> Option<WriteOp> {
     write_op(match o {
         MultiOp::Create(c) => Request::Create(c),
@@ -1083,6 +1099,9 @@ async fn dispatch(
                     }
                 }
             }
+            if !wops.iter().all(|w| acl_allowed(&ctx.s, w)) {
+                return ready(header_only(xid, zxid_now(), ErrorCode::InvalidAcl), started);
+            }
             let auth = ctx.auth.read().clone();
             let cmd = Command::Multi {
                 session_id: ctx.session,
@@ -1122,7 +1141,7 @@ async fn dispatch(
                     started,
                 );
             };
-            if !acl_providers_configured(&s.cfg.security, &wop) {
+            if !acl_allowed(s, &wop) {
                 return ready(header_only(xid, zxid_now(), ErrorCode::InvalidAcl), started);
             }
             let auth = ctx.auth.read().clone();

@@ -30,9 +30,60 @@ struct Live {
     dead: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The last handshake outcome per peer address, for logging changes only.
-static KNOWN_PEERS: std::sync::LazyLock<Mutex<HashMap<String, PeerInfo>>> =
+/// The last handshake outcome per peer address, and when it was learned. openraft opens a new
+/// connection for many RPCs (heartbeats, leadership confirmation), so only the first connection to
+/// an address waits for the hello's answer; later ones send the hello and their requests at once
+/// (the answer is checked when it arrives), or, to a 0.1.0 peer, no hello at all.
+static KNOWN_PEERS: std::sync::LazyLock<Mutex<HashMap<String, (PeerInfo, std::time::Instant)>>> =
     std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// How long a "this address is rzk 0.1.0" result is trusted before handshaking again (so a
+/// member upgraded in place is noticed).
+const LEGACY_RECHECK: Duration = Duration::from_secs(5);
+
+/// Records a handshake outcome; logs when it differs from what was known for the address.
+fn record(addr: &str, info: &PeerInfo) {
+    let prev = KNOWN_PEERS
+        .lock()
+        .insert(addr.to_string(), (info.clone(), std::time::Instant::now()));
+    if prev.map(|(p, _)| p).as_ref() != Some(info) {
+        tracing::info!(
+            peer = %addr,
+            protocol = info.protocol,
+            feature_level_max = info.feature_level_max,
+            release = info.release.as_deref().unwrap_or("0.1.0 (no handshake)"),
+            "peer protocol negotiated"
+        );
+    }
+}
+
+fn hello_frame() -> Vec<u8> {
+    super::encode_raw_frame(hello::HELLO_ID, &hello::encode_hello(&hello::ours()))
+}
+
+/// The peer's answer to our hello.
+fn parse_ack(addr: &str, id: u64, body: &[u8]) -> Result<PeerInfo, PeerError> {
+    let protocol_err = |reason: String| PeerError::Protocol {
+        addr: addr.to_string(),
+        reason,
+    };
+    let rest = hello::strip_magic(body)
+        .filter(|_| id == hello::HELLO_ID)
+        .ok_or_else(|| protocol_err("the first frame answering a hello is not a hello".into()))?;
+    let ack = hello::decode_ack(rest)
+        .map_err(|e| protocol_err(format!("undecodable hello answer: {e}")))?;
+    if ack.protocol < hello::PROTOCOL_V1 || ack.protocol > hello::PROTOCOL_MAX {
+        return Err(protocol_err(format!(
+            "peer chose protocol {} that this build does not speak",
+            ack.protocol
+        )));
+    }
+    Ok(PeerInfo {
+        protocol: ack.protocol,
+        feature_level_max: ack.feature_level_max,
+        release: Some(ack.release),
+    })
+}
 
 /// How long the accepting member may take to answer a hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(1);
@@ -43,7 +94,9 @@ pub(crate) struct RpcConn {
     live: tokio::sync::Mutex<Option<Live>>,
     next_id: AtomicU64,
     /// What the peer said in the handshake of the current (or last) connection.
-    peer: Mutex<Option<PeerInfo>>,
+    peer: Arc<Mutex<Option<PeerInfo>>>,
+    /// Always wait for the hello's answer (the feature-level probes: they must see an upgrade).
+    always_handshake: bool,
 }
 
 impl RpcConn {
@@ -52,7 +105,16 @@ impl RpcConn {
             addr,
             live: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
-            peer: Mutex::new(None),
+            peer: Arc::new(Mutex::new(None)),
+            always_handshake: false,
+        }
+    }
+
+    /// A connection that handshakes fresh on every connect (never trusts [`KNOWN_PEERS`]).
+    pub(crate) fn probing(addr: String) -> Self {
+        RpcConn {
+            always_handshake: true,
+            ..RpcConn::new(addr)
         }
     }
 
@@ -87,8 +149,7 @@ impl RpcConn {
     /// Sends our hello and reads the answer. `Ok(None)`: the peer closed the connection without
     /// answering, which is what an rzk 0.1.0 member does.
     async fn handshake(&self, stream: &mut TcpStream) -> Result<Option<PeerInfo>, PeerError> {
-        let frame = super::encode_raw_frame(hello::HELLO_ID, &hello::encode_hello(&hello::ours()));
-        if stream.write_all(&frame).await.is_err() {
+        if stream.write_all(&hello_frame()).await.is_err() {
             return Ok(None);
         }
         let answer = match tokio::time::timeout(HELLO_TIMEOUT, read_frame(stream)).await {
@@ -97,63 +158,59 @@ impl RpcConn {
             // Closed (or reset) without an answer: a member without the handshake.
             Ok(Ok(None)) | Ok(Err(_)) => return Ok(None),
         };
-        let protocol_err = |reason: String| PeerError::Protocol {
-            addr: self.addr.clone(),
-            reason,
-        };
         let (id, body) = answer;
-        let rest = hello::strip_magic(&body)
-            .filter(|_| id == hello::HELLO_ID)
-            .ok_or_else(|| {
-                protocol_err("the first frame answering a hello is not a hello".into())
-            })?;
-        let ack = hello::decode_ack(rest)
-            .map_err(|e| protocol_err(format!("undecodable hello answer: {e}")))?;
-        if ack.protocol < hello::PROTOCOL_V1 || ack.protocol > hello::PROTOCOL_MAX {
-            return Err(protocol_err(format!(
-                "peer chose protocol {} that this build does not speak",
-                ack.protocol
-            )));
-        }
-        Ok(Some(PeerInfo {
-            protocol: ack.protocol,
-            feature_level_max: ack.feature_level_max,
-            release: Some(ack.release),
-        }))
+        parse_ack(&self.addr, id, &body).map(Some)
     }
 
     async fn connect(&self) -> Result<Live, PeerError> {
-        let mut stream = self.tcp().await?;
-        let info = match self.handshake(&mut stream).await? {
-            Some(info) => info,
-            None => {
-                // rzk 0.1.0 closed the connection on our hello: talk protocol 1 on a new one.
-                stream = self.tcp().await?;
-                PeerInfo::v1()
-            }
+        let known = if self.always_handshake {
+            None
+        } else {
+            KNOWN_PEERS.lock().get(&self.addr).cloned()
         };
-        *self.peer.lock() = Some(info.clone());
-        // Connections come and go (openraft makes new clients after errors): say it once per
-        // address and outcome, not per connection.
-        if KNOWN_PEERS
-            .lock()
-            .insert(self.addr.clone(), info.clone())
-            .as_ref()
-            != Some(&info)
-        {
-            tracing::info!(
-                peer = %self.addr,
-                protocol = info.protocol,
-                feature_level_max = info.feature_level_max,
-                release = info.release.as_deref().unwrap_or("0.1.0 (no handshake)"),
-                "peer protocol negotiated"
-            );
+        match known {
+            Some((info, _)) if info.protocol >= 2 => {
+                // Pipelined: the hello goes first, requests right behind it.
+                let stream = self.tcp().await?;
+                *self.peer.lock() = Some(info);
+                let (rd, wr) = stream.into_split();
+                let live = self.run(rd, wr, true);
+                let _ = live.tx.send(hello_frame());
+                Ok(live)
+            }
+            Some((_, at)) if at.elapsed() < LEGACY_RECHECK => {
+                // rzk 0.1.0 a moment ago: protocol 1, no hello.
+                let stream = self.tcp().await?;
+                *self.peer.lock() = Some(PeerInfo::v1());
+                let (rd, wr) = stream.into_split();
+                Ok(self.run(rd, wr, false))
+            }
+            _ => {
+                let mut stream = self.tcp().await?;
+                let info = match self.handshake(&mut stream).await? {
+                    Some(info) => info,
+                    None => {
+                        // rzk 0.1.0 closed the connection on our hello: protocol 1 on a new one.
+                        stream = self.tcp().await?;
+                        PeerInfo::v1()
+                    }
+                };
+                *self.peer.lock() = Some(info.clone());
+                record(&self.addr, &info);
+                let (rd, wr) = stream.into_split();
+                Ok(self.run(rd, wr, false))
+            }
         }
-        let (rd, wr) = stream.into_split();
-        Ok(self.run(rd, wr))
     }
 
-    fn run(&self, mut rd: OwnedReadHalf, wr: tokio::net::tcp::OwnedWriteHalf) -> Live {
+    /// Starts the writer and reader tasks of a connection. `expect_ack`: a pipelined hello was
+    /// sent, so the first frame must be its answer.
+    fn run(
+        &self,
+        mut rd: OwnedReadHalf,
+        wr: tokio::net::tcp::OwnedWriteHalf,
+        expect_ack: bool,
+    ) -> Live {
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (tx, writer) = super::spawn_frame_writer(wr);
@@ -164,8 +221,24 @@ impl RpcConn {
         });
         let p2 = pending.clone();
         let d3 = dead.clone();
+        let (addr, peer) = (self.addr.clone(), self.peer.clone());
         tokio::spawn(async move {
+            let mut awaiting_ack = expect_ack;
             while let Ok(Some((id, body))) = read_frame(&mut rd).await {
+                if std::mem::take(&mut awaiting_ack) {
+                    match parse_ack(&addr, id, &body) {
+                        Ok(info) => {
+                            record(&addr, &info);
+                            *peer.lock() = Some(info);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "bad answer to the peer hello; closing");
+                            KNOWN_PEERS.lock().remove(&addr);
+                            break;
+                        }
+                    }
+                }
                 match postcard::from_bytes::<PeerResponse>(&body) {
                     Ok(resp) => {
                         if let Some(tx) = p2.lock().remove(&id) {
@@ -177,6 +250,11 @@ impl RpcConn {
                         break;
                     }
                 }
+            }
+            if awaiting_ack {
+                // Closed before answering the hello (a peer that went back to 0.1.0, or died):
+                // the next connection handshakes and waits for the answer.
+                KNOWN_PEERS.lock().remove(&addr);
             }
             d3.store(true, Ordering::Relaxed);
             p2.lock().clear();

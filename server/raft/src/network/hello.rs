@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 pub const PROTOCOL_V1: u16 = 1;
 /// The newest peer protocol this build speaks.
 pub const PROTOCOL_MAX: u16 = 2;
-/// The highest cluster feature level this build supports (see `crate::format`).
-pub const FEATURE_LEVEL_MAX: u32 = 2;
+/// The highest cluster feature level this build supports. 2: snapshot format 2 (with the level),
+/// `SetFeatureLevel`. 3: the x509 and sasl ACL schemes (checked where writes are proposed).
+pub const FEATURE_LEVEL_MAX: u32 = 3;
 /// Request id of hello frames.
 pub const HELLO_ID: u64 = 0;
 /// First bytes of a hello body. `R` (82) is no `PeerRequest` variant of protocol 1.
