@@ -17,16 +17,9 @@ sys.path.insert(0, HERE)
 import ensemble  # noqa: E402
 import ens_util  # noqa: E402
 
-import logging  # noqa: E402
+from pytest_ensemble import pytest_runtest_makereport, quiet_kazoo  # noqa: E402,F401
 
-logging.getLogger("kazoo").setLevel(logging.ERROR)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+quiet_kazoo()
 
 
 @pytest.fixture(scope="session", autouse=True)
