@@ -150,6 +150,40 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
         c.read_only_mode = x.val(boolean(v))?;
         Ok(())
     }),
+    ("enforceQuota", |c, v, x| {
+        c.enforce_quota = x.val(boolean(v))?;
+        Ok(())
+    }),
+    ("audit.enable", |c, v, x| {
+        c.audit_enable = x.val(boolean(v))?;
+        Ok(())
+    }),
+    ("requestThrottleLimit", |c, v, x| {
+        c.request_throttle_limit = x.val(any_int(v))?.clamp(0, i32::MAX as i64) as u32;
+        Ok(())
+    }),
+    ("requestThrottleStallTime", |c, v, x| {
+        c.request_throttle_stall_time_ms = x.val(decoded_positive(v, i32::MAX as i64))? as u32;
+        Ok(())
+    }),
+    ("requestThrottleDropStale", |c, v, x| {
+        c.request_throttle_drop_stale = x.val(boolean(v))?;
+        Ok(())
+    }),
+    // The system properties ZooKeeper's RequestThrottler actually reads
+    // (`zookeeper.request_throttle_max_requests`, ...), under the documented key names above.
+    ("request_throttle_max_requests", |c, v, x| {
+        c.request_throttle_limit = x.val(any_int(v))?.clamp(0, i32::MAX as i64) as u32;
+        Ok(())
+    }),
+    ("request_throttle_stall_time", |c, v, x| {
+        c.request_throttle_stall_time_ms = x.val(decoded_positive(v, i32::MAX as i64))? as u32;
+        Ok(())
+    }),
+    ("request_throttle_drop_stale", |c, v, x| {
+        c.request_throttle_drop_stale = x.val(boolean(v))?;
+        Ok(())
+    }),
     ("skipACL", |c, v, x| {
         c.skip_acl = x.val(yes_no(v))?;
         Ok(())
@@ -406,6 +440,14 @@ const SYSPROP_KEYS: &[&str] = &[
     "skipACL",
     "DigestAuthenticationProvider.superDigest",
     "readonlymode.enabled",
+    "enforceQuota",
+    "audit.enable",
+    "requestThrottleLimit",
+    "requestThrottleStallTime",
+    "requestThrottleDropStale",
+    "request_throttle_max_requests",
+    "request_throttle_stall_time",
+    "request_throttle_drop_stale",
     "admin.enableServer",
     "admin.serverAddress",
     "admin.serverPort",
@@ -463,16 +505,12 @@ const IGNORED_KEYS: &[&str] = &[
     "flushDelay",
     "maxWriteQueuePollTime",
     "maxBatchSize",
-    "requestThrottleLimit",
-    "requestThrottleStallTime",
-    "requestThrottleDropStale",
     "requestStaleLatencyCheck",
     "requestStaleConnectionCheck",
     "throttledOpWaitTime",
     "learner.throttledOpWaitTime",
     "digest.enabled",
     "closeSessionTxn.enabled",
-    "audit.enable",
     "admin.idleTimeout",
     "admin.portUnification",
     "leaderServes",
@@ -485,7 +523,6 @@ const IGNORED_KEYS: &[&str] = &[
     "watcherCleanIntervalInSeconds",
     "watcherCleanThreadsNum",
     "maxInProcessingDeadWatchers",
-    "enforceQuota",
     "serializeLastProcessedZxid.enabled",
     "snapshot.trust.empty",
     "snapshot.compression.method",

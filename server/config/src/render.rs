@@ -189,6 +189,20 @@ impl ServerConfig {
         kv("standaloneEnabled", bool_str(self.standalone_enabled));
         kv("reconfigEnabled", bool_str(self.reconfig_enabled));
         kv("readonlymode.enabled", bool_str(self.read_only_mode));
+        kv("enforceQuota", bool_str(self.enforce_quota));
+        kv("audit.enable", bool_str(self.audit_enable));
+        kv(
+            "requestThrottleLimit",
+            &self.request_throttle_limit.to_string(),
+        );
+        kv(
+            "requestThrottleStallTime",
+            &self.request_throttle_stall_time_ms.to_string(),
+        );
+        kv(
+            "requestThrottleDropStale",
+            bool_str(self.request_throttle_drop_stale),
+        );
         kv("skipACL", yes_no(self.skip_acl));
         if let Some(d) = &self.super_digest {
             kv("DigestAuthenticationProvider.superDigest", d);

@@ -195,6 +195,20 @@ pub struct ServerConfig {
     pub reconfig_enabled: bool,
     /// `readonlymode.enabled` (also `zookeeper.readonlymode.enabled`), default false.
     pub read_only_mode: bool,
+    /// `enforceQuota` (also `zookeeper.enforceQuota`): writes past a quota's hard limits fail with
+    /// QuotaExceeded instead of only being logged. Default false, as in ZooKeeper.
+    pub enforce_quota: bool,
+    /// `audit.enable` (also `zookeeper.audit.enable`): one audit line per operation. Default false.
+    pub audit_enable: bool,
+    /// `requestThrottleLimit`: requests in flight (all connections) past which new requests wait;
+    /// 0 (the default) turns the throttle off, as in ZooKeeper.
+    pub request_throttle_limit: u32,
+    /// `requestThrottleStallTime`, ms: how long a throttled request waits before it is retried.
+    /// Default 100.
+    pub request_throttle_stall_time_ms: u32,
+    /// `requestThrottleDropStale`: a throttled request whose connection has closed is dropped.
+    /// Default true.
+    pub request_throttle_drop_stale: bool,
     /// `skipACL` (yes/no), default no.
     pub skip_acl: bool,
     /// `DigestAuthenticationProvider.superDigest` (also with the
@@ -269,6 +283,11 @@ impl ServerConfig {
             standalone_enabled: true,
             reconfig_enabled: false,
             read_only_mode: false,
+            enforce_quota: false,
+            audit_enable: false,
+            request_throttle_limit: 0,
+            request_throttle_stall_time_ms: 100,
+            request_throttle_drop_stale: true,
             skip_acl: false,
             super_digest: None,
             admin: AdminServerConfig::default(),
