@@ -574,7 +574,7 @@ async fn config_node_loop(s: Arc<Shared>) {
 async fn quorum_watchdog(s: Arc<Shared>) {
     // A member passes through candidate/no-leader states for milliseconds during an election or a
     // leadership transfer; only a state that lasts a tick (as ZooKeeper's follower read timeout)
-    // drops the clients. New connections are refused meanwhile (conn.rs checks `serving()`).
+    // drops the clients. New connections are refused meanwhile (conn/session.rs checks `serving()`).
     let grace = Duration::from_millis((s.cfg.tick_time as u64).clamp(200, 2000));
     let mut was_serving = true;
     let mut down_since: Option<Instant> = None;
