@@ -8,10 +8,25 @@ use crate::node::{MembersView, Pending, RaftNode};
 use crate::types::*;
 use openraft::error::RaftError;
 use rzk_tree::{CmdResult, Entry};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a request held for want of a reachable leader looks again.
+const HOLD_RETRY: Duration = Duration::from_millis(100);
+
+/// Where [`RaftNode::send_to_leader`] put a request.
+enum Route {
+    /// This member is the leader: the request, to be handled here.
+    Local(PeerRequest),
+    /// Queued on the connection to this leader; its answer arrives on the receiver.
+    Sent(
+        u64,
+        Arc<RpcConn>,
+        tokio::sync::oneshot::Receiver<PeerResponse>,
+    ),
+}
 
 impl RaftNode {
     fn leader_conn(&self) -> Result<(u64, Arc<RpcConn>), ProposeError> {
@@ -34,18 +49,22 @@ impl RaftNode {
     /// Submits a write: proposed here when leader, else forwarded to the leader. The entry is queued
     /// (locally or on the ordered forward connection) before this returns, so a caller's writes keep
     /// their order. The returned future resolves once the entry is applied on THIS member.
+    ///
+    /// While no leader is known, or the known one cannot be reached (nothing was sent), the write is
+    /// held here and retried for up to `hold_without_leader`, as a ZooKeeper client's request waits
+    /// out an election, instead of failing at once. Once sent, it is never retried: its outcome is
+    /// then unknown and the caller must say so (ZooKeeper: connection loss).
     pub async fn submit(&self, entry: Entry) -> Pending<Result<(i64, CmdResult), ProposeError>> {
-        if self.is_leader() {
-            return self.propose_local(entry).await;
-        }
-        let (leader, conn) = match self.leader_conn() {
-            Ok(c) => c,
+        let (leader, conn, rx) = match self.send_to_leader(PeerRequest::Propose(entry)).await {
+            Ok(Route::Local(PeerRequest::Propose(entry))) => {
+                return self.propose_local(entry).await
+            }
+            Ok(Route::Local(_)) => unreachable!("send_to_leader gives the request back unchanged"),
+            Ok(Route::Sent(leader, conn, rx)) => (leader, conn, rx),
             Err(e) => return Box::pin(async move { Err(e) }),
         };
-        let rx = conn.send(&PeerRequest::Propose(entry)).await;
         let me = self.clone();
         Box::pin(async move {
-            let rx = rx.map_err(|e| ProposeError::Forward(e.to_string()))?;
             match conn
                 .wait(rx, FORWARD_TIMEOUT)
                 .await
@@ -61,6 +80,45 @@ impl RaftNode {
                 ))),
             }
         })
+    }
+
+    /// Queues `req` on the leader's connection, holding it while no leader is known or the
+    /// known leader refuses connections (see [`RaftNode::submit`]). `Route::Local` gives the
+    /// request back when this member is the leader.
+    async fn send_to_leader(&self, req: PeerRequest) -> Result<Route, ProposeError> {
+        let deadline = std::time::Instant::now() + self.inner.hold_without_leader;
+        let mut held = false;
+        loop {
+            if self.is_leader() {
+                return Ok(Route::Local(req));
+            }
+            let err = match self.leader_conn() {
+                Ok((leader, conn)) => match conn.send(&req).await {
+                    Ok(rx) => {
+                        if held {
+                            self.inner.held_requests.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return Ok(Route::Sent(leader, conn, rx));
+                    }
+                    Err(e) => ProposeError::Forward(e.to_string()),
+                },
+                Err(e) => e,
+            };
+            if std::time::Instant::now() >= deadline {
+                return Err(err);
+            }
+            held = true;
+            // Woken by a change of leader, or after a short pause to retry the same one.
+            let _ = tokio::time::timeout(
+                HOLD_RETRY,
+                self.inner
+                    .raft
+                    .wait(None)
+                    .metrics(|m| m.current_leader.is_some(), "leader known"),
+            )
+            .await;
+            tokio::time::sleep(HOLD_RETRY / 2).await;
+        }
     }
 
     pub(crate) async fn wait_applied(&self, index: u64) -> Result<(), ProposeError> {
@@ -100,9 +158,13 @@ impl RaftNode {
                 }
             }
         } else {
-            let (_, conn) = self.leader_conn()?;
+            let (conn, rx) = match self.send_to_leader(PeerRequest::ReadIndex).await? {
+                Route::Sent(_, conn, rx) => (conn, rx),
+                // Became leader meanwhile: confirm it the leader's way.
+                Route::Local(_) => return Box::pin(self.read_barrier()).await,
+            };
             match conn
-                .call(&PeerRequest::ReadIndex, FORWARD_TIMEOUT)
+                .wait(rx, FORWARD_TIMEOUT)
                 .await
                 .map_err(|e| ProposeError::Forward(e.to_string()))?
             {

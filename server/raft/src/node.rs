@@ -42,6 +42,9 @@ pub struct RaftNodeConfig {
     pub snapshots_keep: usize,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: (u64, u64),
+    /// How long a client request waits for a reachable leader before it fails (an election in
+    /// progress, or a leader that died and is not yet replaced).
+    pub hold_without_leader: Duration,
     /// Called on the leader with sessions that followers report as active.
     pub touch_sink: TouchSink,
 }
@@ -126,6 +129,10 @@ pub(crate) struct Inner {
     pub(crate) feature_level: Arc<std::sync::atomic::AtomicU32>,
     /// Connections the leader uses to learn each member's supported feature level.
     pub(crate) probes: Mutex<HashMap<u64, (String, Arc<RpcConn>)>>,
+    /// See [`RaftNodeConfig::hold_without_leader`].
+    pub(crate) hold_without_leader: Duration,
+    /// Requests that waited for a leader and were then sent (`rzk_requests_held_total`).
+    pub(crate) held_requests: std::sync::atomic::AtomicU64,
 }
 
 /// A running Raft member holding the replicated [`DataTree`].
@@ -213,6 +220,8 @@ impl RaftNode {
                 slots,
                 feature_level,
                 probes: Mutex::new(HashMap::new()),
+                hold_without_leader: cfg.hold_without_leader,
+                held_requests: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         tokio::spawn(node.clone().raise_feature_level_loop());
@@ -300,6 +309,13 @@ impl RaftNode {
                 .feature_level
                 .load(std::sync::atomic::Ordering::SeqCst),
         }
+    }
+
+    /// Client requests that waited for a reachable leader and were then sent to it.
+    pub fn held_requests(&self) -> u64 {
+        self.inner
+            .held_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Resolves when this member has become leader (or after `timeout`).

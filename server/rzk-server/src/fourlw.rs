@@ -140,6 +140,15 @@ pub fn mntr_pairs(r: &Report) -> Vec<(String, String)> {
         "rzk_feature_level_supported".into(),
         r.feature_level_max.to_string(),
     ));
+    let l = &r.leaderless;
+    for (k, n) in [
+        ("rzk_sessions_refused_no_leader", l.refused_sessions),
+        ("rzk_requests_held_for_leader", l.held_requests),
+        ("rzk_connections_closed_unanswered", l.closed_unanswered),
+        ("rzk_log_lines_suppressed", l.log_lines_suppressed),
+    ] {
+        v.push((k.into(), n.to_string()));
+    }
     v
 }
 

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod conn;
 pub mod fourlw;
 pub mod http;
+pub mod log_limit;
 pub mod metrics;
 pub mod report;
 pub mod sasl;
@@ -69,7 +70,20 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         tracing::info!(host = %shost, port = sport, client_auth = ?sec.client_auth, "serving TLS clients (secureClientPort)");
         tokio::spawn(conn::serve(shared.clone(), l, conn::Mode::Tls(t.clone())));
     }
-    tracing::info!(%host, port, role = %shared.role(), tls = sec.port_unification, "serving clients");
+    tokio::spawn(log_limit::report_loop());
+    tracing::info!(%host, port, tls = sec.port_unification, "listening for clients");
+    {
+        // The role is logged once it is known (a member that just started is not yet follower
+        // or leader); until then `serving()` refuses sessions.
+        let (s, host) = (shared.clone(), host.clone());
+        tokio::spawn(async move {
+            let t0 = std::time::Instant::now();
+            while !s.serving() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tracing::info!(%host, port, role = %s.role(), after_ms = t0.elapsed().as_millis() as u64, "serving clients");
+        });
+    }
     tokio::select! {
         _ = conn::serve(shared.clone(), listener, mode) => {}
         sig = shutdown_signal() => {

@@ -14,6 +14,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn load_config(path: Option<&str>) -> anyhow::Result<ServerConfig> {
     let mut cfg = match path {
@@ -147,6 +149,8 @@ fn real_main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
         )
         .with_writer(std::io::stderr)
+        .finish()
+        .with(rzk_server::log_limit::RateLimit)
         .init();
     let args: Vec<String> = std::env::args().collect();
     let cmd = args

@@ -506,6 +506,27 @@ fn report_families(r: &Report, leader_uptime_ms: Option<u64>, f: &mut Families) 
         "Highest cluster feature level this release supports",
         r.feature_level_max as f64,
     );
+    let l = &r.leaderless;
+    f.counter(
+        "rzk_sessions_refused_no_leader_total",
+        "Sessions refused at the handshake because no leader confirmed them",
+        l.refused_sessions as f64,
+    );
+    f.counter(
+        "rzk_requests_held_for_leader_total",
+        "Client requests held until a leader was reachable, then sent",
+        l.held_requests as f64,
+    );
+    f.counter(
+        "rzk_connections_closed_unanswered_total",
+        "Client connections closed with a request of unknown outcome (leader lost)",
+        l.closed_unanswered as f64,
+    );
+    f.counter(
+        "rzk_log_lines_suppressed_total",
+        "Log lines dropped by the per-statement rate limit",
+        l.log_lines_suppressed as f64,
+    );
     f.gauge(
         "local_sessions",
         "Number of local sessions (rzk has none)",

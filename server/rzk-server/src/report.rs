@@ -212,6 +212,21 @@ pub struct Report {
     pub feature_level: u32,
     /// The highest feature level this release supports.
     pub feature_level_max: u32,
+    /// Leader loss as clients see it (counters since start).
+    pub leaderless: Leaderless,
+}
+
+/// What clients met while no leader was reachable (issue: sessions without a leader).
+#[derive(Debug, Clone, Default)]
+pub struct Leaderless {
+    /// Sessions refused at the handshake (no leader confirmed them).
+    pub refused_sessions: u64,
+    /// Requests held until a leader was reachable, then sent.
+    pub held_requests: u64,
+    /// Connections closed with a request of unknown outcome.
+    pub closed_unanswered: u64,
+    /// Log lines dropped by the rate limit (`log_limit`).
+    pub log_lines_suppressed: u64,
 }
 
 impl Report {
@@ -273,6 +288,12 @@ impl Report {
             quorum_healthy: quorum_healthy(&s.cfg, st.as_ref()),
             feature_level: st.as_ref().map_or(1, |st| st.feature_level),
             feature_level_max: rzk_raft::FEATURE_LEVEL_MAX,
+            leaderless: Leaderless {
+                refused_sessions: s.stats.refused_no_leader.load(Relaxed),
+                held_requests: s.raft.get().map_or(0, |r| r.held_requests()),
+                closed_unanswered: s.stats.closed_unanswered.load(Relaxed),
+                log_lines_suppressed: crate::log_limit::SUPPRESSED_TOTAL.load(Relaxed),
+            },
             raft: st,
         }
     }
@@ -414,6 +435,7 @@ mod tests {
             quorum_healthy: true,
             feature_level: 2,
             feature_level_max: 2,
+            leaderless: Leaderless::default(),
         }
     }
 

@@ -359,6 +359,9 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         // followers wait lease (= election max) + election timeout before campaigning.
         heartbeat_ms: hb,
         election_timeout_ms: (el_min, el_max),
+        // Long enough to wait out a leader's death and the election after it (followers notice
+        // after lease + election timeout, then vote), shorter than the quorum watchdog's wait.
+        hold_without_leader: Duration::from_millis(el_max * 2 + hb * 2),
         touch_sink: sink,
     };
     let raft = RaftNode::start(

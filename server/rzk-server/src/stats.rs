@@ -7,6 +7,10 @@ pub struct Stats {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub outstanding: AtomicI64,
+    /// Connections refused at the handshake because no leader could confirm the session.
+    pub refused_no_leader: AtomicU64,
+    /// Connections closed with a request whose outcome is unknown (leader lost after sending).
+    pub closed_unanswered: AtomicU64,
     lat_count: AtomicU64,
     lat_total_us: AtomicU64,
     lat_min_us: AtomicU64,

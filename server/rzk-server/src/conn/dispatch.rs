@@ -298,6 +298,10 @@ pub(super) async fn dispatch(
                             .encode(w)
                         }),
                         Err(e) => {
+                            ctx.s
+                                .stats
+                                .closed_unanswered
+                                .fetch_add(1, Ordering::Relaxed);
                             tracing::info!(error = %e, "sync failed; closing the connection");
                             return Reply {
                                 frame: None,

@@ -80,18 +80,24 @@ pub(super) async fn handle(
         match fut.await {
             Ok(_) => (id, passwd, timeout),
             Err(e) => {
+                s.stats.refused_no_leader.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%peer, error = %e, "cannot create session");
                 return Ok(());
             }
         }
     } else {
-        let mut known = s.tree.read().session(req.session_id).cloned();
-        if known.is_none() && s.cfg.is_distributed() {
-            // The session may have been created through another member moments ago: catch up first.
-            if s.raft().read_barrier().await.is_ok() {
-                known = s.tree.read().session(req.session_id).cloned();
+        if s.cfg.is_distributed() {
+            // Like ZooKeeper's session revalidation with the leader: a resumed session is answered
+            // only once a leader has confirmed it leads (a read barrier), so a member whose leader
+            // just died does not take the session and then drop it on its first write. The barrier
+            // also brings in a session created through another member moments ago.
+            if let Err(e) = s.raft().read_barrier().await {
+                tracing::info!(%peer, session = format_args!("0x{:x}", req.session_id), error = %e, "refusing session: no leader confirmed it");
+                s.stats.refused_no_leader.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
             }
         }
+        let known = s.tree.read().session(req.session_id).cloned();
         match known {
             Some(info) if info.passwd == req.passwd => {
                 (req.session_id, info.passwd, info.timeout_ms)

@@ -157,6 +157,7 @@ pub(super) async fn submit_write(
     *writes_submitted += 1;
     let seq = *writes_submitted;
     let done_tx = done_tx.clone();
+    let s = ctx.s.clone();
     Box::pin(async move {
         let res = fut.await;
         done_tx.send_modify(|v| *v = (*v).max(seq));
@@ -167,6 +168,7 @@ pub(super) async fn submit_write(
                 started,
             },
             Err(e) => {
+                s.stats.closed_unanswered.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(error = %e, "write not committed; closing the connection");
                 Reply {
                     frame: None,
