@@ -57,6 +57,9 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         tracing::info!(jaas = %path, users = users.len(), "SASL DIGEST-MD5 authentication enabled");
         let _ = sasl::USERS.set(users);
     }
+    if cfg.request_throttle_limit > 0 {
+        tracing::warn!(limit = cfg.request_throttle_limit, "requestThrottleLimit is NOT enforced by this rzk release (requests are bounded per connection by the pipeline only); the setting is ignored");
+    }
     let shared = server::start(cfg.clone()).await?;
     let observer = metrics::Observer::new();
     observer.start(shared.clone());
