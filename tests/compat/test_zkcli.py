@@ -307,7 +307,7 @@ def test_whoami_sync_version_config(zk_server, root):
 
 def test_quota_nodes(zk_server, make_client, root):
     """setquota/listquota/delquota: znodes under /zookeeper/quota; the stats are server-maintained
-    (soft quota only: Apache 3.8 enforces nothing unless -Dzookeeper.enforceQuota=true)."""
+    (soft quota only: it only warns, even with enforceQuota=true as the suite runs)."""
     zk = make_client()
     zk.create(root + "/q", b"12345")
     zk.create(root + "/q/c")

@@ -14,6 +14,8 @@ Server feature toggles written into every zoo.cfg (tests depend on them):
   * admin.enableServer=false
   * extendedTypesEnabled=true                          (TTL nodes; Apache maps unknown keys to
                                                         system property zookeeper.<key>)
+  * enforceQuota=true                                  (hard quotas refuse writes; Apache also
+                                                        gets -Dzookeeper.enforceQuota=true)
   * rzk.containerCheckIntervalMs=1000                  (rzk: container/TTL reaper period)
   Apache gets the reaper period via SERVER_JVMFLAGS=-Dznode.container.checkIntervalMs=1000.
 """
@@ -119,6 +121,7 @@ class ZkServer:
             "4lw.commands.whitelist": "*",
             "admin.enableServer": "false",
             "extendedTypesEnabled": "true",
+            "enforceQuota": "true",
             "autopurge.purgeInterval": "0",
             "rzk.containerCheckIntervalMs": str(CONTAINER_CHECK_INTERVAL_MS),
         }
@@ -145,6 +148,7 @@ class ZkServer:
                         "-Xmx512m",
                         "-Dznode.container.checkIntervalMs=%d" % CONTAINER_CHECK_INTERVAL_MS,
                         "-Dzookeeper.extendedTypesEnabled=true",
+                        "-Dzookeeper.enforceQuota=true",
                         env.get("SERVER_JVMFLAGS", ""),
                     ]
                 ),

@@ -84,7 +84,12 @@ impl StateMachine {
 
     fn install(&mut self, mut body: SnapshotBody) {
         body.tree.rebuild_indexes();
-        *self.tree.write() = body.tree;
+        let mut tree = self.tree.write();
+        // enforceQuota is this member's configuration, not part of the snapshot: keep it.
+        let enforce = tree.enforce_quota();
+        body.tree.set_enforce_quota(enforce);
+        *tree = body.tree;
+        drop(tree);
         self.last_applied = body.last_applied;
         self.membership = body.membership;
         self.feature_level

@@ -254,7 +254,11 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
     let server_id = cfg.server_id.unwrap_or(1);
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
-        tree: Arc::new(RwLock::new(DataTree::new())),
+        tree: Arc::new(RwLock::new({
+            let mut t = DataTree::new();
+            t.set_enforce_quota(cfg.enforce_quota);
+            t
+        })),
         raft: OnceLock::new(),
         watches: Mutex::new(WatchManager::default()),
         conns: Mutex::new(HashMap::new()),

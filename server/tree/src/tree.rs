@@ -109,6 +109,10 @@ pub struct DataTree {
     #[serde(skip)]
     acls: HashMap<Vec<Acl>, Arc<Vec<Acl>>>,
     last_zxid: i64,
+    /// `enforceQuota`: hard quota limits refuse writes (QuotaExceeded). Configuration, not
+    /// replicated state: every member sets it at start from its zoo.cfg (ARCHITECTURE.md).
+    #[serde(skip)]
+    enforce_quota: bool,
 }
 
 /// A copy of the replicated part of a [`DataTree`] (what a snapshot holds), taken with
@@ -188,6 +192,7 @@ impl DataTree {
             quotas: BTreeSet::new(),
             acls: HashMap::new(),
             last_zxid: 0,
+            enforce_quota: false,
         };
         let empty = |children: &[&str], acl: Vec<Acl>| Node {
             data: Some(Vec::new()),
@@ -361,6 +366,59 @@ impl DataTree {
         {
             n.data = Some(format!("count={count},bytes={bytes}").into_bytes());
         }
+    }
+
+    /// Turns hard quota enforcement (`enforceQuota`) on or off. Every member of an ensemble must
+    /// use the same setting: writes are validated in [`DataTree::apply`] on each member.
+    pub fn set_enforce_quota(&mut self, on: bool) {
+        self.enforce_quota = on;
+    }
+    pub fn enforce_quota(&self) -> bool {
+        self.enforce_quota
+    }
+
+    /// ZooKeeper's checkQuota: would adding `count`/`bytes` under the quota root governing `p`
+    /// pass a limit? A hard limit (`countHardLimit`/`byteHardLimit`) refuses the write with
+    /// QuotaExceeded when enforcement is on; a soft one (`count`/`bytes`) only logs a warning.
+    /// As in ZooKeeper, a hard limit replaces the soft one of the same kind, and a kind whose
+    /// change is zero is not checked.
+    fn check_quota(&self, p: &str, count: i64, bytes: i64) -> Result<(), ErrorCode> {
+        if !self.enforce_quota {
+            return Ok(());
+        }
+        let Some(root) = self.quota_root(p) else {
+            return Ok(());
+        };
+        let track = |leaf: &str| {
+            self.nodes
+                .get(quota_node(&root, leaf).as_str())
+                .map(|n| Track::parse(n.data.as_deref().unwrap_or_default()))
+        };
+        let (Some(limits), Some(usage)) = (track(LIMITS), track(STATS)) else {
+            return Ok(());
+        };
+        for (what, diff, used, soft, hard) in [
+            ("count", count, usage.count, limits.count, limits.count_hard),
+            ("bytes", bytes, usage.bytes, limits.bytes, limits.bytes_hard),
+        ] {
+            if diff == 0 || (soft < 0 && hard < 0) {
+                continue;
+            }
+            let (limit, is_hard) = if hard >= 0 {
+                (hard, true)
+            } else {
+                (soft, false)
+            };
+            let new = used.saturating_add(diff);
+            if new > limit {
+                let kind = if is_hard { "hard" } else { "soft" };
+                tracing::warn!(quota = %root, what, current = new, limit, kind, "quota exceeded");
+                if is_hard {
+                    return Err(ErrorCode::QuotaExceeded);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn last_zxid(&self) -> i64 {
@@ -822,6 +880,8 @@ impl DataTree {
                 if parent.ephemeral_session().is_some() {
                     return Err(ErrorCode::NoChildrenForEphemerals);
                 }
+                let len = data.as_ref().map_or(0, |d| d.len() as i64);
+                self.check_quota(&final_path, 1, len)?;
                 let owner = if ephemeral {
                     session
                 } else if container {
@@ -860,7 +920,6 @@ impl DataTree {
                     },
                     children: BTreeSet::new(),
                 };
-                let len = data.as_ref().map_or(0, |d| d.len() as i64);
                 self.nodes
                     .insert(final_path.as_str().into(), Arc::new(node));
                 self.index_node(&final_path);
@@ -915,12 +974,13 @@ impl DataTree {
                 version,
             } => {
                 self.checked_node(p, perms::WRITE, auth, *version)?;
-                self.save_attrs(undo, p);
                 let old_len = self.nodes[p.as_str()]
                     .data
                     .as_ref()
                     .map_or(0, |d| d.len() as i64);
                 let new_len = data.as_ref().map_or(0, |d| d.len() as i64);
+                self.check_quota(p, 0, new_len - old_len)?;
+                self.save_attrs(undo, p);
                 self.update_quota(p, 0, new_len - old_len, Some(undo));
                 let n = self
                     .nodes
@@ -1023,18 +1083,48 @@ fn quota_node(q: &str, leaf: &str) -> String {
     }
 }
 
-/// `count` and `bytes` from a StatsTrack string such as `count=2,bytes=5`.
+/// `count` and `bytes` from a StatsTrack string such as `count=2,bytes=5` (absent: 0).
 fn parse_stats(b: &[u8]) -> (i64, i64) {
-    let text = String::from_utf8_lossy(b);
-    let (mut c, mut by) = (0, 0);
-    for kv in text.split([',', ';']) {
-        match kv.split_once('=') {
-            Some(("count", v)) => c = v.trim().parse().unwrap_or(0),
-            Some(("bytes", v)) => by = v.trim().parse().unwrap_or(0),
-            _ => {}
+    let t = Track::parse(b);
+    (t.count.max(0), t.bytes.max(0))
+}
+
+/// A StatsTrack string (ZooKeeper 3.7+): `key=value` pairs separated by `,` or `;`, such as
+/// `count=-1,bytes=-1=;countHardLimit=3` (the stray `=` after bytes keeps old parsers working).
+/// Absent or unreadable values are -1 (no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Track {
+    count: i64,
+    bytes: i64,
+    count_hard: i64,
+    bytes_hard: i64,
+}
+
+impl Track {
+    fn parse(b: &[u8]) -> Track {
+        let text = String::from_utf8_lossy(b);
+        let mut t = Track {
+            count: -1,
+            bytes: -1,
+            count_hard: -1,
+            bytes_hard: -1,
+        };
+        for kv in text.split([',', ';']) {
+            let mut it = kv.split('=');
+            let (Some(k), Some(v)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let v = v.trim().parse().unwrap_or(-1);
+            match k.trim() {
+                "count" => t.count = v,
+                "bytes" => t.bytes = v,
+                "countHardLimit" => t.count_hard = v,
+                "byteHardLimit" => t.bytes_hard = v,
+                _ => {}
+            }
         }
+        t
     }
-    (c, by)
 }
 
 fn is_special(p: &str) -> bool {

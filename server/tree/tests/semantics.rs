@@ -2629,4 +2629,173 @@ mod quota {
             "a failed multi leaves the usage unchanged"
         );
     }
+
+    fn set(path: &str, data: &[u8]) -> WriteOp {
+        WriteOp::SetData {
+            path: path.into(),
+            data: Some(data.to_vec()),
+            version: -1,
+        }
+    }
+    fn err(r: &CmdResult) -> Option<rzk_proto::ErrorCode> {
+        match r {
+            CmdResult::Op(OpResult::Error(e)) => Some(*e),
+            _ => None,
+        }
+    }
+    /// A tree with `/q` (data "abc") under a quota of `limits` (zkCli setquota's znodes).
+    fn quota_tree(enforce: bool, q: &str, limits: &[u8]) -> (DataTree, i64) {
+        let mut t = DataTree::new();
+        t.set_enforce_quota(enforce);
+        let mut z = 0;
+        let mut w = |t: &mut DataTree, op| {
+            z += 1;
+            write(t, z, op)
+        };
+        w(&mut t, create(q, b"abc"));
+        let mut acc = "/zookeeper/quota".to_string();
+        for part in q.trim_start_matches('/').split('/') {
+            acc = format!("{acc}/{part}");
+            w(&mut t, create(&acc, b""));
+        }
+        w(&mut t, create(&format!("{acc}/zookeeper_limits"), limits));
+        w(
+            &mut t,
+            create(&format!("{acc}/zookeeper_stats"), b"count=0,bytes=0"),
+        );
+        (t, z)
+    }
+    const QE: Option<rzk_proto::ErrorCode> = Some(rzk_proto::ErrorCode::QuotaExceeded);
+
+    #[test]
+    fn hard_count_limit_refuses_creates_and_changes_nothing() {
+        // zkCli setquota -N 3: count and bytes stay -1 (soft unset), the hard limit follows.
+        let (mut t, z) = quota_tree(true, "/q", b"count=-1,bytes=-1=;countHardLimit=3");
+        assert_eq!(stats(&t), "count=1,bytes=3");
+        assert_eq!(err(&write(&mut t, z + 1, create("/q/a", b""))), None);
+        assert_eq!(err(&write(&mut t, z + 2, create("/q/a/b", b""))), None);
+        let before = t.node_count();
+        assert_eq!(err(&write(&mut t, z + 3, create("/q/c", b""))), QE);
+        assert_eq!(t.node_count(), before);
+        assert!(t.exists("/q/c").is_none());
+        assert_eq!(stats(&t), "count=3,bytes=3");
+        // setData does not change the count: allowed at the count limit
+        assert_eq!(err(&write(&mut t, z + 4, set("/q/a", b"xyz"))), None);
+        // outside the root: not governed
+        assert_eq!(err(&write(&mut t, z + 5, create("/qq", b""))), None);
+        // a delete frees room again
+        let del = WriteOp::Delete {
+            path: "/q/a/b".into(),
+            version: -1,
+        };
+        assert_eq!(err(&write(&mut t, z + 6, del)), None);
+        assert_eq!(err(&write(&mut t, z + 7, create("/q/c", b""))), None);
+    }
+
+    #[test]
+    fn hard_byte_limit_refuses_create_and_set_data() {
+        let (mut t, z) = quota_tree(true, "/q", b"count=-1,bytes=-1=;byteHardLimit=10");
+        assert_eq!(err(&write(&mut t, z + 1, create("/q/a", b"1234567"))), None);
+        assert_eq!(stats(&t), "count=2,bytes=10");
+        assert_eq!(err(&write(&mut t, z + 2, create("/q/b", b"x"))), QE);
+        // an empty node adds no bytes: allowed
+        assert_eq!(err(&write(&mut t, z + 3, create("/q/b", b""))), None);
+        assert_eq!(err(&write(&mut t, z + 4, set("/q/a", b"12345678"))), QE);
+        let n = t.node("/q/a").unwrap();
+        assert_eq!(n.data.as_deref(), Some(&b"1234567"[..]));
+        assert_eq!(n.stat.version, 0, "a refused setData changes nothing");
+        assert_eq!(err(&write(&mut t, z + 5, set("/q/a", b"12"))), None);
+        assert_eq!(stats(&t), "count=3,bytes=5");
+    }
+
+    #[test]
+    fn nearest_quota_root_governs() {
+        let (mut t, mut z) = quota_tree(true, "/q", b"count=-1,bytes=-1=;countHardLimit=2");
+        z += 1;
+        write(&mut t, z, create("/q/inner", b""));
+        for (p, d) in [
+            ("/zookeeper/quota/q/inner", &b""[..]),
+            (
+                "/zookeeper/quota/q/inner/zookeeper_limits",
+                b"count=-1,bytes=-1=;countHardLimit=5",
+            ),
+            (
+                "/zookeeper/quota/q/inner/zookeeper_stats",
+                b"count=0,bytes=0",
+            ),
+        ] {
+            z += 1;
+            assert_eq!(err(&write(&mut t, z, create(p, d))), None, "{p}");
+        }
+        // /q is at its limit (2), but /q/inner's own quota (5) governs below it
+        for i in 0..4 {
+            z += 1;
+            let p = format!("/q/inner/n{i}");
+            assert_eq!(err(&write(&mut t, z, create(&p, b""))), None, "{p}");
+        }
+        z += 1;
+        assert_eq!(err(&write(&mut t, z, create("/q/inner/n4", b""))), QE);
+        z += 1;
+        assert_eq!(err(&write(&mut t, z, create("/q/other", b""))), QE);
+    }
+
+    #[test]
+    fn multi_over_a_hard_limit_fails_whole() {
+        let (mut t, z) = quota_tree(true, "/q", b"count=-1,bytes=-1=;countHardLimit=3");
+        let r = t.apply(
+            z + 1,
+            &Entry {
+                time_ms: z + 1,
+                cmd: Command::Multi {
+                    session_id: 0,
+                    auth: vec![],
+                    ops: vec![
+                        create("/q/a", b""),
+                        set("/q", b"abcdef"),
+                        create("/q/b", b""),
+                        create("/q/c", b""),
+                    ],
+                },
+            },
+        );
+        let CmdResult::Multi(v) = r.0 else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            v[3],
+            OpResult::Error(rzk_proto::ErrorCode::QuotaExceeded),
+            "{v:?}"
+        );
+        assert!(t.exists("/q/a").is_none() && t.exists("/q/b").is_none());
+        assert_eq!(t.node("/q").unwrap().data.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(stats(&t), "count=1,bytes=3");
+    }
+
+    #[test]
+    fn soft_limits_only_warn_and_enforcement_off_allows_all() {
+        // setquota -n 1 -b 1: soft limits
+        let (mut t, z) = quota_tree(true, "/q", b"count=1,bytes=1");
+        assert_eq!(err(&write(&mut t, z + 1, create("/q/a", b"xyz"))), None);
+        assert_eq!(stats(&t), "count=2,bytes=6");
+        // hard limits, enforcement off
+        let (mut t, z) = quota_tree(
+            false,
+            "/q",
+            b"count=-1,bytes=-1=;countHardLimit=1;byteHardLimit=1",
+        );
+        assert_eq!(err(&write(&mut t, z + 1, create("/q/a", b"xyz"))), None);
+        assert_eq!(err(&write(&mut t, z + 2, set("/q", b"long data"))), None);
+        assert_eq!(stats(&t), "count=2,bytes=12");
+    }
+
+    #[test]
+    fn enforcement_is_not_in_the_snapshot_bytes() {
+        let (t, _) = quota_tree(true, "/q", b"count=-1,bytes=-1=;countHardLimit=3");
+        let mut off = t.clone();
+        off.set_enforce_quota(false);
+        assert_eq!(
+            postcard::to_allocvec(&t.image()).unwrap(),
+            postcard::to_allocvec(&off.image()).unwrap()
+        );
+    }
 }
