@@ -21,6 +21,7 @@ Server feature toggles written into every zoo.cfg (tests depend on them):
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -85,7 +86,8 @@ def wait_ready(host, port, timeout=60.0, proc=None):
 class ZkServer:
     """One standalone server process with its own temp dir (config, data, logs)."""
 
-    def __init__(self, impl=None, host="127.0.0.1", port=None, base_dir=None, extra_cfg=None):
+    def __init__(self, impl=None, host="127.0.0.1", port=None, base_dir=None, extra_cfg=None,
+                 audit=False):
         self.impl = impl or impl_name()
         if self.impl not in ("apache", "rzk"):
             raise ValueError("ZK_IMPL must be apache or rzk, not %r" % self.impl)
@@ -100,6 +102,10 @@ class ZkServer:
             os.makedirs(d, exist_ok=True)
         self.cfg_path = os.path.join(self.conf_dir, "zoo.cfg")
         self.extra_cfg = dict(extra_cfg or {})
+        # audit=True: audit.enable=true, the audit lines in log/audit.log (rzk.auditLogFile for
+        # rzk; for Apache a log4j.properties routing org.apache.zookeeper.audit there).
+        self.audit = audit
+        self.audit_path = os.path.join(self.log_dir, "audit.log")
         self.proc = None
         self._out = None
 
@@ -125,10 +131,48 @@ class ZkServer:
             "autopurge.purgeInterval": "0",
             "rzk.containerCheckIntervalMs": str(CONTAINER_CHECK_INTERVAL_MS),
         }
+        if self.audit:
+            cfg["audit.enable"] = "true"
+            if self.impl == "rzk":
+                cfg["rzk.auditLogFile"] = self.audit_path
+            else:
+                self._write_audit_log4j()
         cfg.update(self.extra_cfg)
         with open(self.cfg_path, "w") as f:
             for k, v in cfg.items():
                 f.write("%s=%s\n" % (k, v))
+
+    def _write_audit_log4j(self):
+        # Debian's ZooKeeper logs through log4j 1.2; zkEnv.sh puts ZOOCFGDIR on the classpath.
+        lines = [
+            "log4j.rootLogger=INFO, CONSOLE",
+            "log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender",
+            "log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout",
+            "log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n",
+            "log4j.logger.org.apache.zookeeper.audit=INFO, AUDIT",
+            "log4j.additivity.org.apache.zookeeper.audit=false",
+            "log4j.appender.AUDIT=org.apache.log4j.FileAppender",
+            "log4j.appender.AUDIT.File=%s" % self.audit_path,
+            "log4j.appender.AUDIT.layout=org.apache.log4j.PatternLayout",
+            "log4j.appender.AUDIT.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n",
+        ]
+        with open(os.path.join(self.conf_dir, "log4j.properties"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def audit_lines(self):
+        """The audit events so far: each line's message (``key=value`` pairs joined by tabs),
+        without the time, level and logger name the log framework puts first."""
+        try:
+            with open(self.audit_path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return []
+        out = []
+        for line in text.splitlines():
+            m = re.search(r"((?:session|user)=[^\t]*\t.*result=\w+)\s*$", line)
+            if m:
+                out.append(m.group(1))
+        return out
 
     def command(self):
         if self.impl == "apache":
@@ -153,6 +197,13 @@ class ZkServer:
                     ]
                 ),
             )
+            if self.audit:
+                # Debian's zookeeper.jar has no SLF4J binding on its class path (the server logs
+                # nothing); a later -cp replaces zkEnv.sh's, adding log4j 1.2 and its binding.
+                cp = ":".join([self.conf_dir, "/usr/share/java/zookeeper.jar",
+                               "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"])
+                env["SERVER_JVMFLAGS"] += " -cp %s -Dlog4j.configuration=file:%s" % (
+                    cp, os.path.join(self.conf_dir, "log4j.properties"))
         return env
 
     def start(self, timeout=60.0):

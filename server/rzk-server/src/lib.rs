@@ -1,6 +1,7 @@
 //! rzk server: client listener, sessions, watches, four-letter words, on top of rzk-raft.
 
 pub mod admin;
+pub mod audit;
 pub mod conn;
 pub mod fourlw;
 pub mod http;
@@ -61,6 +62,9 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         tracing::warn!(limit = cfg.request_throttle_limit, "requestThrottleLimit is NOT enforced by this rzk release (requests are bounded per connection by the pipeline only); the setting is ignored");
     }
     let shared = server::start(cfg.clone()).await?;
+    shared
+        .audit
+        .system(None, audit::OP_START, None, audit::Outcome::Success);
     let observer = metrics::Observer::new();
     observer.start(shared.clone());
     metrics::spawn(shared.clone(), observer.clone()).await;
@@ -91,6 +95,9 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         _ = conn::serve(shared.clone(), listener, mode) => {}
         sig = shutdown_signal() => {
             tracing::info!(signal = sig, "shutting down");
+            shared
+                .audit
+                .system(None, audit::OP_STOP, None, audit::Outcome::Invoked);
             hand_over_leadership(&shared).await;
         }
     }

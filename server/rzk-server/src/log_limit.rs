@@ -40,7 +40,10 @@ pub struct RateLimit;
 impl<S: Subscriber> Layer<S> for RateLimit {
     fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
         let meta = event.metadata();
-        if *meta.level() > Level::INFO || meta.target() == SUMMARY_TARGET {
+        if *meta.level() > Level::INFO
+            || meta.target() == SUMMARY_TARGET
+            || meta.target() == crate::audit::TARGET
+        {
             return true;
         }
         let now = Instant::now();

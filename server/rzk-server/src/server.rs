@@ -4,7 +4,7 @@ use crate::stats::Stats;
 use crate::watches::{ConnId, WatchManager};
 use parking_lot::{Mutex, RwLock};
 use rzk_config::ServerConfig;
-use rzk_proto::consts::{keeper_state, xid};
+use rzk_proto::consts::{event_type, keeper_state, xid};
 use rzk_proto::records::{ReplyHeader, WatcherEvent};
 use rzk_proto::{Jute, Writer};
 use rzk_raft::{ApplyHook, RaftNode, RaftNodeConfig, Role};
@@ -96,6 +96,8 @@ pub struct Shared {
     /// (term, first seen) of this member's current leadership, while no quorum ack is known yet.
     leading_since: Mutex<Option<(u64, Instant)>>,
     pub stats: Stats,
+    /// `audit.enable`: audit.rs.
+    pub audit: crate::audit::AuditLog,
     pub next_conn: AtomicU64,
     pub started: Instant,
     session_seq: AtomicU64,
@@ -154,6 +156,17 @@ impl ApplyHook for Hook {
             ..
         }) = entry
         {
+            if s.audit.enabled() {
+                // The session's ephemerals, deleted by the server (every member logs them).
+                for ev in events.iter().filter(|e| e.typ == event_type::NODE_DELETED) {
+                    s.audit.system(
+                        Some(*session_id),
+                        crate::audit::OP_EPHEMERAL_DELETED,
+                        Some(&ev.path),
+                        crate::audit::Outcome::Success,
+                    );
+                }
+            }
             s.touches.lock().remove(session_id);
             s.closing.lock().remove(session_id);
             for ci in s.conns.lock().values() {
@@ -267,6 +280,16 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
         closing: Mutex::new(HashMap::new()),
         leading_since: Mutex::new(None),
         stats: Stats::new(),
+        audit: crate::audit::AuditLog::new(
+            cfg.audit_enable,
+            cfg.rzk_knob("auditLogFile").map(std::path::Path::new),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the audit log file (rzk.auditLogFile={}): {e}",
+                cfg.rzk_knob("auditLogFile").unwrap_or_default()
+            )
+        })?,
         next_conn: AtomicU64::new(1),
         started: Instant::now(),
         session_seq: AtomicU64::new(0),

@@ -99,7 +99,14 @@ pub(super) async fn dispatch(
             started,
         ),
         Request::Reconfig(r) => {
+            let auditor = Auditor::new(ctx);
+            let refused = |a: &Option<Auditor>| {
+                if let Some(a) = a {
+                    a.log(audit::OP_RECONFIG, None, None, None, Outcome::Failure)
+                }
+            };
             if !s.cfg.reconfig_enabled {
+                refused(&auditor);
                 return ready(
                     header_only(xid, zxid_now(), ErrorCode::ReconfigDisabled),
                     started,
@@ -110,11 +117,13 @@ pub(super) async fn dispatch(
                 Ok(c) => c,
                 Err(e) => {
                     tracing::info!(error = %e, "bad reconfig request");
+                    refused(&auditor);
                     return ready(header_only(xid, zxid_now(), e_code(&e)), started);
                 }
             };
             let is_super = ctx.auth.read().iter().any(|i| i.scheme == "super");
             if !is_super && !s.cfg.skip_acl {
+                refused(&auditor);
                 return ready(header_only(xid, zxid_now(), ErrorCode::NoAuth), started);
             }
             *writes_submitted += 1;
@@ -150,6 +159,10 @@ pub(super) async fn dispatch(
                         } else {
                             s.tree.read().last_zxid()
                         };
+                        if let Some(a) = &auditor {
+                            let z = Some("/zookeeper/config");
+                            a.log(audit::OP_RECONFIG, z, None, None, Outcome::Success);
+                        }
                         let tree = s.tree.read();
                         let st = tree.exists("/zookeeper/config").unwrap_or_default();
                         frame(xid, zxid, 0, |w| {
@@ -162,6 +175,7 @@ pub(super) async fn dispatch(
                     }
                     Err(e) => {
                         tracing::info!(error = %e, "reconfig refused");
+                        refused(&auditor);
                         header_only(xid, s.tree.read().last_zxid(), reconfig_code(&e))
                     }
                 };
@@ -196,19 +210,30 @@ pub(super) async fn dispatch(
         }
         Request::Multi(ops) => {
             let codes: Vec<i32> = ops.iter().map(|o| o.op_code()).collect();
+            let auditor = Auditor::new(ctx);
             let mut wops = Vec::with_capacity(ops.len());
             for o in ops {
                 match multi_write_op(o) {
                     Some(w) => wops.push(w),
                     None => {
+                        if let Some(a) = &auditor {
+                            a.multi(&[], None);
+                        }
                         return ready(
                             header_only(xid, zxid_now(), ErrorCode::BadArguments),
                             started,
-                        )
+                        );
                     }
                 }
             }
+            let descs: Vec<Option<Described>> = match &auditor {
+                Some(_) => wops.iter().map(describe).collect(),
+                None => Vec::new(),
+            };
             if !wops.iter().all(|w| acl_allowed(&ctx.s, w)) {
+                if let Some(a) = &auditor {
+                    a.multi(&descs, None);
+                }
                 return ready(header_only(xid, zxid_now(), ErrorCode::InvalidAcl), started);
             }
             let auth = ctx.auth.read().clone();
@@ -225,12 +250,17 @@ pub(super) async fn dispatch(
                     started,
                     done_tx,
                     writes_submitted,
-                    move |xid, zxid, r| match r {
-                        CmdResult::Multi(results) => {
-                            frame(xid, zxid, 0, |w| encode_multi(w, &codes, &results))
+                    move |xid, zxid, r| {
+                        if let Some(a) = &auditor {
+                            a.multi(&descs, Some(&r));
                         }
-                        CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
-                        _ => header_only(xid, zxid, ErrorCode::SystemError),
+                        match r {
+                            CmdResult::Multi(results) => {
+                                frame(xid, zxid, 0, |w| encode_multi(w, &codes, &results))
+                            }
+                            CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
+                            _ => header_only(xid, zxid, ErrorCode::SystemError),
+                        }
                     },
                 )
                 .await,
@@ -250,7 +280,12 @@ pub(super) async fn dispatch(
                     started,
                 );
             };
+            let auditor = Auditor::new(ctx);
+            let desc = auditor.as_ref().and_then(|_| describe(&wop));
             if !acl_allowed(s, &wop) {
+                if let Some(a) = &auditor {
+                    a.refused(&desc);
+                }
                 return ready(header_only(xid, zxid_now(), ErrorCode::InvalidAcl), started);
             }
             let auth = ctx.auth.read().clone();
@@ -267,10 +302,17 @@ pub(super) async fn dispatch(
                     started,
                     done_tx,
                     writes_submitted,
-                    move |xid, zxid, r| match r {
-                        CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
-                        CmdResult::Op(r) => frame(xid, zxid, 0, |w| encode_op_result(w, opc, &r)),
-                        _ => header_only(xid, zxid, ErrorCode::SystemError),
+                    move |xid, zxid, r| {
+                        if let Some(a) = &auditor {
+                            a.write(&desc, &r);
+                        }
+                        match r {
+                            CmdResult::Op(OpResult::Error(e)) => header_only(xid, zxid, e),
+                            CmdResult::Op(r) => {
+                                frame(xid, zxid, 0, |w| encode_op_result(w, opc, &r))
+                            }
+                            _ => header_only(xid, zxid, ErrorCode::SystemError),
+                        }
                     },
                 )
                 .await,

@@ -1,6 +1,7 @@
 //! One client connection: transport (plaintext/TLS), then the session (session.rs), the request
 //! pipeline (pipeline.rs, FIFO per session), dispatch, reads and writes.
 
+use crate::audit::{self, Outcome};
 use crate::fourlw;
 use crate::server::{notification_frame, now_ms, ConnInfo, Out, Shared};
 use crate::tls::Tls;
@@ -25,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
+mod audited;
 mod dispatch;
 mod pipeline;
 mod read;
@@ -32,6 +34,7 @@ mod reconfig;
 mod sasl_step;
 mod session;
 mod writes;
+use audited::*;
 use dispatch::*;
 use pipeline::*;
 use read::*;
