@@ -349,6 +349,20 @@ def run_readonly(impl, out_dir):
         got = [(c, NICE.get(f, f), st, d) for c, f, st, d in parse_result_lines(rlog, KAZOO)]
         if not got:
             got = [(KAZOO, NICE["read_only_mode"], "fail", _short("no result; " + tail(rlog, 500)))]
+        # the Java client (canBeReadOnly) against the same member, still without its quorum
+        java = JavaJob()
+        reports_dir = os.path.join(java.build, "surefire-reports")
+        shutil.rmtree(reports_dir, ignore_errors=True)
+        jlog = os.path.join(out_dir, "readonly-java.log")
+        cmd = [a if not a.startswith("-Dtest=") else "-Dtest=ReadOnlyModeTest" for a in java.command(keep, out_dir)]
+        rc, _ = run_logged(cmd, java.cwd(), None, jlog, 240)
+        reports = glob.glob(os.path.join(reports_dir, "TEST-*ReadOnlyModeTest.xml"))
+        jgot = [(ZK_JAVA, "read-only mode: " + NICE.get(f, f), st, d)
+                for _, f, st, d in parse_junit(reports, java_client_of)]
+        if not jgot:
+            jgot = [(ZK_JAVA, "read-only mode (canBeReadOnly)", "fail",
+                     _short("exit %s: %s" % (rc, tail(jlog, 500))))]
+        got += jgot
     except Exception as e:
         got = [(KAZOO, NICE["read_only_mode"], "fail", _short("ensemble: %s" % e))]
     finally:

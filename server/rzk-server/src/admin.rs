@@ -12,7 +12,7 @@
 
 use crate::http::{Request, Response};
 use crate::metrics::{self, round4, Observer};
-use crate::report::{DirSizes, Report};
+use crate::report::{DirSizes, Report, Role};
 use crate::server::{now_ms, Shared};
 use rzk_config::PeerRole;
 use rzk_proto::consts::perms;
@@ -197,7 +197,7 @@ pub(crate) fn server_stats(r: &Report, leader_uptime_ms: Option<u64>) -> Value {
 /// The fields `srvr` and `stats` share.
 fn srvr_fields(r: &Report, leader_uptime_ms: Option<u64>, out: &mut Map<String, Value>) {
     out.insert("version".into(), json!(crate::fourlw::VERSION));
-    out.insert("read_only".into(), json!(false));
+    out.insert("read_only".into(), json!(r.role == Role::ReadOnly));
     out.insert("server_stats".into(), server_stats(r, leader_uptime_ms));
     out.insert(
         "client_response".into(),
@@ -612,7 +612,7 @@ pub fn run(s: &Shared, obs: &Observer, name: &str, query: Option<&str>) -> Value
             out.insert("logdir_size".into(), json!(dirs.log_dir));
         }
         "is_read_only" => {
-            out.insert("read_only".into(), json!(false));
+            out.insert("read_only".into(), json!(s.read_only.active()));
         }
         "leader" => {
             let st = st.as_ref().expect("serving implies a status");

@@ -159,12 +159,18 @@ pub fn run(s: &Shared, cmd: &str) -> String {
     }
     let mut out = String::new();
     let serving = s.serving();
-    if !serving && !matches!(cmd, "ruok" | "isro" | "envi" | "conf" | "dirs") {
+    let read_only = s.read_only.active();
+    if !serving && !read_only && !matches!(cmd, "ruok" | "isro" | "envi" | "conf" | "dirs") {
         return "This ZooKeeper instance is not currently serving requests\n".into();
     }
     match cmd {
         "ruok" => out.push_str("imok"),
-        "isro" => out.push_str("rw"),
+        // ZooKeeper: "ro" for its read-only server, "null" while no server runs (no quorum).
+        "isro" => out.push_str(match (read_only, serving) {
+            (true, _) => "ro",
+            (false, true) => "rw",
+            (false, false) => "null",
+        }),
         "srvr" => {
             let _ = writeln!(out, "Zookeeper version: {VERSION}");
             summary(&Report::take(s), &mut out);

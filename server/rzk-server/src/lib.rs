@@ -7,6 +7,7 @@ pub mod fourlw;
 pub mod http;
 pub mod log_limit;
 pub mod metrics;
+pub mod readonly;
 pub mod report;
 pub mod sasl;
 pub mod server;
@@ -78,6 +79,7 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         tokio::spawn(conn::serve(shared.clone(), l, conn::Mode::Tls(t.clone())));
     }
     tokio::spawn(log_limit::report_loop());
+    tokio::spawn(readonly::run(shared.clone()));
     tracing::info!(%host, port, tls = sec.port_unification, "listening for clients");
     {
         // The role is logged once it is known (a member that just started is not yet follower

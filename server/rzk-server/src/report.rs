@@ -25,16 +25,19 @@ pub enum Role {
     Follower,
     Observer,
     Looking,
+    /// Read-only mode (readonly.rs): no quorum, serving read-only clients.
+    ReadOnly,
 }
 
 impl Role {
     /// Every role, in the order `rzk_server_role{role=...}` lists them.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Standalone,
         Role::Leader,
         Role::Follower,
         Role::Observer,
         Role::Looking,
+        Role::ReadOnly,
     ];
 
     /// The role of a server that is an ensemble member (`distributed`) with Raft status `st`.
@@ -66,6 +69,7 @@ impl Role {
             Role::Follower => "follower",
             Role::Observer => "observer",
             Role::Looking => "looking",
+            Role::ReadOnly => "read-only",
         }
     }
 }
@@ -257,7 +261,11 @@ impl Report {
         let connections = s.conns.lock().len();
         let watches = s.watches.lock().watch_count();
         Report {
-            role: Role::of(distributed, st.as_ref()),
+            role: if s.read_only.active() {
+                Role::ReadOnly
+            } else {
+                Role::of(distributed, st.as_ref())
+            },
             zxid,
             latency: Latency {
                 min: min.round() as u64,

@@ -33,6 +33,8 @@ pub struct ConnInfo {
     pub sent: AtomicU64,
     pub last_zxid: AtomicU64,
     pub timeout_ms: i32,
+    /// A read-only session (readonly.rs): writes get NotReadOnly; closed when the quorum is back.
+    pub read_only: bool,
     /// Set when the client itself sent closeSession: its reply must go out before the socket closes.
     pub closing: std::sync::atomic::AtomicBool,
     pub detail: Mutex<ConnDetail>,
@@ -98,6 +100,8 @@ pub struct Shared {
     pub stats: Stats,
     /// `audit.enable`: audit.rs.
     pub audit: crate::audit::AuditLog,
+    /// `readonlymode.enabled`: readonly.rs.
+    pub read_only: crate::readonly::ReadOnlyMode,
     pub next_conn: AtomicU64,
     pub started: Instant,
     session_seq: AtomicU64,
@@ -218,7 +222,7 @@ impl Shared {
             return false;
         };
         let st = r.status();
-        if st.removed || !st.voters.contains(&st.id) && !st.learners.contains(&st.id) {
+        if !Self::member(&st) {
             // Not (or no longer) a member: e.g. removed by reconfig, or not yet added.
             return false;
         }
@@ -253,6 +257,15 @@ impl Shared {
             Role::Follower | Role::Learner => st.leader.is_some(),
             _ => false,
         }
+    }
+
+    fn member(st: &rzk_raft::RaftStatus) -> bool {
+        !st.removed && (st.voters.contains(&st.id) || st.learners.contains(&st.id))
+    }
+
+    /// Whether this server is a member of its ensemble's configuration (always when standalone).
+    pub fn is_member(&self) -> bool {
+        !self.cfg.is_distributed() || self.raft.get().is_some_and(|r| Self::member(&r.status()))
     }
 
     pub fn is_leader(&self) -> bool {
@@ -290,6 +303,7 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
                 cfg.rzk_knob("auditLogFile").unwrap_or_default()
             )
         })?,
+        read_only: Default::default(),
         next_conn: AtomicU64::new(1),
         started: Instant::now(),
         session_seq: AtomicU64::new(0),
@@ -619,7 +633,14 @@ async fn quorum_watchdog(s: Arc<Shared>) {
             continue;
         }
         if !serving {
-            let conns: Vec<_> = s.conns.lock().values().map(|c| c.tx.clone()).collect();
+            // Read-only sessions (readonly.rs) are the ones a member without quorum may keep.
+            let conns: Vec<_> = s
+                .conns
+                .lock()
+                .values()
+                .filter(|c| !c.read_only)
+                .map(|c| c.tx.clone())
+                .collect();
             if was_serving || !conns.is_empty() {
                 tracing::warn!(
                     clients = conns.len(),

@@ -14,6 +14,28 @@ pub(super) async fn dispatch(
 ) -> Option<ReplyFuture> {
     let s = &ctx.s;
     let zxid_now = || s.tree.read().last_zxid();
+    if ctx.info.read_only {
+        // A read-only session (readonly.rs): nothing reaches Raft.
+        match &req {
+            Request::CloseSession => {
+                let f = frame(xid, zxid_now(), 0, |_| {});
+                return Some(Box::pin(async move {
+                    Reply {
+                        frame: Some(f),
+                        close: true,
+                        started,
+                    }
+                }));
+            }
+            r if r.is_write() || matches!(r, Request::Sync(_)) => {
+                return ready(
+                    header_only(xid, zxid_now(), ErrorCode::NotReadOnly),
+                    started,
+                )
+            }
+            _ => {}
+        }
+    }
     match req {
         Request::Ping => ready(frame(xid::PING, zxid_now(), 0, |_| {}), started),
         Request::Auth(a) => {

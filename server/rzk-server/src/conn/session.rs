@@ -55,10 +55,19 @@ pub(super) async fn handle(
         tracing::info!(%peer, client_zxid = req.last_zxid_seen, our_zxid = last_zxid, "refusing session: client has seen a newer zxid");
         return Ok(());
     }
-    if !s.serving() {
-        tracing::info!(%peer, "refusing client: not part of a working quorum");
+    // Read-only mode (readonly.rs): without a quorum, only clients that allow it get a session.
+    let read_only = if s.serving() {
+        false
+    } else if s.read_only.active() && req.read_only == Some(true) {
+        true
+    } else {
+        if s.read_only.active() {
+            tracing::info!(%peer, "refusing a client that does not allow read-only sessions: read-only mode (no quorum)");
+        } else {
+            tracing::info!(%peer, "refusing client: not part of a working quorum");
+        }
         return Ok(());
-    }
+    };
     let timeout = req.timeout_ms.clamp(
         s.cfg.min_session_timeout as i32,
         s.cfg.max_session_timeout as i32,
@@ -66,27 +75,32 @@ pub(super) async fn handle(
     let (session, passwd, timeout) = if req.session_id == 0 {
         let id = s.new_session_id();
         let passwd: Vec<u8> = (0..16).map(|_| rand::random::<u8>()).collect();
-        let fut = s
-            .raft()
-            .submit(Entry {
-                time_ms: now_ms(),
-                cmd: Command::CreateSession {
-                    session_id: id,
-                    timeout_ms: timeout,
-                    passwd: passwd.clone(),
-                },
-            })
-            .await;
-        match fut.await {
-            Ok(_) => (id, passwd, timeout),
-            Err(e) => {
-                s.stats.refused_no_leader.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%peer, error = %e, "cannot create session");
-                return Ok(());
+        if read_only {
+            // Local to this member: not replicated, it ends with the connection.
+            (id, passwd, timeout)
+        } else {
+            let fut = s
+                .raft()
+                .submit(Entry {
+                    time_ms: now_ms(),
+                    cmd: Command::CreateSession {
+                        session_id: id,
+                        timeout_ms: timeout,
+                        passwd: passwd.clone(),
+                    },
+                })
+                .await;
+            match fut.await {
+                Ok(_) => (id, passwd, timeout),
+                Err(e) => {
+                    s.stats.refused_no_leader.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%peer, error = %e, "cannot create session");
+                    return Ok(());
+                }
             }
         }
     } else {
-        if s.cfg.is_distributed() {
+        if s.cfg.is_distributed() && !read_only {
             // Like ZooKeeper's session revalidation with the leader: a resumed session is answered
             // only once a leader has confirmed it leads (a read barrier), so a member whose leader
             // just died does not take the session and then drop it on its first write. The barrier
@@ -119,7 +133,9 @@ pub(super) async fn handle(
             }
         }
     };
-    s.touch(session);
+    if !read_only {
+        s.touch(session);
+    }
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
     let conn_id = s.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -132,6 +148,7 @@ pub(super) async fn handle(
         sent: AtomicU64::new(0),
         last_zxid: AtomicU64::new(0),
         timeout_ms: timeout,
+        read_only,
         closing: std::sync::atomic::AtomicBool::new(false),
         detail: parking_lot::Mutex::new(crate::server::ConnDetail {
             lop: "NA",
@@ -154,7 +171,7 @@ pub(super) async fn handle(
         timeout_ms: timeout,
         session_id: session,
         passwd,
-        read_only: req.read_only.map(|_| false),
+        read_only: req.read_only.map(|_| read_only),
     }
     .encode(&mut w);
     let _ = tx.send(Out::Frame(w.finish_frame()));
