@@ -146,6 +146,7 @@ pub fn mntr_pairs(r: &Report) -> Vec<(String, String)> {
         ("rzk_requests_held_for_leader", l.held_requests),
         ("rzk_connections_closed_unanswered", l.closed_unanswered),
         ("rzk_log_lines_suppressed", l.log_lines_suppressed),
+        ("zk_request_throttle_wait_count", r.throttle_waits),
     ] {
         v.push((k.into(), n.to_string()));
     }

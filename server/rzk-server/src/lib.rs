@@ -12,6 +12,7 @@ pub mod report;
 pub mod sasl;
 pub mod server;
 pub mod stats;
+pub mod throttle;
 pub mod tls;
 pub mod watches;
 
@@ -59,9 +60,10 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         tracing::info!(jaas = %path, users = users.len(), "SASL DIGEST-MD5 authentication enabled");
         let _ = sasl::USERS.set(users);
     }
-    if cfg.request_throttle_limit > 0 {
-        tracing::warn!(limit = cfg.request_throttle_limit, "requestThrottleLimit is NOT enforced by this rzk release (requests are bounded per connection by the pipeline only); the setting is ignored");
-    }
+    tracing::info!(
+        limit = throttle::limit(&cfg),
+        "outstanding client requests are limited (globalOutstandingLimit, requestThrottleLimit)"
+    );
     let shared = server::start(cfg.clone()).await?;
     shared
         .audit

@@ -42,6 +42,7 @@ pub const ZK_COMPATIBLE: &[&str] = &[
     "approximate_data_size",
     "num_alive_connections",
     "outstanding_requests",
+    "request_throttle_wait_count",
     "packets_received",
     "packets_sent",
     "avg_latency",
@@ -521,6 +522,11 @@ fn report_families(r: &Report, leader_uptime_ms: Option<u64>, f: &mut Families) 
         "rzk_connections_closed_unanswered_total",
         "Client connections closed with a request of unknown outcome (leader lost)",
         l.closed_unanswered as f64,
+    );
+    f.counter(
+        "request_throttle_wait_count",
+        "Times a connection waited for a slot under globalOutstandingLimit/requestThrottleLimit",
+        r.throttle_waits as f64,
     );
     f.counter(
         "rzk_log_lines_suppressed_total",

@@ -192,6 +192,8 @@ pub struct Report {
     /// Live client connections.
     pub connections: usize,
     pub outstanding_requests: i64,
+    /// Times a connection waited for a throttle slot (throttle.rs).
+    pub throttle_waits: u64,
     pub znodes: usize,
     pub ephemerals: usize,
     pub watches: usize,
@@ -275,7 +277,8 @@ impl Report {
             packets_received: s.stats.packets_received.load(Relaxed),
             packets_sent: s.stats.packets_sent.load(Relaxed),
             connections,
-            outstanding_requests: s.stats.outstanding.load(Relaxed).max(0),
+            outstanding_requests: s.throttle.outstanding() as i64,
+            throttle_waits: s.throttle.waits(),
             znodes,
             ephemerals,
             watches,
@@ -421,6 +424,7 @@ mod tests {
             packets_sent: 40,
             connections: 3,
             outstanding_requests: 2,
+            throttle_waits: 0,
             znodes: 17,
             ephemerals: 4,
             watches: 6,

@@ -102,6 +102,8 @@ pub struct Shared {
     pub audit: crate::audit::AuditLog,
     /// `readonlymode.enabled`: readonly.rs.
     pub read_only: crate::readonly::ReadOnlyMode,
+    /// `globalOutstandingLimit` / `requestThrottleLimit`: throttle.rs.
+    pub throttle: crate::throttle::Throttle,
     pub next_conn: AtomicU64,
     pub started: Instant,
     session_seq: AtomicU64,
@@ -304,6 +306,7 @@ pub async fn start(cfg: Arc<ServerConfig>) -> anyhow::Result<Arc<Shared>> {
             )
         })?,
         read_only: Default::default(),
+        throttle: crate::throttle::Throttle::new(&cfg),
         next_conn: AtomicU64::new(1),
         started: Instant::now(),
         session_seq: AtomicU64::new(0),

@@ -15,9 +15,12 @@ pub(super) async fn run_loop(
     let mut writes_submitted = 0u64;
     let idle = Duration::from_millis(timeout as u64 * 3 / 2);
     let mut closing = false;
+    // A request read and waiting for a throttle slot (throttle.rs): no further frame is read
+    // meanwhile, while earlier replies keep flowing (they free the slots).
+    let mut waiting: Option<(Vec<u8>, Instant)> = None;
     loop {
         tokio::select! {
-            r = tokio::time::timeout(idle, reader.next()), if !closing => {
+            r = tokio::time::timeout(idle, reader.next()), if !closing && waiting.is_none() => {
                 let body = match r {
                     Err(_) => return Err(ConnError::Refused("no traffic within the session timeout".into())),
                     Ok(Ok(Some(b))) => b,
@@ -30,7 +33,10 @@ pub(super) async fn run_loop(
                 s.stats.packets_received.fetch_add(1, Ordering::Relaxed);
                 ctx.info.received.fetch_add(1, Ordering::Relaxed);
                 s.touch(ctx.session);
-                let started = Instant::now();
+                waiting = Some((body, Instant::now()));
+            }
+            slot = s.throttle.slot(), if waiting.is_some() => {
+                let Some((body, started)) = waiting.take() else { continue };
                 let mut r = rzk_proto::Reader::new(&body);
                 let hdr = RequestHeader::decode(&mut r).map_err(|e| {
                     tracing::warn!(peer = %ctx.info.peer, error = %e, "closing connection: malformed request header");
@@ -86,7 +92,11 @@ pub(super) async fn run_loop(
                 }
                 let fut = dispatch(ctx, hdr.xid, req, started, &done_tx, &done_rx, &mut writes_submitted).await;
                 if let Some(f) = fut {
-                    pending.push_back(f);
+                    pending.push_back(Box::pin(async move {
+                        let reply = f.await;
+                        drop(slot);
+                        reply
+                    }));
                 }
             }
             Some(reply) = pending.next(), if !pending.is_empty() => {
