@@ -46,3 +46,9 @@ for c in client; do
   o pkcs12 -export -in $c.crt -inkey $c.key -out $c.p12 -passout pass:secret
 done
 keytool -importcert -noprompt -alias ca -file ca.crt -keystore ca.p12 -storetype PKCS12 -storepass secret >/dev/null 2>&1 || true
+# The server key and the CA as Java key/trust stores (JKS and PKCS12), as Java deployments and
+# kazoo's own test harness configure them.
+o pkcs12 -export -in server.crt -inkey server.key -certfile ca.crt -name server -out server.p12 -passout pass:secret
+keytool -importkeystore -noprompt -srckeystore server.p12 -srcstoretype PKCS12 -srcstorepass secret \
+  -destkeystore server.jks -deststoretype JKS -deststorepass secret >/dev/null 2>&1
+keytool -importcert -noprompt -alias ca -file ca.crt -keystore ca.jks -storetype JKS -storepass secret >/dev/null 2>&1

@@ -459,6 +459,43 @@ def test_port_unification_and_enforce_auth():
         srv.cleanup()
 
 
+@pytest.mark.parametrize("kind,ks,ts", [("JKS", "server.jks", "ca.jks"), ("PKCS12", "server.p12", "ca.p12")])
+def test_java_key_and_trust_stores(kind, ks, ts):
+    """JKS and PKCS12 stores (what keytool makes and kazoo's own harness configures) serve TLS
+    clients with client certificates, as PEM does."""
+    sport = servers.free_port()
+    extra = tls_cfg(cert(ks), secureClientPort=str(sport))
+    extra.update({"ssl.keyStore.type": kind, "ssl.keyStore.password": "secret",
+                  "ssl.trustStore.location": cert(ts), "ssl.trustStore.type": kind,
+                  "ssl.trustStore.password": "secret"})
+    srv = servers.ZkServer(impl=IMPL, extra_cfg=extra)
+    try:
+        srv.start(timeout=90)
+        zk = tls_client(sport)
+        try:
+            zk.create("/store-" + kind, b"x")
+            assert zk.get("/store-" + kind)[0] == b"x"
+        finally:
+            zk.stop()
+        assert peer_cn(sport) == "server1"
+    finally:
+        srv.cleanup()
+
+
+def test_wrong_store_password_is_a_startup_error():
+    if IMPL != "rzk":
+        pytest.skip("checks rzk's startup message")
+    extra = tls_cfg(cert("server.jks"), secureClientPort=str(servers.free_port()))
+    extra.update({"ssl.keyStore.type": "JKS", "ssl.keyStore.password": "wrong"})
+    srv = servers.ZkServer(impl="rzk", extra_cfg=extra)
+    srv.write_cfg()
+    p = subprocess.run(srv.command(), cwd=srv.base_dir, capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    srv.cleanup()
+    assert p.returncode != 0
+    assert "ssl.keyStore.location: cannot read %s: the store's integrity check failed: wrong password" % cert("server.jks") in out, out
+
+
 def test_bad_certificate_file_is_a_startup_error(tmp_path):
     if IMPL != "rzk":
         pytest.skip("checks rzk's startup message")

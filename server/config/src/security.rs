@@ -604,15 +604,13 @@ pub(crate) fn check(c: &mut ServerConfig) -> Result<(), ConfigError> {
         };
         let (file, line) = at(&key);
         match ty {
-            Some(StoreType::Pem) | None => {}
+            Some(StoreType::Pem | StoreType::Jks | StoreType::Pkcs12) | None => {}
             Some(t) => {
                 return Err(ConfigError::invalid(
                     &file,
                     line,
                     key,
-                    format!(
-                        "{t:?} stores are not supported by rzk; use PEM (e.g. `openssl pkcs12 -in store.p12 -nodes -out store.pem`, ssl.keyStore.type=PEM)"
-                    ),
+                    format!("{t:?} stores are not supported by rzk; use PEM, JKS or PKCS12"),
                 ))
             }
         }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod conn;
 pub mod fourlw;
 pub mod http;
+pub mod keystore;
 pub mod log_limit;
 pub mod metrics;
 pub mod readonly;
@@ -56,7 +57,15 @@ pub async fn run(cfg: rzk_config::ServerConfig) -> anyhow::Result<()> {
         let path = sasl::jaas_path(&cfg).ok_or_else(|| {
             anyhow::anyhow!("authProvider.sasl needs a JAAS file: -Djava.security.auth.login.config=<file> in SERVER_JVMFLAGS or JVMFLAGS, or rzk.jaasConfig=<file>")
         })?;
-        let users = sasl::load_users(std::path::Path::new(&path))?;
+        let users = match sasl::load_users(std::path::Path::new(&path)) {
+            Ok(u) => u,
+            // As ZooKeeper: a JAAS file without a Server section leaves SASL without users.
+            Err(e @ sasl::JaasError::NoServerSection { .. }) => {
+                tracing::warn!(error = %e, "authProvider.sasl: the JAAS file has no Server section; every SASL login will fail (AuthFailed)");
+                sasl::Users::default()
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!(jaas = %path, users = users.len(), "SASL DIGEST-MD5 authentication enabled");
         let _ = sasl::USERS.set(users);
     }

@@ -17,7 +17,12 @@ pub const REALM: &str = "zk-sasl-md5";
 pub enum JaasError {
     #[error("JAAS config {path}: {reason}")]
     Bad { path: String, reason: String },
+    /// A readable file without a `Server` section: ZooKeeper then runs without SASL logins.
+    #[error("JAAS config {path}: no Server section")]
+    NoServerSection { path: String },
 }
+
+const NO_SERVER_SECTION: &str = "no Server section";
 
 /// The DigestLoginModule users of a JAAS file's `Server` section.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +65,12 @@ pub fn load_users(path: &Path) -> Result<Users, JaasError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    parse_jaas(&text).map_err(bad)
+    parse_jaas(&text).map_err(|reason| match reason.as_str() {
+        NO_SERVER_SECTION => JaasError::NoServerSection {
+            path: path.display().to_string(),
+        },
+        _ => bad(reason),
+    })
 }
 
 /// JAAS syntax: `Name { module flag key="value" ...; ... };`, `//` and `/* */` comments.
@@ -122,7 +132,7 @@ pub fn parse_jaas(text: &str) -> Result<Users, String> {
         }
     }
     if !found {
-        return Err("no Server section".into());
+        return Err(NO_SERVER_SECTION.into());
     }
     if users.is_empty() {
         return Err("the Server section defines no user_<name>=\"<password>\"".into());

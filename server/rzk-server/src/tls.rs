@@ -6,11 +6,12 @@
 //! A store that cannot be read at startup is an error; a store that cannot be read on reload is
 //! logged and the previous certificates stay in use.
 
+use crate::keystore;
 use parking_lot::RwLock;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rzk_config::{ClientAuth, SecurityConfig, TlsVersion};
+use rzk_config::{ClientAuth, SecurityConfig, StoreConfig, TlsVersion};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -42,13 +43,18 @@ fn store_err(key: &'static str, path: &Path, reason: impl Into<String>) -> TlsEr
     }
 }
 
-/// The certificate chain and private key of `ssl.keyStore.location` (one PEM file, as in
-/// ZooKeeper; a key in a separate file is not supported).
+/// The certificate chain and private key of `ssl.keyStore.location`: one PEM file (as in
+/// ZooKeeper; a key in a separate file is not supported), or a JKS/PKCS12 store (keystore.rs).
 fn load_key_store(
+    store: &StoreConfig,
     path: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     const KEY: &str = "ssl.keyStore.location";
     let text = std::fs::read(path).map_err(|e| store_err(KEY, path, e.to_string()))?;
+    if let Some(kind) = keystore::binary_kind(store, path, &text) {
+        let pw = keystore::password(store).map_err(|e| store_err(KEY, path, e))?;
+        return keystore::key_store(&text, kind, &pw).map_err(|e| store_err(KEY, path, e));
+    }
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&text)
         .collect::<Result<_, _>>()
         .map_err(|e| store_err(KEY, path, format!("bad PEM certificate: {e}")))?;
@@ -74,12 +80,26 @@ fn load_key_store(
     Ok((certs, key))
 }
 
-fn load_trust_store(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
+fn load_trust_store(store: &StoreConfig, path: &Path) -> Result<rustls::RootCertStore, TlsError> {
     const KEY: &str = "ssl.trustStore.location";
     let text = std::fs::read(path).map_err(|e| store_err(KEY, path, e.to_string()))?;
     let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(&text) {
-        let c = c.map_err(|e| store_err(KEY, path, format!("bad PEM certificate: {e}")))?;
+    let certs: Vec<Result<CertificateDer<'static>, String>> =
+        match keystore::binary_kind(store, path, &text) {
+            Some(kind) => {
+                let pw = keystore::password(store).map_err(|e| store_err(KEY, path, e))?;
+                keystore::trust_store(&text, kind, &pw)
+                    .map_err(|e| store_err(KEY, path, e))?
+                    .into_iter()
+                    .map(Ok)
+                    .collect()
+            }
+            None => CertificateDer::pem_slice_iter(&text)
+                .map(|c| c.map_err(|e| format!("bad PEM certificate: {e}")))
+                .collect(),
+        };
+    for c in certs {
+        let c = c.map_err(|e| store_err(KEY, path, e))?;
         roots
             .add(c)
             .map_err(|e| store_err(KEY, path, format!("unusable CA certificate: {e}")))?;
@@ -119,8 +139,9 @@ fn build(sec: &SecurityConfig) -> Result<rustls::ServerConfig, TlsError> {
         .location
         .as_deref()
         .ok_or_else(|| TlsError::Config("ssl.keyStore.location is not set".into()))?;
-    let (certs, key) = load_key_store(key_path)?;
+    let (certs, key) = load_key_store(&sec.key_store, key_path)?;
     let provider = Arc::new(provider(sec)?);
+    let certified = Arc::new(certified_key(&provider, certs, key, key_path)?);
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = sec
         .protocols()
         .iter()
@@ -139,7 +160,7 @@ fn build(sec: &SecurityConfig) -> Result<rustls::ServerConfig, TlsError> {
     let builder = match (sec.client_auth, &sec.trust_store.location) {
         (ClientAuth::None, _) => builder.with_no_client_auth(),
         (auth, Some(tp)) => {
-            let roots = Arc::new(load_trust_store(tp)?);
+            let roots = Arc::new(load_trust_store(&sec.trust_store, tp)?);
             let mut v = WebPkiClientVerifier::builder_with_provider(roots, provider);
             if auth == ClientAuth::Want {
                 v = v.allow_unauthenticated();
@@ -154,13 +175,52 @@ fn build(sec: &SecurityConfig) -> Result<rustls::ServerConfig, TlsError> {
                 .into(),
         )),
     };
-    builder.with_single_cert(certs, key).map_err(|e| {
-        store_err(
-            "ssl.keyStore.location",
-            key_path,
-            format!("certificate and key do not fit together: {e}"),
-        )
-    })
+    Ok(builder.with_cert_resolver(Arc::new(OneCert(certified))))
+}
+
+/// The server's certificate chain with its signing key. An X.509 v1 certificate (what some test
+/// harnesses and old tooling make; Java accepts it) is served with a warning: the key-match check
+/// cannot parse it, and clients using webpki will refuse it.
+fn certified_key(
+    provider: &rustls::crypto::CryptoProvider,
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    key_path: &Path,
+) -> Result<rustls::sign::CertifiedKey, TlsError> {
+    const KEY: &str = "ssl.keyStore.location";
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| store_err(KEY, key_path, format!("unusable private key: {e}")))?;
+    let ck = rustls::sign::CertifiedKey::new(certs, signing);
+    match ck.keys_match() {
+        Ok(()) => {}
+        Err(e) if format!("{e:?}").contains("UnsupportedCertVersion") => tracing::warn!(
+            path = %key_path.display(),
+            "the server certificate is X.509 v1: served as is, but its key could not be checked against it and clients using webpki (rustls) refuse v1 certificates; issue a v3 certificate"
+        ),
+        Err(e) => {
+            return Err(store_err(
+                KEY,
+                key_path,
+                format!("certificate and key do not fit together: {e}"),
+            ))
+        }
+    }
+    Ok(ck)
+}
+
+/// Serves one certificate chain to every client.
+#[derive(Debug)]
+struct OneCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for OneCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
 }
 
 /// What tells a changed store file: modification time, size and inode (a Kubernetes Secret
@@ -570,7 +630,7 @@ mod tests {
         let mut sec = sec_with(&enc);
         sec.client_auth = ClientAuth::Need;
         sec.trust_store.location = Some(junk.clone());
-        assert!(load_trust_store(&junk).is_err());
+        assert!(load_trust_store(&sec.trust_store, &junk).is_err());
     }
 
     #[test]
