@@ -53,7 +53,7 @@ def _port_free(host, port):
 
 
 class Ensemble:
-    def __init__(self, impl, base_dir, size=3, rzk_bin=None, heap="-Xmx256m", extra_cfg=()):
+    def __init__(self, impl, base_dir, size=3, rzk_bin=None, heap="-Xmx256m", extra_cfg=(), apache_logs=False):
         if impl not in ("rzk", "apache"):
             raise ValueError("impl must be rzk or apache")
         self.impl = impl
@@ -62,6 +62,9 @@ class Ensemble:
         self.rzk_bin = rzk_bin or os.environ.get("RZK_BIN") or os.path.join(REPO_ROOT, "target", "debug", "rzk-server")
         self.heap = heap
         self.extra_cfg = list(extra_cfg)
+        # Apache: log INFO to server.out through log4j 1.2 (the wildcard class path below picks
+        # slf4j-nop among Debian's several SLF4J bindings, so Apache logs nothing otherwise).
+        self.apache_logs = apache_logs
         rnd = random.Random()
         while True:
             a, b = rnd.randint(1, 250), rnd.randint(1, 250)
@@ -117,8 +120,19 @@ class Ensemble:
         if self.impl == "rzk":
             return [self.rzk_bin, "start-foreground", cfg]
         d = self.member_dir(i)
+        cp, log_flags = APACHE_CP, []
+        if self.apache_logs:
+            props = os.path.join(d, "log4j.properties")
+            with open(props, "w") as f:
+                f.write("log4j.rootLogger=INFO, CONSOLE\n"
+                        "log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n"
+                        "log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n"
+                        "log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n\n")
+            # explicit: the wildcard also holds log4j-over-slf4j, which loops with the binding
+            cp = "/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar:/usr/share/java/zookeeper.jar"
+            log_flags = ["-Dlog4j.configuration=file:%s" % props]
         return [
-            "java", self.heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "java", self.heap, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"] + log_flags + [
             "-Dzookeeper.log.dir=%s" % d,
             "-Dzookeeper.root.logger=INFO,CONSOLE",
             "-Dzookeeper.extendedTypesEnabled=true",
@@ -127,7 +141,7 @@ class Ensemble:
             "-Dzookeeper.4lw.commands.whitelist=*",
             "-Dzookeeper.admin.enableServer=false",
             "-Dreadonlymode.enabled=true",
-            "-cp", APACHE_CP,
+            "-cp", cp,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg,
         ]
 
