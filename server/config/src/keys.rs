@@ -67,6 +67,14 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
         c.max_client_cnxns = n.max(0) as u32;
         Ok(())
     }),
+    ("maxCnxns", |c, v, x| {
+        let n = x.val(any_int(v))?;
+        if n < 0 {
+            x.warn(WarningKind::Adjusted, format!("{n} means unlimited; use 0"));
+        }
+        c.max_cnxns = n.max(0) as u32;
+        Ok(())
+    }),
     ("minSessionTimeout", |_, v, x| {
         x.seen.min_session_timeout = Some(session_timeout(v, x)?);
         Ok(())
@@ -497,7 +505,6 @@ const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[("kerberos.", "Kerberos is not s
 const IGNORED_KEYS: &[&str] = &[
     "connectToLearnerMasterLimit",
     "quorum.cnxn.threads.size",
-    "maxCnxns",
     "txnLogSizeLimitInKb",
     "commitLogCount",
     "maxResponseCacheSize",

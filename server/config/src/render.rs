@@ -166,6 +166,9 @@ impl ServerConfig {
             kv("clientPortListenBacklog", &b.to_string());
         }
         kv("maxClientCnxns", &self.max_client_cnxns.to_string());
+        if self.max_cnxns > 0 {
+            kv("maxCnxns", &self.max_cnxns.to_string());
+        }
         kv("minSessionTimeout", &self.min_session_timeout.to_string());
         kv("maxSessionTimeout", &self.max_session_timeout.to_string());
         kv(

@@ -164,6 +164,8 @@ pub struct ServerConfig {
     pub client_port_listen_backlog: Option<u32>,
     /// `maxClientCnxns` per client IP, default 60; 0 = unlimited.
     pub max_client_cnxns: u32,
+    /// `maxCnxns`: client connections to this server in all, default 0 = unlimited.
+    pub max_cnxns: u32,
     /// Effective `minSessionTimeout`, ms (default 2 * tickTime).
     pub min_session_timeout: u32,
     /// Effective `maxSessionTimeout`, ms (default 20 * tickTime).
@@ -268,6 +270,7 @@ impl ServerConfig {
             client_port_address: None,
             client_port_listen_backlog: None,
             max_client_cnxns: 60,
+            max_cnxns: 0,
             min_session_timeout: ZK_DEFAULT_TICK_TIME * 2,
             max_session_timeout: ZK_DEFAULT_TICK_TIME * 20,
             snap_retain_count: MIN_SNAP_RETAIN_COUNT,

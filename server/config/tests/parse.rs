@@ -656,7 +656,7 @@ fn rzk_knobs() {
 #[test]
 fn unknown_ignored_and_unsupported_keys_warn() {
     let (c, w) = ok(&with_base(
-        "foo=bar\nobserverMasterPort=2281\nsslQuorumReloadCertFiles=true\nssl.quorum.keyStore.location=/k\nconnectToLearnerMasterLimit=10\njvm.pause.monitor=true\nzookeeper.maxCnxns=10\nquorum.auth.kerberos.servicePrincipal=zk/h\nzookeeper.tickTime=1\n",
+        "foo=bar\nobserverMasterPort=2281\nsslQuorumReloadCertFiles=true\nssl.quorum.keyStore.location=/k\nconnectToLearnerMasterLimit=10\njvm.pause.monitor=true\nzookeeper.flushDelay=10\nquorum.auth.kerberos.servicePrincipal=zk/h\nzookeeper.tickTime=1\n",
     ));
     assert_eq!(
         c.tick_time, 3000,
@@ -689,7 +689,7 @@ fn unknown_ignored_and_unsupported_keys_warn() {
                 WarningKind::Ignored
             ),
             ("jvm.pause.monitor".to_string(), 8, WarningKind::Ignored),
-            ("maxCnxns".to_string(), 9, WarningKind::Ignored),
+            ("flushDelay".to_string(), 9, WarningKind::Ignored),
             (
                 "quorum.auth.kerberos.servicePrincipal".to_string(),
                 10,

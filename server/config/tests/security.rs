@@ -2,7 +2,9 @@
 //! `X509AuthenticationProvider.superUser`, `admin.forceHttps`, `client.certReload`,
 //! `serverCnxnFactory`): values, defaults, and `file:line: key: reason` errors.
 
-use rzk_config::{parse_str, ClientAuth, ConfigWarning, ServerConfig, TlsVersion, WarningKind};
+use rzk_config::{
+    parse_str, ClientAuth, ConfigWarning, ServerConfig, StoreType, TlsVersion, WarningKind,
+};
 
 const BASE: &str = "dataDir=/tmp/zk\nclientPort=2181\n";
 /// A working TLS setup (lines 3..=5).
@@ -201,21 +203,23 @@ fn whole_file_checks() {
         .starts_with("zoo.cfg:5: ssl.clientAuth: asking for client certificates needs ssl.trustStore.location"));
     let (c, _) = ok("secureClientPort=2281\nssl.keyStore.location=/k/s.pem\nssl.clientAuth=none\n");
     assert_eq!(c.security.client_auth, ClientAuth::None);
-    // Key stores other than PEM are refused, naming the key that says so.
+    // PEM, JKS and PKCS12 stores are read (rzk-server's keystore.rs); BCFKS is refused, naming the
+    // key that says so.
+    let (c, _) = ok(&format!("{TLS}ssl.keyStore.type=PKCS12\n"));
+    assert_eq!(c.security.key_store.store_type, Some(StoreType::Pkcs12));
+    ok("secureClientPort=2281\nssl.keyStore.location=/k/s.p12\nssl.trustStore.location=/k/t.jks\n");
     assert!(
-        err(&format!("{TLS}ssl.keyStore.type=PKCS12\n")).starts_with(
-            "zoo.cfg:6: ssl.keyStore.type: Pkcs12 stores are not supported by rzk; use PEM"
+        err(&format!("{TLS}ssl.keyStore.type=BCFKS\n")).starts_with(
+            "zoo.cfg:6: ssl.keyStore.type: Bcfks stores are not supported by rzk; use PEM, JKS or PKCS12"
         )
     );
-    assert!(err("secureClientPort=2281\nssl.keyStore.location=/k/s.p12\nssl.trustStore.location=/k/ca.pem\n")
-        .starts_with("zoo.cfg:4: ssl.keyStore.location: Pkcs12 stores are not supported"));
     assert!(err(
-        "secureClientPort=2281\nssl.keyStore.location=/k/s.pem\nssl.trustStore.location=/k/t.jks\n"
+        "secureClientPort=2281\nssl.keyStore.location=/k/s.pem\nssl.trustStore.location=/k/t.bcfks\n"
     )
-    .starts_with("zoo.cfg:5: ssl.trustStore.location: Jks stores are not supported"));
+    .starts_with("zoo.cfg:5: ssl.trustStore.location: Bcfks stores are not supported"));
     // ...even when no listener uses them yet.
-    assert!(err("ssl.trustStore.location=/k/t.jks\n")
-        .starts_with("zoo.cfg:3: ssl.trustStore.location: Jks"));
+    assert!(err("ssl.trustStore.location=/k/t.bcfks\n")
+        .starts_with("zoo.cfg:3: ssl.trustStore.location: Bcfks"));
     // An explicit PEM type wins over the file name.
     ok("secureClientPort=2281\nssl.keyStore.location=/k/s.p12\nssl.keyStore.type=PEM\nssl.trustStore.location=/k/ca.pem\n");
 }

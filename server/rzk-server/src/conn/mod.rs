@@ -67,6 +67,11 @@ pub async fn serve(s: Arc<Shared>, listener: TcpListener, mode: Mode) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let total_max = s.cfg.max_cnxns as usize;
+                if total_max > 0 && s.conns.lock().len() >= total_max {
+                    tracing::warn!(%peer, max = total_max, "too many connections to this server (maxCnxns); closing");
+                    continue;
+                }
                 let max = s.cfg.max_client_cnxns as usize;
                 if max > 0 {
                     let n = s
