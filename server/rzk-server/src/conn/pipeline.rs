@@ -32,7 +32,9 @@ pub(super) async fn run_loop(
                 };
                 s.stats.packets_received.fetch_add(1, Ordering::Relaxed);
                 ctx.info.received.fetch_add(1, Ordering::Relaxed);
-                s.touch(ctx.session);
+                if !ctx.info.read_only {
+                    s.touch(ctx.session);
+                }
                 waiting = Some((body, Instant::now()));
             }
             slot = s.throttle.slot(), if waiting.is_some() => {
