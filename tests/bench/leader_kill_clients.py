@@ -32,30 +32,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+# tests/matrix first: its ensemble.py (Apache and rzk) is the one meant, not tests/lib's
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "matrix"))
 from ensemble import Ensemble  # noqa: E402
+from zkwire import connect_frame, frame, read_frame  # noqa: E402
 
 CLIENTS = 20
 PATH = b"/leader-kill"
-
-
-def frame(payload):
-    return struct.pack(">i", len(payload)) + payload
-
-
-def recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-
-
-def recv_frame(sock):
-    (n,) = struct.unpack(">i", recv_exact(sock, 4))
-    return recv_exact(sock, n)
 
 
 class Counts:
@@ -90,9 +74,9 @@ def client(hosts, counts, stop, killed_at):
             continue
         s.settimeout(5.0)
         try:
-            s.sendall(frame(struct.pack(">iqiq", 0, 0, 10000, 0) + struct.pack(">i", 16) + b"\0" * 16 + b"\0"))
+            s.sendall(connect_frame())
             try:
-                recv_frame(s)
+                read_frame(s)
             except (EOFError, OSError):
                 counts.add(refused_at_connect=1)
                 continue
@@ -105,7 +89,7 @@ def client(hosts, counts, stop, killed_at):
                 body += struct.pack(">i", 8) + struct.pack(">d", time.time()) + struct.pack(">i", -1)
                 try:
                     s.sendall(frame(body))
-                    rep = recv_frame(s)
+                    rep = read_frame(s)
                 except (EOFError, OSError):
                     counts.add(closed_unanswered=1)
                     k = killed_at[0]
@@ -128,13 +112,13 @@ def prepare(ens):
     host, port = ens.hosts[0], ens.client_port
     s = socket.create_connection((host, port), timeout=5)
     s.settimeout(10)
-    s.sendall(frame(struct.pack(">iqiq", 0, 0, 10000, 0) + struct.pack(">i", 16) + b"\0" * 16 + b"\0"))
-    recv_frame(s)
+    s.sendall(connect_frame())
+    read_frame(s)
     # create PATH (persistent, open ACL), ignore NodeExists
     acl = struct.pack(">i", 1) + struct.pack(">i", 31) + struct.pack(">i", 5) + b"world" + struct.pack(">i", 6) + b"anyone"
     body = struct.pack(">ii", 1, 1) + struct.pack(">i", len(PATH)) + PATH + struct.pack(">i", 0) + acl + struct.pack(">i", 0)
     s.sendall(frame(body))
-    recv_frame(s)
+    read_frame(s)
     s.close()
 
 

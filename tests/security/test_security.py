@@ -31,6 +31,7 @@ from kazoo.security import make_acl, make_digest_acl  # noqa: E402
 
 import servers  # noqa: E402
 import zkcli  # noqa: E402
+from zkwire import connect_frame, frame, read_frame  # noqa: E402
 
 CERTS = os.environ["SEC_CERTS"]
 IMPL = servers.impl_name()
@@ -120,11 +121,6 @@ def plain_client(srv):
     zk = KazooClient(hosts=srv.hosts, timeout=10.0)
     zk.start(timeout=15)
     return zk
-
-
-def connect_frame():
-    body = struct.pack(">iqiqi16s?", 0, 0, 10000, 0, 16, b"\0" * 16, False)
-    return struct.pack(">i", len(body)) + body
 
 
 def zk_session_over(sock):
@@ -406,27 +402,13 @@ def test_certificate_rotation_under_load(main_srv):
 # --- port unification ---------------------------------------------------------------------------
 
 
-def read_frame(sock):
-    def exactly(n):
-        data = b""
-        while len(data) < n:
-            b = sock.recv(n - len(data))
-            if not b:
-                raise EOFError("closed after %d of %d bytes" % (len(data), n))
-            data += b
-        return data
-
-    (n,) = struct.unpack(">i", exactly(4))
-    return exactly(n)
-
-
 def exists_error(sock):
     """Opens a session on `sock`, sends exists("/"); the reply's error code."""
     sock.sendall(connect_frame())
     read_frame(sock)
     path = b"/"
     body = struct.pack(">ii", 1, 3) + struct.pack(">i", len(path)) + path + b"\0"
-    sock.sendall(struct.pack(">i", len(body)) + body)
+    sock.sendall(frame(body))
     xid, _zxid, err = struct.unpack(">iqi", read_frame(sock)[:16])
     assert xid == 1
     return err
