@@ -60,19 +60,11 @@ pub(crate) const KEYS: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("maxClientCnxns", |c, v, x| {
-        let n = x.val(any_int(v))?;
-        if n < 0 {
-            x.warn(WarningKind::Adjusted, format!("{n} means unlimited; use 0"));
-        }
-        c.max_client_cnxns = n.max(0) as u32;
+        c.max_client_cnxns = connection_limit(v, x)?;
         Ok(())
     }),
     ("maxCnxns", |c, v, x| {
-        let n = x.val(any_int(v))?;
-        if n < 0 {
-            x.warn(WarningKind::Adjusted, format!("{n} means unlimited; use 0"));
-        }
-        c.max_cnxns = n.max(0) as u32;
+        c.max_cnxns = connection_limit(v, x)?;
         Ok(())
     }),
     ("minSessionTimeout", |_, v, x| {
@@ -377,6 +369,16 @@ fn data_path(v: &str, x: &mut Ctx<'_>) -> Result<PathBuf, ConfigError> {
 
 /// `minSessionTimeout` / `maxSessionTimeout` as written (checked against each other once the
 /// whole file is read), with the entry's line.
+/// `maxClientCnxns` / `maxCnxns`: a count, 0 = unlimited; a negative one means unlimited too
+/// (warned).
+fn connection_limit(v: &str, x: &mut Ctx<'_>) -> Result<u32, ConfigError> {
+    let n = x.val(any_int(v))?;
+    if n < 0 {
+        x.warn(WarningKind::Adjusted, format!("{n} means unlimited; use 0"));
+    }
+    Ok(n.max(0) as u32)
+}
+
 fn session_timeout(v: &str, x: &mut Ctx<'_>) -> Result<(i64, usize), ConfigError> {
     let n = x.val(any_int(v))?;
     if n < -1 {

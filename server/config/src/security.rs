@@ -82,7 +82,7 @@ impl StoreType {
     }
 
     /// ZooKeeper's `KeyStoreFileType.fromFilename`: the type implied by a file name.
-    fn from_file_name(p: &std::path::Path) -> Option<StoreType> {
+    pub fn from_file_name(p: &std::path::Path) -> Option<StoreType> {
         let ext = p.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "pem" | "crt" | "cer" | "key" => Some(StoreType::Pem),

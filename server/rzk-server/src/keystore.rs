@@ -31,13 +31,9 @@ pub fn binary_kind(store: &StoreConfig, path: &Path, bytes: &[u8]) -> Option<Bin
     if bytes.starts_with(&JKS_MAGIC) {
         return Some(Binary::Jks);
     }
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-    {
-        Some(e) if e == "p12" || e == "pfx" => Some(Binary::Pkcs12),
-        Some(e) if e == "jks" => Some(Binary::Jks),
+    match StoreType::from_file_name(path) {
+        Some(StoreType::Pkcs12) => Some(Binary::Pkcs12),
+        Some(StoreType::Jks) => Some(Binary::Jks),
         _ => None,
     }
 }

@@ -1,12 +1,11 @@
 //! Server-wide counters reported by the four-letter words and metrics.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Default)]
 pub struct Stats {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
-    pub outstanding: AtomicI64,
     /// Connections refused at the handshake because no leader could confirm the session.
     pub refused_no_leader: AtomicU64,
     /// Connections closed with a request whose outcome is unknown (leader lost after sending).

@@ -84,22 +84,16 @@ fn load_trust_store(store: &StoreConfig, path: &Path) -> Result<rustls::RootCert
     const KEY: &str = "ssl.trustStore.location";
     let text = std::fs::read(path).map_err(|e| store_err(KEY, path, e.to_string()))?;
     let mut roots = rustls::RootCertStore::empty();
-    let certs: Vec<Result<CertificateDer<'static>, String>> =
-        match keystore::binary_kind(store, path, &text) {
-            Some(kind) => {
-                let pw = keystore::password(store).map_err(|e| store_err(KEY, path, e))?;
-                keystore::trust_store(&text, kind, &pw)
-                    .map_err(|e| store_err(KEY, path, e))?
-                    .into_iter()
-                    .map(Ok)
-                    .collect()
-            }
-            None => CertificateDer::pem_slice_iter(&text)
-                .map(|c| c.map_err(|e| format!("bad PEM certificate: {e}")))
-                .collect(),
-        };
+    let certs: Vec<CertificateDer<'static>> = match keystore::binary_kind(store, path, &text) {
+        Some(kind) => {
+            let pw = keystore::password(store).map_err(|e| store_err(KEY, path, e))?;
+            keystore::trust_store(&text, kind, &pw).map_err(|e| store_err(KEY, path, e))?
+        }
+        None => CertificateDer::pem_slice_iter(&text)
+            .collect::<Result<_, _>>()
+            .map_err(|e| store_err(KEY, path, format!("bad PEM certificate: {e}")))?,
+    };
     for c in certs {
-        let c = c.map_err(|e| store_err(KEY, path, e))?;
         roots
             .add(c)
             .map_err(|e| store_err(KEY, path, format!("unusable CA certificate: {e}")))?;
